@@ -1,0 +1,1 @@
+//! meshtrace's OTLP collector.

@@ -1,0 +1,1 @@
+//! meshtrace's proxy-wasm HTTP filter.

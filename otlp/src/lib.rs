@@ -1,0 +1,1 @@
+//! OTLP payloads kept as protobuf bytes.

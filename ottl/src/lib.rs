@@ -1,0 +1,1 @@
+//! OTTL conditions for trace data.

@@ -1,0 +1,51 @@
+# Shared helpers for meshtrace's scripts. Source it; do not run it.
+# Everything here is idempotent and quick when the thing is already in place.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+export ROOT VENV
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+ensure_wasm_target() {
+    if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
+        log "rustup target add wasm32-wasip1"
+        rustup target add wasm32-wasip1
+    fi
+}
+
+# The project-local Python environment: the pinned Envoy, rotel, and the tools tests drive.
+# Reinstalled only when scripts/requirements.txt changes.
+ensure_venv() {
+    local req="$ROOT/scripts/requirements.txt" stamp="$VENV/.requirements.sha256" want
+    want="$(sha256sum "$req" | cut -d' ' -f1)"
+    if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        return
+    fi
+    log "creating $VENV from scripts/requirements.txt"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+    echo "$want" > "$stamp"
+}
+
+ensure_nightly_fuzz() {
+    if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+        log "rustup toolchain install nightly"
+        rustup toolchain install nightly --profile minimal
+    fi
+    if ! command -v cargo-fuzz >/dev/null 2>&1; then
+        log "cargo install cargo-fuzz"
+        cargo install --locked cargo-fuzz
+    fi
+}
+
+envoy_bin() { echo "$VENV/bin/envoy"; }
+
+# Builds the filter for wasm32-wasip1 with the size-tuned profile; prints the .wasm path.
+build_filter() {
+    ensure_wasm_target
+    cargo build --quiet -p meshtrace-filter --target wasm32-wasip1 --profile wasm-release >&2
+    echo "$ROOT/target/wasm32-wasip1/wasm-release/meshtrace_filter.wasm"
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Formatting and clippy, for the host and for the filter's wasm32-wasip1 target.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+cd "$ROOT"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy -p meshtrace-filter --target wasm32-wasip1 --quiet -- -D warnings
