@@ -316,3 +316,27 @@ def test_filter_parser_accepts_every_plugin_config(tmp_path):
         f.write_text(cfg_json)
         res = subprocess.run([*cmd, str(f)], capture_output=True, text=True, cwd=ml.ROOT, timeout=600, check=False)
         assert res.returncode == 0, f"{where}: the filter refuses its config:\n{res.stdout}{res.stderr}"
+
+
+# The variables Istio 1.30.3's injection template sets on istio-proxy
+# (manifests/charts/istio-control/istio-discovery/files/injection-template.yaml); customTags
+# reading anything else always get their default value.
+ISTIO_PROXY_ENV = {
+    "POD_NAME", "POD_NAMESPACE", "INSTANCE_IP", "SERVICE_ACCOUNT", "HOST_IP", "ISTIO_CPU_LIMIT",
+    "PROXY_CONFIG", "ISTIO_META_POD_PORTS", "ISTIO_META_APP_CONTAINERS", "ISTIO_META_CLUSTER_ID",
+    "ISTIO_META_NODE_NAME", "ISTIO_META_INTERCEPTION_MODE", "ISTIO_META_NETWORK",
+    "ISTIO_META_WORKLOAD_NAME", "ISTIO_META_OWNER", "ISTIO_META_MESH_ID", "TRUST_DOMAIN",
+    "OTEL_RESOURCE_ATTRIBUTES",
+}
+
+
+def test_custom_tags_read_variables_the_proxy_has():
+    extra = set()
+    [pc] = build("proxyconfig")
+    extra |= set(pc["spec"]["environmentVariables"])
+    for d in ml.kustomize_dirs():
+        for t in (o for o in ml.kustomize(d) if o["kind"] == "Telemetry"):
+            for entry in t["spec"].get("tracing", []):
+                for name, tag in (entry.get("customTags") or {}).items():
+                    if "environment" in tag:
+                        assert tag["environment"]["name"] in ISTIO_PROXY_ENV | extra, (str(d), name)
