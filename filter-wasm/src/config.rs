@@ -103,6 +103,18 @@ pub enum B3Inject {
     SingleAndMulti,
 }
 
+impl B3Inject {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            B3Inject::None => "none",
+            B3Inject::Single => "single",
+            B3Inject::Multi => "multi",
+            B3Inject::SingleAndMulti => "single_and_multi",
+        }
+    }
+}
+
 /// A configuration that cannot be used; the message names the field and the problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {problem}")]

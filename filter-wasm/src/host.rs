@@ -33,13 +33,13 @@ impl RequestHeaders for HostRequestHeaders {
         if let Err(status) =
             hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, name, Some(value))
         {
-            log::warn!("meshtrace: could not set request header {name}: {status:?}");
+            log::warn!("could not set request header {name}: {status:?}");
         }
     }
 
     fn remove(&mut self, name: &str) {
         if let Err(status) = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name) {
-            log::warn!("meshtrace: could not remove request header {name}: {status:?}");
+            log::warn!("could not remove request header {name}: {status:?}");
         }
     }
 }
@@ -58,9 +58,7 @@ impl RandomSource for HostRandom {
             match getrandom::fill(buf) {
                 Ok(()) => return,
                 Err(e) => {
-                    log::error!(
-                        "meshtrace: host randomness failed ({e}); using a clock-seeded generator"
-                    );
+                    log::error!("host randomness failed ({e}); using a clock-seeded generator");
                     self.fallback = Some(SplitMix64(clock_seed()));
                 }
             }

@@ -48,7 +48,7 @@ fn log_outcome(result: &Propagated) {
     let span = &result.span;
     let notes = &result.notes;
     log::debug!(
-        "meshtrace: origin={:?} trace_id={} span_id={} parent_span_id={} sampled={} traceparent_error={:?} tracestate_error={:?} tracestate_truncated={} tracestate_duplicates={} b3_error={:?}",
+        "origin={:?} trace_id={} span_id={} parent_span_id={} sampled={} traceparent_error={:?} tracestate_error={:?} tracestate_truncated={} tracestate_duplicates={} b3_error={:?}",
         span.origin,
         span.trace_id,
         span.span_id,

@@ -139,7 +139,6 @@ enum Incoming {
     TraceContext {
         parent: TraceParent,
         tracestate: String,
-        had_tracestate: bool,
     },
     B3 {
         context: B3Context,
@@ -176,29 +175,22 @@ impl Propagator {
         let mut notes = Notes::default();
         let incoming = self.extract(headers, &mut notes);
         let span_id = ids.span_id();
-        let (span, had_tracestate) = match incoming {
-            Incoming::TraceContext {
-                parent,
+        let span = match incoming {
+            Incoming::TraceContext { parent, tracestate } => SpanContext {
+                trace_id: parent.trace_id,
+                span_id,
+                parent_span_id: Some(parent.parent_id),
+                flags: TraceFlags(parent.flags.0 & TraceFlags::KNOWN),
                 tracestate,
-                had_tracestate,
-            } => (
-                SpanContext {
-                    trace_id: parent.trace_id,
-                    span_id,
-                    parent_span_id: Some(parent.parent_id),
-                    flags: TraceFlags(parent.flags.0 & TraceFlags::KNOWN),
-                    tracestate,
-                    origin: Origin::TraceContext,
-                    b3_debug: false,
-                },
-                had_tracestate,
-            ),
+                origin: Origin::TraceContext,
+                b3_debug: false,
+            },
             Incoming::B3 { context, origin } => {
                 let sampled = context
                     .sampling
                     .sampled()
                     .unwrap_or_else(|| self.sampler.should_sample(&context.trace_id));
-                let span = SpanContext {
+                SpanContext {
                     trace_id: context.trace_id,
                     span_id,
                     parent_span_id: Some(context.span_id),
@@ -206,15 +198,14 @@ impl Propagator {
                     tracestate: String::new(),
                     origin,
                     b3_debug: context.sampling == B3Sampling::Debug,
-                };
-                (span, true)
+                }
             }
             Incoming::None { decision } => {
                 let trace_id = ids.trace_id();
                 let sampled = decision
                     .and_then(B3Sampling::sampled)
                     .unwrap_or_else(|| self.sampler.should_sample(&trace_id));
-                let span = SpanContext {
+                SpanContext {
                     trace_id,
                     span_id,
                     parent_span_id: None,
@@ -222,11 +213,10 @@ impl Propagator {
                     tracestate: String::new(),
                     origin: Origin::New,
                     b3_debug: decision == Some(B3Sampling::Debug),
-                };
-                (span, true)
+                }
             }
         };
-        self.inject(headers, &span, had_tracestate);
+        self.inject(headers, &span);
         Propagated { span, notes }
     }
 
@@ -235,16 +225,11 @@ impl Propagator {
             match TraceParent::parse(&value) {
                 Ok(parent) => {
                     // Only now may tracestate be read: the spec forbids parsing it otherwise.
-                    let raw = headers.get(TRACESTATE);
-                    let had_tracestate = raw.is_some();
-                    let tracestate = raw
+                    let tracestate = headers
+                        .get(TRACESTATE)
                         .map(|raw| self.canonical_tracestate(raw, notes))
                         .unwrap_or_default();
-                    return Incoming::TraceContext {
-                        parent,
-                        tracestate,
-                        had_tracestate,
-                    };
+                    return Incoming::TraceContext { parent, tracestate };
                 }
                 Err(e) => notes.traceparent = Some(e),
             }
@@ -316,17 +301,14 @@ impl Propagator {
         }
     }
 
-    fn inject<H: RequestHeaders + ?Sized>(
-        &self,
-        headers: &mut H,
-        span: &SpanContext,
-        had_tracestate: bool,
-    ) {
+    fn inject<H: RequestHeaders + ?Sized>(&self, headers: &mut H, span: &SpanContext) {
         headers.set(TRACEPARENT, &span.traceparent());
-        if !span.tracestate.is_empty() {
-            headers.set(TRACESTATE, span.tracestate.as_bytes());
-        } else if had_tracestate {
+        if span.tracestate.is_empty() {
+            // Unconditionally: Envoy reads an empty `tracestate:` field as absent, and an
+            // empty header should not be sent on.
             headers.remove(TRACESTATE);
+        } else {
+            headers.set(TRACESTATE, span.tracestate.as_bytes());
         }
         let (single, multi) = match self.b3_inject {
             B3Inject::None => return,

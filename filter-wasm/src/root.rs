@@ -53,17 +53,17 @@ impl RootContext for Root {
         match Config::from_json(&host::plugin_configuration()) {
             Ok(config) => {
                 log::info!(
-                    "meshtrace: configured: sampling.percentage={} propagation.b3.extract={} propagation.b3.inject={:?} propagation.tracestate_max_length={}",
+                    "configured: sampling.percentage={} propagation.b3.extract={} propagation.b3.inject={} propagation.tracestate_max_length={}",
                     config.sampling.percentage,
                     config.propagation.b3.extract,
-                    config.propagation.b3.inject,
+                    config.propagation.b3.inject.as_str(),
                     config.propagation.tracestate_max_length,
                 );
                 self.propagator = Rc::new(Propagator::new(&config));
                 true
             }
             Err(e) => {
-                log::error!("meshtrace: invalid plugin configuration: {e}");
+                log::error!("invalid plugin configuration: {e}");
                 false
             }
         }
