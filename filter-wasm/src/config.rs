@@ -153,7 +153,8 @@ impl Config {
         let config: Config = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             let field = match path.as_str() {
-                "." | "?" => "configuration".to_owned(),
+                // The root, an unknown position, or a key that is the empty string.
+                "" | "." | "?" => "configuration".to_owned(),
                 _ => path,
             };
             ConfigError {

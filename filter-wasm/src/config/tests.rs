@@ -131,6 +131,11 @@ fn other_refusals() {
     );
     assert_eq!(err("null"), err("[]"));
     assert_eq!(err("\"x\""), err("[]"));
+    // Found by fuzzing: an empty key must still name a field.
+    assert_eq!(
+        err("{\"\": {}}"),
+        "configuration: unknown field ``, expected `sampling` or `propagation` at line 1 column 3"
+    );
     assert_eq!(
         err("{} {}"),
         "configuration: trailing characters at line 1 column 4"
