@@ -18,10 +18,11 @@ const STARTUP: Duration = Duration::from_secs(90);
 
 /// The Envoy binary: `$ENVOY_BIN`, else the pinned one in `.venv/bin/envoy`.
 pub fn envoy_binary() -> Result<PathBuf> {
-    let path = match std::env::var_os("ENVOY_BIN") {
-        Some(p) => PathBuf::from(p),
-        None => workspace_root().join(".venv/bin/envoy"),
-    };
+    envoy_binary_from(std::env::var_os("ENVOY_BIN").map(PathBuf::from))
+}
+
+fn envoy_binary_from(env: Option<PathBuf>) -> Result<PathBuf> {
+    let path = env.unwrap_or_else(|| workspace_root().join(".venv/bin/envoy"));
     if path.is_file() {
         Ok(path)
     } else {
@@ -226,4 +227,47 @@ fn spawn(config: &str) -> Result<(ChildGuard, TempDir, PathBuf)> {
 fn read_admin_port(path: &Path) -> Option<u16> {
     let text = std::fs::read_to_string(path).ok()?;
     text.trim().rsplit(':').next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_envoy_says_how_to_install_it() {
+        let err = envoy_binary_from(Some(PathBuf::from("/nonexistent/envoy"))).unwrap_err();
+        assert!(err.0.contains("run scripts/setup.sh"), "{err}");
+        assert!(err.0.contains("/nonexistent/envoy"), "{err}");
+    }
+
+    #[test]
+    fn the_shipped_config_renders_with_every_substitution() {
+        let template = DemoConfig::template().unwrap();
+        let rendered = DemoConfig {
+            listener_port: 0,
+            admin_port: 0,
+            upstream_port: 4242,
+            wasm: PathBuf::from("/x/f.wasm"),
+            plugin_config: Some(r#"{"a": 'b'}"#.to_owned()),
+        }
+        .render(&template)
+        .unwrap();
+        assert_eq!(rendered.matches("port_value: 0").count(), 2);
+        assert!(rendered.contains("port_value: 4242"));
+        assert!(rendered.contains("filename: /x/f.wasm"));
+        assert!(rendered.contains(r#"value: '{"a": ''b''}'"#), "{rendered}");
+        assert!(rendered.contains("envoy.wasm.runtime.v8"));
+        // A template missing a line the tests rely on is an error, not a silent skip.
+        let broken = template.replace("port_value: 8080", "port_value: 8081");
+        let err = DemoConfig {
+            listener_port: 0,
+            admin_port: 0,
+            upstream_port: 1,
+            wasm: PathBuf::from("/x"),
+            plugin_config: None,
+        }
+        .render(&broken)
+        .unwrap_err();
+        assert!(err.0.contains("port_value: 8080"), "{err}");
+    }
 }
