@@ -16,7 +16,12 @@ set -e
 read -r p f < <(awk '/^test result:/ {
     for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
 } END { print p + 0, f + 0 }' "$out")
-if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    f=1
+    log "the wasm test binary trapped (a panic aborts on wasm32); again without capture, for the message:"
+    cargo test -p meshtrace-filter --target wasm32-wasip1 --lib -- --nocapture --test-threads=1 2>&1 \
+        | grep -v ' \.\.\. ok$' | grep -E -B2 -A3 'panicked|RuntimeError' | head -n 40 || true
+fi
 record_counts "$p" "$f"
 rm -f "$out"
 [ "$rc" -eq 0 ]
