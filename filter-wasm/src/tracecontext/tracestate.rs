@@ -144,12 +144,16 @@ impl<'a> TraceState<'a> {
     /// members from the right. Returns how many were removed.
     pub fn truncate(&mut self, max_len: usize) -> usize {
         let mut removed = 0;
-        while self.encoded_len() > max_len && self.len > 0 {
+        let mut len = self.encoded_len();
+        while len > max_len && self.len > 0 {
             let victim = self
                 .members()
                 .iter()
                 .rposition(|m| m.encoded_len() > LARGE_MEMBER_LEN)
                 .unwrap_or(self.len - 1);
+            let gone = self.members().get(victim).map_or(0, Member::encoded_len);
+            // The member and one comma (none once the list is empty).
+            len = len.saturating_sub(gone + usize::from(self.len > 1));
             self.remove(victim);
             removed += 1;
         }
