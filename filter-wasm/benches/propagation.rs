@@ -56,7 +56,8 @@ fn parsers(c: &mut Criterion) {
 fn propagate(c: &mut Criterion) {
     let propagator = Propagator::default();
     let mut ids = RandomIds::new(SplitMix64(1));
-    let cases: [(&str, Vec<(&str, &[u8])>); 3] = [
+    type Fields = Vec<(&'static str, &'static [u8])>;
+    let cases: [(&str, Fields); 3] = [
         (
             "traceparent_tracestate",
             vec![("traceparent", TP), ("tracestate", TS2)],
