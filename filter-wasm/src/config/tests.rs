@@ -174,3 +174,68 @@ fn examples_in_the_user_docs_are_valid() {
         "expected the configuration examples in docs/filter.md, found {blocks}"
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn inject() -> impl Strategy<Value = B3Inject> {
+        prop_oneof![
+            Just(B3Inject::None),
+            Just(B3Inject::Single),
+            Just(B3Inject::Multi),
+            Just(B3Inject::SingleAndMulti)
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            if let Err(e) = Config::from_json(&bytes) {
+                prop_assert!(!e.field.is_empty() && !e.problem.is_empty());
+            }
+        }
+
+        #[test]
+        fn never_panics_on_json_like_text(s in r#"[{}\[\]":,a-z_. 0-9e+-]{0,80}"#) {
+            if let Err(e) = Config::from_json(s.as_bytes()) {
+                prop_assert!(!e.field.is_empty() && !e.problem.is_empty());
+            }
+        }
+
+        #[test]
+        fn round_trip(
+            percentage in 0.0f64..=100.0,
+            extract in any::<bool>(),
+            inject in inject(),
+            max in 512usize..100_000,
+        ) {
+            let json = format!(
+                r#"{{"sampling": {{"percentage": {percentage:?}}}, "propagation": {{"b3": {{"extract": {extract}, "inject": "{}"}}, "tracestate_max_length": {max}}}}}"#,
+                inject.as_str()
+            );
+            let got = Config::from_json(json.as_bytes()).unwrap();
+            // serde_json's fast float parsing may be one ULP off; irrelevant for a percentage.
+            prop_assert!((got.sampling.percentage - percentage).abs() <= percentage * 1e-15);
+            let want = PropagationConfig {
+                b3: B3Config { extract, inject },
+                tracestate_max_length: max,
+            };
+            prop_assert_eq!(got.propagation, want);
+        }
+
+        #[test]
+        fn rejects_out_of_range_percentages(p in prop_oneof![-1e9f64..-1e-9, 100.000_001f64..1e9]) {
+            let json = format!(r#"{{"sampling": {{"percentage": {p:?}}}}}"#);
+            let err = Config::from_json(json.as_bytes()).unwrap_err();
+            prop_assert_eq!(err.field, "sampling.percentage");
+        }
+
+        #[test]
+        fn rejects_short_tracestate_limits(max in 0usize..512) {
+            let json = format!(r#"{{"propagation": {{"tracestate_max_length": {max}}}}}"#);
+            let err = Config::from_json(json.as_bytes()).unwrap_err();
+            prop_assert_eq!(err.field, "propagation.tracestate_max_length");
+        }
+    }
+}
