@@ -9,6 +9,12 @@ export PATH="$HOME/.cargo/bin:$PATH"
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
+# Records a stage's "passed failed" counts for test.sh's closing line (no-op when a stage
+# runs on its own).
+record_counts() {
+    if [ -n "${STATUS_DIR:-}" ]; then echo "$1 $2" >> "$STATUS_DIR/counts"; fi
+}
+
 ensure_wasm_target() {
     if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
         log "rustup target add wasm32-wasip1"
@@ -38,6 +44,14 @@ ensure_nightly_fuzz() {
     if ! command -v cargo-fuzz >/dev/null 2>&1; then
         log "cargo install cargo-fuzz"
         cargo install --locked cargo-fuzz
+    fi
+}
+
+# Node.js runs the filter's core tests compiled to wasm32-wasip1 (node:wasi, preview1).
+ensure_node() {
+    if ! command -v node >/dev/null 2>&1; then
+        log "apt-get install nodejs"
+        apt-get update -qq && apt-get install -y -qq nodejs >/dev/null
     fi
 }
 

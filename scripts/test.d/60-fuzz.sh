@@ -12,15 +12,15 @@ if [ -z "$targets" ]; then
     log "no fuzz targets yet"
     exit 0
 fi
-cargo +nightly fuzz build --quiet
+cargo +nightly fuzz build
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 passed=0
 for t in $targets; do
     mkdir -p "$scratch/$t" "corpus/$t"
     log "fuzz $t: $runs runs"
-    cargo +nightly fuzz run --quiet "$t" "$scratch/$t" "corpus/$t" -- \
+    cargo +nightly fuzz run "$t" "$scratch/$t" "corpus/$t" -- \
         -runs="$runs" -max_total_time=120 -print_final_stats=0 2>&1 | tail -n 3
     passed=$((passed + 1))
 done
-echo "$passed 0" >> "${STATUS_DIR:-/tmp}/counts"
+record_counts "$passed" 0

@@ -1,0 +1,67 @@
+//! The filter's `.wasm`: `$MESHTRACE_WASM` when set (`scripts/test.sh` builds it once), else
+//! built here with the size-tuned profile so that `cargo test` alone works.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use crate::error::{Context, Error, Result};
+use crate::workspace_root;
+
+/// Largest `.wasm` we ship: it is loaded into every sidecar.
+pub const MAX_WASM_BYTES: u64 = 300 * 1024;
+
+/// The path of the built filter, building it on first use if `$MESHTRACE_WASM` is unset.
+pub fn filter_wasm() -> Result<PathBuf> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| locate_or_build().map_err(|e| e.0))
+        .clone()
+        .map_err(Error)
+}
+
+fn locate_or_build() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("MESHTRACE_WASM") {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(Error(format!(
+                "MESHTRACE_WASM={} is not a file",
+                path.display()
+            )))
+        };
+    }
+    let root = workspace_root();
+    // A separate target dir: the outer `cargo test` may hold the lock on ./target.
+    let target_dir = root.join("target").join("e2e-wasm");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(&cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "meshtrace-filter",
+            "--target",
+            "wasm32-wasip1",
+            "--profile",
+            "wasm-release",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .status()
+        .context("running cargo build for the filter")?;
+    if !status.success() {
+        return Err(Error(format!(
+            "building the filter failed ({status}); is the wasm32-wasip1 target installed? \
+             Run scripts/setup.sh"
+        )));
+    }
+    let wasm = target_dir.join("wasm32-wasip1/wasm-release/meshtrace_filter.wasm");
+    if wasm.is_file() {
+        Ok(wasm)
+    } else {
+        Err(Error(format!("cargo built nothing at {}", wasm.display())))
+    }
+}
