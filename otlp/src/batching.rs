@@ -166,6 +166,38 @@ fn levels(signal: Signal) -> &'static [&'static [u32]] {
 /// The nesting level of `Metric`, whose data fields are a oneof.
 const METRIC_LEVEL: usize = 3;
 
+/// Items in one encoded resource group (`ResourceSpans`, `ResourceMetrics`, `ResourceLogs`)
+/// of a valid request, counted as [`crate::validate`] counts them.
+pub(crate) fn count_group_items(signal: Signal, group: &[u8]) -> usize {
+    count_items(levels(signal), group, 1)
+}
+
+fn count_items(levels: &[&[u32]], buf: &[u8], level: usize) -> usize {
+    let children: &[u32] = levels.get(level).copied().unwrap_or(&[]);
+    let leaf_parent = level + 1 == levels.len();
+    let mut total = 0;
+    let mut kind = 0;
+    for f in Fields::ok(buf) {
+        let Val::Len(body) = f.val else { continue };
+        if !children.contains(&f.num) {
+            continue;
+        }
+        let n = if leaf_parent {
+            1
+        } else {
+            count_items(levels, body, level + 1)
+        };
+        if level == METRIC_LEVEL && f.num != kind {
+            // A different oneof member replaces the earlier ones.
+            kind = f.num;
+            total = n;
+        } else {
+            total += n;
+        }
+    }
+    total
+}
+
 /// A container message (the request, a resource, a scope, a metric, …) in pre-order.
 #[derive(Debug, Clone)]
 struct Node {

@@ -60,39 +60,6 @@ pub(crate) struct Field<'a> {
 }
 
 impl<'a> Field<'a> {
-    /// The payload of a length-delimited field.
-    #[inline]
-    pub(crate) fn bytes(&self) -> Option<&'a [u8]> {
-        match self.val {
-            Val::Len(b) => Some(b),
-            _ => None,
-        }
-    }
-
-    #[inline]
-    pub(crate) fn varint(&self) -> Option<u64> {
-        match self.val {
-            Val::Varint(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    #[inline]
-    pub(crate) fn fixed64(&self) -> Option<u64> {
-        match self.val {
-            Val::I64(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    #[inline]
-    pub(crate) fn fixed32(&self) -> Option<u32> {
-        match self.val {
-            Val::I32(v) => Some(v),
-            _ => None,
-        }
-    }
-
     /// Offset of the payload (after tag and length), relative to the iterated slice.
     #[inline]
     pub(crate) fn data_start(&self) -> usize {
@@ -283,12 +250,6 @@ pub(crate) fn put_len_field(out: &mut Vec<u8>, num: u32, payload: &[u8]) {
 pub(crate) fn put_varint_field(out: &mut Vec<u8>, num: u32, v: u64) {
     put_varint(out, tag(num, WireType::Varint));
     put_varint(out, v);
-}
-
-#[inline]
-pub(crate) fn put_fixed64_field(out: &mut Vec<u8>, num: u32, v: u64) {
-    put_varint(out, tag(num, WireType::I64));
-    out.extend_from_slice(&v.to_le_bytes());
 }
 
 #[cfg(test)]
