@@ -111,6 +111,17 @@ impl<'o> Obj<'o> {
         self.list(k, kvs, key_value);
     }
 
+    /// A list written even when empty (`arrayValue.values`, `kvlistValue.values`): omitting
+    /// it is valid proto3 JSON, but common OTLP/JSON decoders (opentelemetry-proto's serde
+    /// among them) require the key.
+    fn list_always<T>(&mut self, k: &str, items: &[T], f: impl FnMut(&mut String, &T)) {
+        if items.is_empty() {
+            self.key(k).push_str("[]");
+        } else {
+            self.list(k, items, f);
+        }
+    }
+
     fn end(self) {
         self.out.push('}');
     }
@@ -189,12 +200,12 @@ fn any_value(out: &mut String, v: &AnyValue) {
         Some(any_value::Value::DoubleValue(d)) => double(o.key("doubleValue"), *d),
         Some(any_value::Value::ArrayValue(a)) => {
             let mut inner = Obj::new(o.key("arrayValue"));
-            inner.list("values", &a.values, any_value);
+            inner.list_always("values", &a.values, any_value);
             inner.end();
         }
         Some(any_value::Value::KvlistValue(kv)) => {
             let mut inner = Obj::new(o.key("kvlistValue"));
-            inner.attrs("values", &kv.values);
+            inner.list_always("values", &kv.values, key_value);
             inner.end();
         }
         Some(any_value::Value::BytesValue(b)) => base64(o.key("bytesValue"), b),

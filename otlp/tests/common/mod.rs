@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: the reference payloads and prost-side counting.
 #![allow(dead_code)]
 
+pub mod strategies;
+
 use std::path::PathBuf;
 
 use meshtrace_otlp::Signal;
