@@ -63,10 +63,9 @@ pub fn compress(input: &[u8], level: u32) -> Vec<u8> {
         Compression::new(level.min(9)),
     );
     // Writing into a Vec cannot fail; an empty result would only hide an impossible error.
-    match enc.write_all(input).and_then(|()| enc.finish()) {
-        Ok(v) => v,
-        Err(_) => Vec::new(),
-    }
+    enc.write_all(input)
+        .and_then(|()| enc.finish())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

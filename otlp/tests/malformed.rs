@@ -1,5 +1,13 @@
 //! A table of malformed (and tricky but valid) requests with the exact error each gets.
 
+// Test code: panicking on unexpected input is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use meshtrace_otlp::{ErrorKind, Limits, Signal, WireType, validate};
 
 // === a tiny protobuf encoder for hand-made inputs ===

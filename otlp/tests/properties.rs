@@ -1,6 +1,14 @@
 //! Property tests over random prost-built requests: validation counts, views against prost,
 //! split ∘ concat, rewrites against a model on the prost structs, and no panics on garbage.
 
+// Test code: panicking on unexpected input is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use bytes::Bytes;
@@ -287,7 +295,12 @@ fn flatten(d: &Decoded) -> Vec<Vec<u8>> {
 /// Decisions derived from the span itself, so the model can replay them.
 fn plan(name: &str, start: u64) -> (bool, bool, bool, bool) {
     let h = start.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ name.len() as u64;
-    (h % 5 == 0, h % 3 == 0, (h >> 3) % 2 == 0, (h >> 5) % 4 == 0)
+    (
+        h.is_multiple_of(5),
+        h.is_multiple_of(3),
+        (h >> 3).is_multiple_of(2),
+        (h >> 5).is_multiple_of(4),
+    )
 }
 
 struct ModelEditor;
