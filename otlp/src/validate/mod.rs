@@ -119,7 +119,8 @@ impl Ctx<'_> {
         p: &Path<'_>,
     ) -> Result<usize, ValidationError> {
         let b = self.len(fd, base, p)?;
-        if std::str::from_utf8(b).is_err() {
+        // Most OTLP strings are ASCII; `is_ascii` checks a word at a time.
+        if !b.is_ascii() && std::str::from_utf8(b).is_err() {
             return Err(p.error(ErrorKind::InvalidUtf8, base + fd.data_start()));
         }
         Ok(b.len())
