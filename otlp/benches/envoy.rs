@@ -106,4 +106,3 @@ pub fn envoy_request(spans: usize) -> Vec<u8> {
     }
     .encode_to_vec()
 }
-

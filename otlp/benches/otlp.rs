@@ -26,8 +26,15 @@ use envoy::envoy_request;
 
 struct Upsert;
 impl<'a> TracesEditor<'a> for Upsert {
-    fn span(&mut self, _: &ResourceSpansView<'a>, _: &ScopeSpansView<'a>, _: &SpanView<'a>, e: &mut SpanEdit<'a>) -> Action {
-        e.attributes.upsert("k8s.cluster.name", Value::from("prod-eu-west1"));
+    fn span(
+        &mut self,
+        _: &ResourceSpansView<'a>,
+        _: &ScopeSpansView<'a>,
+        _: &SpanView<'a>,
+        e: &mut SpanEdit<'a>,
+    ) -> Action {
+        e.attributes
+            .upsert("k8s.cluster.name", Value::from("prod-eu-west1"));
         Action::Keep
     }
 }
@@ -42,7 +49,9 @@ fn benches(c: &mut Criterion<CpuTime>) {
         g.warm_up_time(Duration::from_secs(1));
         g.measurement_time(Duration::from_secs(3));
 
-        g.bench_function("validate", |b| b.iter(|| validate(Signal::Traces, black_box(&pb), &limits).unwrap()));
+        g.bench_function("validate", |b| {
+            b.iter(|| validate(Signal::Traces, black_box(&pb), &limits).unwrap())
+        });
         g.bench_function("prost_decode (baseline)", |b| {
             b.iter(|| ExportTraceServiceRequest::decode(black_box(pb.as_slice())).unwrap())
         });
@@ -53,7 +62,11 @@ fn benches(c: &mut Criterion<CpuTime>) {
                     let svc = rs.resource().attributes().get("service.name");
                     for ss in rs.scope_spans() {
                         for span in ss.spans() {
-                            if span.attributes().get("http.status_code").and_then(|v| v.as_str()) == Some("200")
+                            if span
+                                .attributes()
+                                .get("http.status_code")
+                                .and_then(|v| v.as_str())
+                                == Some("200")
                                 && span.kind() == 2
                                 && svc.is_some()
                             {
@@ -75,7 +88,9 @@ fn benches(c: &mut Criterion<CpuTime>) {
         g.bench_function(BenchmarkId::new("split", format!("max_{max}")), |b| {
             b.iter(|| batching::split(black_box(&batch), max))
         });
-        g.bench_function("rewrite_upsert_1_attr", |b| b.iter(|| rewrite_traces(black_box(&batch), &mut Upsert)));
+        g.bench_function("rewrite_upsert_1_attr", |b| {
+            b.iter(|| rewrite_traces(black_box(&batch), &mut Upsert))
+        });
         g.finish();
     }
 }
