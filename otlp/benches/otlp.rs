@@ -55,6 +55,9 @@ fn benches(c: &mut Criterion<CpuTime>) {
         g.bench_function("prost_decode (baseline)", |b| {
             b.iter(|| ExportTraceServiceRequest::decode(black_box(pb.as_slice())).unwrap())
         });
+        g.bench_function("prost_decode_encode (baseline)", |b| {
+            b.iter(|| ExportTraceServiceRequest::decode(black_box(pb.as_slice())).unwrap().encode_to_vec())
+        });
         g.bench_function("view_scan_lookup", |b| {
             b.iter(|| {
                 let mut hits = 0usize;
