@@ -56,7 +56,11 @@ fn benches(c: &mut Criterion<CpuTime>) {
             b.iter(|| ExportTraceServiceRequest::decode(black_box(pb.as_slice())).unwrap())
         });
         g.bench_function("prost_decode_encode (baseline)", |b| {
-            b.iter(|| ExportTraceServiceRequest::decode(black_box(pb.as_slice())).unwrap().encode_to_vec())
+            b.iter(|| {
+                ExportTraceServiceRequest::decode(black_box(pb.as_slice()))
+                    .unwrap()
+                    .encode_to_vec()
+            })
         });
         g.bench_function("view_scan_lookup", |b| {
             b.iter(|| {
