@@ -126,6 +126,22 @@ impl Ctx<'_> {
         Ok(b.len())
     }
 
+    /// A string field inside bytes already known to be ASCII (`ascii`), or checked here.
+    #[inline]
+    pub(crate) fn string_in(
+        &self,
+        fd: &Field<'_>,
+        base: usize,
+        p: &Path<'_>,
+        ascii: bool,
+    ) -> Result<usize, ValidationError> {
+        if ascii {
+            self.len(fd, base, p).map(<[u8]>::len)
+        } else {
+            self.string(fd, base, p)
+        }
+    }
+
     /// A trace id (16) or span id (8): empty (the "invalid id" of the collector's pdata) or exact.
     #[inline]
     pub(crate) fn id(
