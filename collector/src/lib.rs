@@ -10,7 +10,7 @@ pub mod component;
 pub mod config;
 pub mod exporter;
 pub mod extension;
-mod grpc_codec;
+pub mod grpc_codec;
 pub mod net;
 // STAND-IN until `meshtrace-otlp` lands on this branch: then `pub use meshtrace_otlp as otlp;`.
 #[path = "otlp_standin.rs"]
