@@ -119,16 +119,32 @@ pub fn load_sources(sources: &[String], lookup: &dyn Lookup) -> Result<RawConfig
             .as_deref()
             .map(|f| f.split('.').map(String::from).collect::<Vec<_>>())
             .and_then(|p| provenance.source_of(&p).map(String::from));
-        match file {
+        let e = match file {
             Some(f) => e.file(f),
             None => e,
-        }
+        };
+        attribute(e)
     })?;
     Ok(RawConfig {
         tree,
         provenance,
         warnings,
     })
+}
+
+/// Turns a tree path (`exporters.otlp.headers.x`) into component + field.
+fn attribute(e: ConfigError) -> ConfigError {
+    const SECTIONS: [&str; 5] = ["receivers", "processors", "exporters", "extensions", "connectors"];
+    let Some(field) = e.field.clone() else { return e };
+    let parts: Vec<&str> = field.splitn(3, '.').collect();
+    match parts.as_slice() {
+        [section, id, rest] if SECTIONS.contains(section) => {
+            let e = e.component(format!("{section}::{id}"));
+            e.field(*rest)
+        }
+        ["service", rest @ ..] => e.component("service").field(rest.join(".")),
+        _ => e,
+    }
 }
 
 #[cfg(test)]
