@@ -52,15 +52,24 @@ pub fn check_endpoint(endpoint: &str) -> Result<(), String> {
 }
 
 /// Binds `endpoint`, logging where `what` listens, and warning loudly when it is loopback-only
-/// inside Kubernetes.
-pub async fn bind(component: &str, what: &str, endpoint: &str) -> Result<TcpListener, String> {
+/// inside Kubernetes (`k8s_warning`: for receivers and the health check, which other pods and
+/// the kubelet must reach).
+pub async fn bind(
+    component: &str,
+    what: &str,
+    endpoint: &str,
+    k8s_warning: bool,
+) -> Result<TcpListener, String> {
     let addr = resolve(endpoint).await?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {endpoint} ({addr}): {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(component, endpoint, address = %local, "{what} listening");
-    if local.ip().is_loopback() && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
+    if k8s_warning
+        && local.ip().is_loopback()
+        && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+    {
         tracing::warn!(
             component,
             endpoint,

@@ -10,12 +10,18 @@ use std::process::Command;
 
 fn run(dir: &Path, args: &[String], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = Command::new(bin());
-    cmd.current_dir(dir).args(args).env_remove("KUBERNETES_SERVICE_HOST");
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("KUBERNETES_SERVICE_HOST");
     for (k, v) in env {
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 #[test]
@@ -36,14 +42,18 @@ fn validate_messages_match_the_golden_files() {
             Err(_) => vec!["validate".into(), "--config".into(), format!("{name}.yaml")],
         };
         let (code, stdout, stderr) = run(&dir, &args, &[]);
-        assert!(stdout.is_empty(), "{name}: validate printed to stdout: {stdout}");
+        assert!(
+            stdout.is_empty(),
+            "{name}: validate printed to stdout: {stdout}"
+        );
         let got = format!("exit: {code}\n{stderr}");
         let golden = dir.join(format!("{name}.golden"));
         if update {
             std::fs::write(&golden, &got).unwrap();
             continue;
         }
-        let want = std::fs::read_to_string(&golden).unwrap_or_else(|_| panic!("missing {}", golden.display()));
+        let want = std::fs::read_to_string(&golden)
+            .unwrap_or_else(|_| panic!("missing {}", golden.display()));
         if got != want {
             failures.push(format!("--- {name}: want\n{want}--- got\n{got}"));
         }
@@ -58,7 +68,12 @@ fn config_flag_forms_and_env_expansion() {
     let d = TempDir::new();
     std::fs::write(d.path("c.yaml"), VALID).unwrap();
     let env = [("MY_POD_IP", "10.1.2.3")];
-    for args in [vec!["validate", "--config", "c.yaml"], vec!["validate", "--config=c.yaml"], vec!["--config=c.yaml", "validate"], vec!["validate", "--config=file:c.yaml"]] {
+    for args in [
+        vec!["validate", "--config", "c.yaml"],
+        vec!["validate", "--config=c.yaml"],
+        vec!["--config=c.yaml", "validate"],
+        vec!["validate", "--config=file:c.yaml"],
+    ] {
         let args: Vec<String> = args.into_iter().map(String::from).collect();
         let (code, _, stderr) = run(&d.0, &args, &env);
         assert_eq!((code, stderr.as_str()), (0, ""), "{args:?}");
@@ -66,7 +81,10 @@ fn config_flag_forms_and_env_expansion() {
     // Unset: expands to empty (with a warning), leaving ":4317", which is still valid.
     let (code, _, stderr) = run(&d.0, &["validate".into(), "--config=c.yaml".into()], &[]);
     assert_eq!(code, 0);
-    assert_eq!(stderr, "warning: configuration references unset environment variable MY_POD_IP; it expands to an empty string\n");
+    assert_eq!(
+        stderr,
+        "warning: configuration references unset environment variable MY_POD_IP; it expands to an empty string\n"
+    );
 }
 
 #[test]
@@ -75,7 +93,11 @@ fn repeated_config_flags_merge_later_wins() {
     std::fs::write(d.path("a.yaml"), VALID).unwrap();
     // The second file adds an exporter and replaces the pipeline's exporter list.
     std::fs::write(d.path("b.yaml"), "exporters:\n  file:\n    path: /tmp/x\nservice:\n  pipelines:\n    traces:\n      exporters: [file]\n").unwrap();
-    std::fs::write(d.path("bad.yaml"), "service:\n  pipelines:\n    traces:\n      exporters: [nope]\n").unwrap();
+    std::fs::write(
+        d.path("bad.yaml"),
+        "service:\n  pipelines:\n    traces:\n      exporters: [nope]\n",
+    )
+    .unwrap();
     let env = [("MY_POD_IP", "1.2.3.4")];
     let args = |files: &[&str]| -> Vec<String> {
         let mut v = vec!["validate".to_string()];
@@ -84,14 +106,24 @@ fn repeated_config_flags_merge_later_wins() {
     };
     let (code, _, stderr) = run(&d.0, &args(&["a.yaml", "b.yaml"]), &env);
     // debug is now unused: the list was replaced, not appended to.
-    assert_eq!((code, stderr.as_str()), (0, "warning: exporters::debug is configured but not used in any pipeline; it will not run\n"));
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            0,
+            "warning: exporters::debug is configured but not used in any pipeline; it will not run\n"
+        )
+    );
     let (code, _, stderr) = run(&d.0, &args(&["a.yaml", "bad.yaml"]), &env);
     assert_eq!(code, 1);
     assert_eq!(
         stderr,
         "Error: invalid configuration: bad.yaml: service::pipelines::traces: field `exporters.0`: references exporter \"nope\" which is not configured under `exporters`\n"
     );
-    let (code, _, stderr) = run(&d.0, &args(&["a.yaml", "yaml:exporters::debug::verbosity: detailed"]), &env);
+    let (code, _, stderr) = run(
+        &d.0,
+        &args(&["a.yaml", "yaml:exporters::debug::verbosity: detailed"]),
+        &env,
+    );
     assert_eq!((code, stderr.as_str()), (0, ""));
 }
 

@@ -134,8 +134,16 @@ pub fn load_sources(sources: &[String], lookup: &dyn Lookup) -> Result<RawConfig
 
 /// Turns a tree path (`exporters.otlp.headers.x`) into component + field.
 fn attribute(e: ConfigError) -> ConfigError {
-    const SECTIONS: [&str; 5] = ["receivers", "processors", "exporters", "extensions", "connectors"];
-    let Some(field) = e.field.clone() else { return e };
+    const SECTIONS: [&str; 5] = [
+        "receivers",
+        "processors",
+        "exporters",
+        "extensions",
+        "connectors",
+    ];
+    let Some(field) = e.field.clone() else {
+        return e;
+    };
     let parts: Vec<&str> = field.splitn(3, '.').collect();
     match parts.as_slice() {
         [section, id, rest] if SECTIONS.contains(section) => {

@@ -186,7 +186,7 @@ impl Extension for HealthCheck {
         Box::pin(async move {
             let endpoint = self.cfg.effective_endpoint();
             let label = self.ctx.label();
-            let listener = net::bind(&label, "health check", &endpoint)
+            let listener = net::bind(&label, "health check", &endpoint, true)
                 .await
                 .map_err(|e| self.ctx.error(e))?;
             let health = self.ctx.health.clone();

@@ -11,6 +11,7 @@ pub async fn start(address: &str, telemetry: Arc<Telemetry>) -> Result<HttpServe
         "service::telemetry::metrics",
         "self-metrics endpoint (/metrics)",
         address,
+        false,
     )
     .await?;
     Ok(HttpServer::serve(

@@ -339,3 +339,71 @@ pub fn example(name: &str) -> Vec<u8> {
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     meshtrace_collector::otlp::gzip::compress(data, 6)
 }
+
+/// An OTLP/protobuf traces request with spans numbered `ids` (the number is the span id;
+/// the trace id is fixed per request).
+pub fn spans_request(service: &str, ids: std::ops::Range<u64>) -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+    let spans = ids
+        .map(|i| Span {
+            trace_id: [&[7u8; 8][..], &i.to_be_bytes()[..]].concat(),
+            span_id: i.to_be_bytes().to_vec(),
+            name: format!("op-{i}"),
+            kind: 2,
+            start_time_unix_nano: 1_700_000_000_000_000_000 + i,
+            end_time_unix_nano: 1_700_000_000_000_001_000 + i,
+            ..Default::default()
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(service.into())),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            schema_url: String::new(),
+        }],
+    }
+    .encode_to_vec()
+}
+
+/// Span ids (as numbers) in a JSON-lines file written by the `file` exporter.
+pub fn span_ids_in_file(path: &Path) -> Vec<u64> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    lines(path)
+        .iter()
+        .flat_map(|l| {
+            serde_json::from_str::<ExportTraceServiceRequest>(l)
+                .unwrap()
+                .resource_spans
+        })
+        .flat_map(|r| r.scope_spans)
+        .flat_map(|s| s.spans)
+        .map(|s| u64::from_be_bytes(s.span_id.try_into().unwrap()))
+        .collect()
+}
+
+/// POSTs a protobuf traces request; returns the status.
+pub fn post_spans(base: &str, body: Vec<u8>) -> Result<u16, String> {
+    http(
+        "POST",
+        &format!("{base}/v1/traces"),
+        &[("content-type", "application/x-protobuf")],
+        body,
+    )
+    .map(|(s, _, _)| s)
+}

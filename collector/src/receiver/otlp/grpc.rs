@@ -177,7 +177,7 @@ pub async fn start(
     cfg: &GrpcConfig,
     shared: Arc<Shared>,
 ) -> Result<GrpcServer, String> {
-    let listener = crate::net::bind(label, "OTLP/gRPC receiver", &cfg.endpoint).await?;
+    let listener = crate::net::bind(label, "OTLP/gRPC receiver", &cfg.endpoint, true).await?;
     let max = usize::try_from(cfg.max_recv_msg_size_mib.saturating_mul(1024 * 1024))
         .unwrap_or(usize::MAX);
     let mut server = tonic::transport::Server::builder().tcp_nodelay(true);

@@ -241,7 +241,7 @@ pub async fn start(
             })
             .collect(),
     });
-    let listener = net::bind(label, "OTLP/HTTP receiver", &cfg.endpoint).await?;
+    let listener = net::bind(label, "OTLP/HTTP receiver", &cfg.endpoint, true).await?;
     Ok(HttpServer::serve(listener, move |req| {
         let routes = routes.clone();
         let shared = shared.clone();
