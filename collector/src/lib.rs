@@ -12,9 +12,7 @@ pub mod exporter;
 pub mod extension;
 pub mod grpc_codec;
 pub mod net;
-// STAND-IN until `meshtrace-otlp` lands on this branch: then `pub use meshtrace_otlp as otlp;`.
-#[path = "otlp_standin.rs"]
-pub mod otlp;
+pub use meshtrace_otlp as otlp;
 pub mod pipeline;
 pub mod processor;
 pub mod receiver;

@@ -12,7 +12,8 @@
 
 use crate::component::{ComponentError, Context, Processor, ProcessorConfig, Validate};
 use crate::config::{ConfigError, duration};
-use crate::otlp::{Batch, Signal, batching};
+use crate::otlp::batching::{self, BatchBuilder};
+use crate::otlp::{Batch, Signal};
 use crate::pipeline::{BoxFuture, ConsumeError, Consumer};
 use crate::telemetry::{BATCH_SIZE_BUCKETS, Counter, Histogram};
 use serde::Deserialize;
@@ -152,11 +153,6 @@ impl BatchProcessor {
     }
 }
 
-struct Buffer {
-    parts: Vec<Batch>,
-    items: usize,
-}
-
 async fn emit(next: &dyn Consumer, m: &Metrics, label: &str, b: Batch) {
     let n = b.items();
     m.send_size.observe(n as u64);
@@ -171,24 +167,16 @@ async fn emit(next: &dyn Consumer, m: &Metrics, label: &str, b: Batch) {
 /// Sends what the buffer holds: all of it (`all`) or only full `send_batch_size` requests.
 async fn flush(
     cfg: &BatchConfig,
-    signal: Signal,
-    buf: &mut Buffer,
+    buf: &mut BatchBuilder,
     next: &dyn Consumer,
     m: &Metrics,
     label: &str,
     all: bool,
 ) {
-    if buf.items == 0 || (!all && buf.items < cfg.send_batch_size) {
+    if buf.is_empty() || (!all && buf.items() < cfg.send_batch_size) {
         return;
     }
-    let whole = if buf.parts.len() == 1 {
-        buf.parts.pop().unwrap_or_else(|| Batch::empty(signal))
-    } else {
-        let b = batching::concat(signal, &buf.parts);
-        buf.parts.clear();
-        b
-    };
-    buf.items = 0;
+    let whole = buf.take();
     if cfg.send_batch_max_size == 0 || whole.items() <= cfg.send_batch_max_size {
         emit(next, m, label, whole).await;
         return;
@@ -198,8 +186,8 @@ async fn flush(
     for (i, c) in chunks.into_iter().enumerate() {
         // A short tail goes back into the buffer unless everything must go.
         if i == last && !all && c.items() < cfg.send_batch_size {
-            buf.items = c.items();
-            buf.parts.push(c);
+            // Same signal by construction: push cannot fail.
+            let _ = buf.push(&c);
         } else {
             emit(next, m, label, c).await;
         }
@@ -214,10 +202,7 @@ async fn run(
     m: Metrics,
     label: String,
 ) {
-    let mut buf = Buffer {
-        parts: Vec::new(),
-        items: 0,
-    };
+    let mut buf = BatchBuilder::new(signal);
     let timeout = cfg.timeout;
     let mut deadline = tokio::time::Instant::now() + timeout;
     loop {
@@ -225,29 +210,30 @@ async fn run(
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some(b) => {
-                    buf.items += b.items();
-                    buf.parts.push(b);
+                    if let Err(e) = buf.push(&b) {
+                        tracing::error!(component = %label, error = %e, "dropped a batch of the wrong signal");
+                    }
                     if timeout.is_zero() {
-                        flush(&cfg, signal, &mut buf, next.as_ref(), &m, &label, true).await;
-                    } else if buf.items >= cfg.send_batch_size {
+                        flush(&cfg, &mut buf, next.as_ref(), &m, &label, true).await;
+                    } else if buf.items() >= cfg.send_batch_size {
                         m.size_trigger.add(1);
-                        flush(&cfg, signal, &mut buf, next.as_ref(), &m, &label, false).await;
+                        flush(&cfg, &mut buf, next.as_ref(), &m, &label, false).await;
                         deadline = tokio::time::Instant::now() + timeout;
                     }
                 }
                 None => break,
             },
             () = timer, if !timeout.is_zero() => {
-                if buf.items > 0 {
+                if !buf.is_empty() {
                     m.timeout_trigger.add(1);
-                    flush(&cfg, signal, &mut buf, next.as_ref(), &m, &label, true).await;
+                    flush(&cfg, &mut buf, next.as_ref(), &m, &label, true).await;
                 }
                 deadline = tokio::time::Instant::now() + timeout;
             }
         }
     }
     // Shutdown: the channel is closed and drained; send everything left.
-    flush(&cfg, signal, &mut buf, next.as_ref(), &m, &label, true).await;
+    flush(&cfg, &mut buf, next.as_ref(), &m, &label, true).await;
 }
 
 impl Consumer for BatchProcessor {

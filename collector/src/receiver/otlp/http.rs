@@ -191,7 +191,7 @@ async fn handle(
     let body = if gzipped {
         match gzip::decompress(&body, routes.max_body) {
             Ok(b) => Bytes::from(b),
-            Err(gzip::GzipError::TooLarge(_)) => {
+            Err(gzip::GzipError::TooLarge { .. }) => {
                 return respond(
                     enc,
                     StatusCode::PAYLOAD_TOO_LARGE,
