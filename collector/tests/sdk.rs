@@ -10,9 +10,14 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn python() -> PathBuf {
-    let venv = std::env::var_os("MESHTRACE_VENV").map_or_else(|| root().join(".venv"), PathBuf::from);
+    let venv =
+        std::env::var_os("MESHTRACE_VENV").map_or_else(|| root().join(".venv"), PathBuf::from);
     let py = venv.join("bin/python");
-    assert!(py.exists(), "{} is missing: run scripts/setup.sh", py.display());
+    assert!(
+        py.exists(),
+        "{} is missing: run scripts/setup.sh",
+        py.display()
+    );
     py
 }
 
@@ -39,7 +44,12 @@ fn python_sdk_spans_over_grpc_and_http_arrive_intact() {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/send_spans.py");
     let mut sent = Vec::new();
     for (proto, endpoint) in [("grpc", c.grpc_url()), ("http", c.http_url())] {
-        let out = Command::new(&py).arg(&script).arg(proto).arg(&endpoint).output().unwrap();
+        let out = Command::new(&py)
+            .arg(&script)
+            .arg(proto)
+            .arg(&endpoint)
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{proto}: {stderr}");
         assert!(!stderr.contains("Failed to export"), "{proto}: {stderr}");
@@ -63,7 +73,10 @@ fn python_sdk_spans_over_grpc_and_http_arrive_intact() {
                 .and_then(|a| a.value.as_ref()?.value.clone());
             for ss in rs.scope_spans {
                 let scope = ss.scope.clone().unwrap_or_default();
-                assert_eq!((scope.name.as_str(), scope.version.as_str()), ("meshtrace.test", "1.0.0"));
+                assert_eq!(
+                    (scope.name.as_str(), scope.version.as_str()),
+                    ("meshtrace.test", "1.0.0")
+                );
                 for s in ss.spans {
                     got.push((service.clone(), s));
                 }
@@ -78,16 +91,35 @@ fn python_sdk_spans_over_grpc_and_http_arrive_intact() {
             .unwrap_or_else(|| panic!("span {} not received", want["name"]));
         assert_eq!(svc, &Some(V::StringValue(service.clone())));
         assert_eq!(hex(&span.trace_id), want["trace_id"].as_str().unwrap());
-        assert_eq!(hex(&span.parent_span_id), want["parent_span_id"].as_str().unwrap());
+        assert_eq!(
+            hex(&span.parent_span_id),
+            want["parent_span_id"].as_str().unwrap()
+        );
         assert_eq!(span.name, want["name"].as_str().unwrap());
         // Python's SpanKind enum starts at INTERNAL = 0; OTLP's at UNSPECIFIED = 0.
         assert_eq!(i64::from(span.kind), want["kind"].as_i64().unwrap() + 1);
-        let attrs: serde_json::Map<String, serde_json::Value> =
-            span.attributes.iter().map(|a| (a.key.clone(), attr_json(a.value.as_ref().unwrap().value.as_ref().unwrap()))).collect();
-        assert_eq!(serde_json::Value::Object(attrs), want["attributes"], "{}", span.name);
+        let attrs: serde_json::Map<String, serde_json::Value> = span
+            .attributes
+            .iter()
+            .map(|a| {
+                (
+                    a.key.clone(),
+                    attr_json(a.value.as_ref().unwrap().value.as_ref().unwrap()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            serde_json::Value::Object(attrs),
+            want["attributes"],
+            "{}",
+            span.name
+        );
         let events: Vec<&str> = span.events.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(serde_json::json!(events), want["events"]);
-        assert_eq!(i64::from(span.status.clone().unwrap_or_default().code), want["status"].as_i64().unwrap());
+        assert_eq!(
+            i64::from(span.status.clone().unwrap_or_default().code),
+            want["status"].as_i64().unwrap()
+        );
         assert!(span.end_time_unix_nano > span.start_time_unix_nano);
     }
 }

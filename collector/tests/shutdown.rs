@@ -52,13 +52,21 @@ service:
     let terminated = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|c| {
-            let (base, acked, requests, after_term, terminated) =
-                (base.clone(), acked.clone(), requests.clone(), after_term.clone(), terminated.clone());
+            let (base, acked, requests, after_term, terminated) = (
+                base.clone(),
+                acked.clone(),
+                requests.clone(),
+                after_term.clone(),
+                terminated.clone(),
+            );
             std::thread::spawn(move || {
                 let mut failures_in_a_row = 0;
                 for seq in 0..100_000u64 {
                     let first = c * 1_000_000_000 + seq * SPANS_PER_REQUEST;
-                    let result = post_spans(&base, spans_request("load", first..first + SPANS_PER_REQUEST));
+                    let result = post_spans(
+                        &base,
+                        spans_request("load", first..first + SPANS_PER_REQUEST),
+                    );
                     requests.fetch_add(1, Ordering::Relaxed);
                     if terminated.load(Ordering::Relaxed) {
                         after_term.fetch_add(1, Ordering::Relaxed);
@@ -66,7 +74,10 @@ service:
                     match result {
                         Ok(200) => {
                             failures_in_a_row = 0;
-                            acked.lock().unwrap().extend(first..first + SPANS_PER_REQUEST);
+                            acked
+                                .lock()
+                                .unwrap()
+                                .extend(first..first + SPANS_PER_REQUEST);
                         }
                         // Refused (connection closed or 503 while stopping): not acknowledged.
                         _ => {
@@ -81,17 +92,30 @@ service:
             })
         })
         .collect();
-    eventually("steady load", || (requests.load(Ordering::Relaxed) >= 200).then_some(()));
+    eventually("steady load", || {
+        (requests.load(Ordering::Relaxed) >= 200).then_some(())
+    });
     terminated.store(true, Ordering::Relaxed);
     front.terminate();
     let status = front.wait();
-    assert!(status.success(), "front exited with {status}; logs:\n{}", front.dump_logs());
+    assert!(
+        status.success(),
+        "front exited with {status}; logs:\n{}",
+        front.dump_logs()
+    );
     for c in clients {
         c.join().unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 200 * SPANS_PER_REQUEST as usize / 2, "too little load: {}", acked.len());
-    assert!(after_term.load(Ordering::Relaxed) > 0, "no request was in flight while shutting down");
+    assert!(
+        acked.len() >= 200 * SPANS_PER_REQUEST as usize / 2,
+        "too little load: {}",
+        acked.len()
+    );
+    assert!(
+        after_term.load(Ordering::Relaxed) > 0,
+        "no request was in flight while shutting down"
+    );
     let path = backend.dir.path("spans.jsonl");
     let received = eventually("every acknowledged span at the backend", || {
         let got: BTreeSet<u64> = span_ids_in_file(&path).into_iter().collect();
@@ -99,8 +123,16 @@ service:
     });
     backend.stop();
     let missing: Vec<_> = acked.difference(&received).take(10).collect();
-    assert!(missing.is_empty(), "lost {} acknowledged spans, e.g. {missing:?}", acked.difference(&received).count());
-    assert!(!front.logs().iter().any(|l| msg(l).contains("dropped")), "{}", front.dump_logs());
+    assert!(
+        missing.is_empty(),
+        "lost {} acknowledged spans, e.g. {missing:?}",
+        acked.difference(&received).count()
+    );
+    assert!(
+        !front.logs().iter().any(|l| msg(l).contains("dropped")),
+        "{}",
+        front.dump_logs()
+    );
 }
 
 #[test]
@@ -108,11 +140,23 @@ fn sigint_stops_cleanly_too() {
     let mut c = Collector::start(&format!(
         "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\nprocessors:\n  batch:\n    timeout: 1h\nexporters:\n  file:\n    path: {{dir}}/out.jsonl\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [file]\n{TEST_TELEMETRY}"
     ));
-    assert_eq!(post_spans(&c.http_url(), spans_request("svc", 0..3)).unwrap(), 200);
-    let ok = std::process::Command::new("kill").arg("-INT").arg(c.pid().to_string()).status().unwrap().success();
+    assert_eq!(
+        post_spans(&c.http_url(), spans_request("svc", 0..3)).unwrap(),
+        200
+    );
+    let ok = std::process::Command::new("kill")
+        .arg("-INT")
+        .arg(c.pid().to_string())
+        .status()
+        .unwrap()
+        .success();
     assert!(ok);
     assert!(c.wait().success());
-    assert!(c.logs().iter().any(|l| msg(l) == "Received signal from OS: interrupt"));
+    assert!(
+        c.logs()
+            .iter()
+            .any(|l| msg(l) == "Received signal from OS: interrupt")
+    );
     // The batch processor's hour-long timeout never fired: the spans came out at shutdown.
     assert_eq!(span_ids_in_file(&c.dir.path("out.jsonl")), vec![0, 1, 2]);
 }
