@@ -69,12 +69,12 @@ impl ComponentId {
                 "invalid component id {s:?}: the type must start with a letter and contain only letters, digits and `_`"
             ));
         }
-        if let Some(n) = name {
-            if n.is_empty() || n.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(format!(
-                    "invalid component id {s:?}: the name after `/` must be non-empty, without spaces"
-                ));
-            }
+        if let Some(n) = name
+            && (n.is_empty() || n.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(format!(
+                "invalid component id {s:?}: the name after `/` must be non-empty, without spaces"
+            ));
         }
         Ok(Self {
             type_: type_.to_owned(),

@@ -2,6 +2,14 @@
 //! pinned real Envoy (`.venv/bin/envoy`, or `ENVOY_BIN`) delivers its spans to the
 //! collector's `file` exporter.
 
+// Test code: failing loudly is the point (clippy.toml only exempts #[test] functions).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::*;

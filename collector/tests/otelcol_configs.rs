@@ -4,6 +4,14 @@
 //! component in a minimal full config; Kubernetes manifests have their ConfigMaps' configs
 //! extracted.
 
+// Test code: failing loudly is the point (clippy.toml only exempts #[test] functions).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,14 @@
 //! gzip) and over gRPC (through a second collector), and come out of the `file` exporter
 //! intact: the decoded data is compared, not the bytes.
 
+// Test code: failing loudly is the point (clippy.toml only exempts #[test] functions).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,14 @@
 //! The running collector: fan-out and fan-in, the health check, self-metrics, the Kubernetes
 //! localhost warning, HTTP error answers and start-up failures.
 
+// Test code: failing loudly is the point (clippy.toml only exempts #[test] functions).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::*;
@@ -143,7 +151,7 @@ service:
 
 #[test]
 fn self_metrics_use_the_collector_names() {
-    let mut c = Collector::start(&format!(
+    let mut c = Collector::start(
         r#"
 receivers:
   otlp:
@@ -155,7 +163,7 @@ processors:
     send_batch_size: 4
 exporters:
   file:
-    path: {{dir}}/out.jsonl
+    path: {dir}/out.jsonl
 service:
   pipelines:
     traces:
@@ -172,8 +180,8 @@ service:
               prometheus:
                 host: 127.0.0.1
                 port: 0
-"#
-    ));
+"#,
+    );
     assert_eq!(
         post_spans(&c.http_url(), spans_request("svc", 0..5)).unwrap(),
         200
@@ -299,6 +307,9 @@ fn localhost_listeners_inside_kubernetes_get_a_loud_warning() {
     inside.stop();
 }
 
+/// Method, path, headers, body, expected status.
+type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16);
+
 #[test]
 fn http_receiver_answers_bad_requests_with_the_right_status() {
     let mut c = Collector::start(&format!(
@@ -312,7 +323,7 @@ fn http_receiver_answers_bad_requests_with_the_right_status() {
     // The first span's trace id is the 16 bytes after its tag and length: make it 15 long.
     let i = bad_id.windows(2).position(|w| w == [0x0a, 16]).unwrap();
     bad_id[i + 1] = 15;
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, Vec<u8>, u16)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "POST",
             "/v1/traces",

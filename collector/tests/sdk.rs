@@ -1,6 +1,14 @@
 //! A real OpenTelemetry SDK (Python, from PyPI, installed into `.venv` by `scripts/setup.sh`)
 //! exports spans over OTLP/gRPC and OTLP/HTTP (both gzip); they arrive intact in the file.
 
+// Test code: failing loudly is the point (clippy.toml only exempts #[test] functions).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,14 @@
 //! Graceful shutdown: SIGTERM during steady load loses nothing the collector acknowledged.
 //! Spans are counted by id: every span in a request answered 200 must reach the backend.
 
+// Test code: failing loudly is the point (clippy.toml only exempts #[test] functions).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::*;

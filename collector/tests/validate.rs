@@ -2,6 +2,14 @@
 //! (`testdata/validate/NAME.yaml` → `NAME.golden`; `NAME.args` overrides the arguments), and
 //! the command line's other promises. `UPDATE_GOLDEN=1` rewrites the golden files.
 
+// Test code: failing loudly is the point (clippy.toml only exempts #[test] functions).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::*;

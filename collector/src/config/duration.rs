@@ -57,7 +57,7 @@ pub fn format(d: Duration) -> String {
             format!("{}µs", d.as_micros())
         };
     }
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let s = d.as_secs();

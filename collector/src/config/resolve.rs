@@ -68,17 +68,20 @@ impl Ctx<'_> {
     }
 }
 
+/// The signals each defined component id supports.
+type Signals = BTreeMap<String, &'static [Signal]>;
+
+/// One section's components: the typed configs, every id defined (even invalid ones, so
+/// references to them are not reported twice) and their signals.
+type Section<C> = (BTreeMap<ComponentId, Box<C>>, BTreeSet<String>, Signals);
+
 /// One section's components, typed.
 fn section<C: ?Sized + Validate>(
     ctx: &mut Ctx<'_>,
     tree: &Value,
     kind: Kind,
     factories: &[Factory<C>],
-) -> (
-    BTreeMap<ComponentId, Box<C>>,
-    BTreeSet<String>,
-    BTreeMap<String, &'static [Signal]>,
-) {
+) -> Section<C> {
     let name = kind.section();
     let mut out = BTreeMap::new();
     let mut defined = BTreeSet::new();
@@ -279,12 +282,7 @@ pub fn resolve(raw: RawConfig, registry: &Registry) -> Result<Resolved, ConfigEr
                 ConfigError::new("must have at least one exporter").component(label.clone()),
             );
         }
-        let lists: [(
-            Kind,
-            &Vec<String>,
-            &BTreeSet<String>,
-            &BTreeMap<String, &'static [Signal]>,
-        ); 3] = [
+        let lists: [(Kind, &Vec<String>, &BTreeSet<String>, &Signals); 3] = [
             (Kind::Receiver, &p.receivers, &rdef, &rsig),
             (Kind::Processor, &p.processors, &pdef, &psig),
             (Kind::Exporter, &p.exporters, &edef, &esig),
@@ -320,19 +318,19 @@ pub fn resolve(raw: RawConfig, registry: &Registry) -> Result<Resolved, ConfigEr
                     continue;
                 }
                 used.insert((kind, r.clone()));
-                if let Some(s) = sigs.get(r) {
-                    if !s.contains(&id.signal) {
-                        ctx.err(
-                            &path,
-                            ConfigError::new(format!(
-                                "{} {r:?} does not support {}",
-                                kind.singular(),
-                                crate::signal_name(id.signal)
-                            ))
-                            .component(label.clone())
-                            .field(field),
-                        );
-                    }
+                if let Some(s) = sigs.get(r)
+                    && !s.contains(&id.signal)
+                {
+                    ctx.err(
+                        &path,
+                        ConfigError::new(format!(
+                            "{} {r:?} does not support {}",
+                            kind.singular(),
+                            crate::signal_name(id.signal)
+                        ))
+                        .component(label.clone())
+                        .field(field),
+                    );
                 }
                 if let Ok(cid) = ComponentId::parse(r) {
                     slot.push(cid);

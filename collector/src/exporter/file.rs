@@ -77,9 +77,11 @@ impl Validate for FileConfig {
 
 /// Files shared between the signals of one exporter id (traces, metrics and logs may go to the
 /// same path), keyed by path.
-static OPEN: Mutex<Vec<(String, Arc<Mutex<BufWriter<File>>>)>> = Mutex::new(Vec::new());
+type SharedFile = Arc<Mutex<BufWriter<File>>>;
 
-fn open(cfg: &FileConfig) -> Result<Arc<Mutex<BufWriter<File>>>, String> {
+static OPEN: Mutex<Vec<(String, SharedFile)>> = Mutex::new(Vec::new());
+
+fn open(cfg: &FileConfig) -> Result<SharedFile, String> {
     let mut open = OPEN
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -87,11 +89,11 @@ fn open(cfg: &FileConfig) -> Result<Arc<Mutex<BufWriter<File>>>, String> {
     if let Some((_, f)) = open.iter().find(|(p, _)| *p == cfg.path) {
         return Ok(f.clone());
     }
-    if cfg.create_directory {
-        if let Some(parent) = std::path::Path::new(&cfg.path).parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-        }
+    if cfg.create_directory
+        && let Some(parent) = std::path::Path::new(&cfg.path).parent()
+    {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     let file = OpenOptions::new()
         .create(true)

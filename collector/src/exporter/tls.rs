@@ -5,6 +5,9 @@ use crate::config::ConfigError;
 use serde::Deserialize;
 use std::sync::Arc;
 
+/// A certificate chain and its key, as PEM.
+pub type PemPair = (Vec<u8>, Vec<u8>);
+
 /// `tls:` on an exporter.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,13 +57,13 @@ impl ClientTlsConfig {
             ("min_version", &self.min_version),
             ("max_version", &self.max_version),
         ] {
-            if let Some(v) = v {
-                if !matches!(v.as_str(), "1.2" | "1.3") {
-                    e.push(
-                        ConfigError::new(format!("unsupported TLS version {v:?} (1.2 or 1.3)"))
-                            .field(format!("tls.{f}")),
-                    );
-                }
+            if let Some(v) = v
+                && !matches!(v.as_str(), "1.2" | "1.3")
+            {
+                e.push(
+                    ConfigError::new(format!("unsupported TLS version {v:?} (1.2 or 1.3)"))
+                        .field(format!("tls.{f}")),
+                );
             }
         }
         e
@@ -76,7 +79,7 @@ impl ClientTlsConfig {
     }
 
     /// The client certificate and key PEMs, if configured.
-    pub fn identity_pem(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>, String> {
+    pub fn identity_pem(&self) -> Result<Option<PemPair>, String> {
         match (&self.cert_file, &self.key_file) {
             (Some(c), Some(k)) => Ok(Some((Self::read(c)?, Self::read(k)?))),
             _ => Ok(None),

@@ -79,10 +79,10 @@ pub struct Fanout {
 impl Fanout {
     /// A consumer for `consumers`; a single consumer is returned as is.
     pub fn build(mut consumers: Vec<Arc<dyn Consumer>>) -> Arc<dyn Consumer> {
-        if consumers.len() == 1 {
-            if let Some(one) = consumers.pop() {
-                return one;
-            }
+        if consumers.len() == 1
+            && let Some(one) = consumers.pop()
+        {
+            return one;
         }
         Arc::new(Fanout { consumers })
     }

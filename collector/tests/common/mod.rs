@@ -1,6 +1,12 @@
 //! Integration-test harness: runs the real `meshtrace-collector` binary on ports chosen by the
 //! OS (port 0), learns the bound addresses from its JSON start-up logs, and kills it on drop.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
