@@ -444,3 +444,34 @@ fn a_receiver_that_cannot_bind_stops_start_up_with_a_clear_error() {
     assert!(stderr.contains(&format!("Error: the collector stopped with an error: receivers::otlp: cannot listen on 127.0.0.1:{port}")), "{stderr}");
     assert!(!stderr.contains("Everything is ready"), "{stderr}");
 }
+
+#[test]
+fn grpc_receiver_answers_with_the_otlp_status_codes() {
+    use meshtrace_collector::otlp::Signal;
+    let mut c = Collector::start(&format!(
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\n        max_recv_msg_size_mib: 1\nexporters:\n  file:\n    path: {{dir}}/out.jsonl\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [file]\n{TEST_TELEMETRY}"
+    ));
+    let url = c.grpc_url();
+    grpc_export(&url, Signal::Traces, spans_request("svc", 0..2), false).unwrap();
+    grpc_export(&url, Signal::Traces, spans_request("svc", 2..3), true).unwrap();
+    let too_big = spans_request("svc", 100..30_000);
+    assert!(too_big.len() > 1 << 20);
+    // Not retryable (RESOURCE_EXHAUSTED without RetryInfo), unlike tonic's default OUT_OF_RANGE.
+    assert_eq!(
+        grpc_export(&url, Signal::Traces, too_big, false)
+            .unwrap_err()
+            .code(),
+        tonic::Code::ResourceExhausted
+    );
+    let e = grpc_export(&url, Signal::Traces, b"\x0a\xff\xff".to_vec(), false).unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+    // No metrics pipeline uses this receiver.
+    assert_eq!(
+        grpc_export(&url, Signal::Metrics, vec![], false)
+            .unwrap_err()
+            .code(),
+        tonic::Code::Unimplemented
+    );
+    c.stop();
+    assert_eq!(span_ids_in_file(&c.dir.path("out.jsonl")), vec![0, 1, 2]);
+}

@@ -74,7 +74,7 @@ pub struct LogsConfig {
     /// Where logs go: `stderr` (default) or `stdout`.
     #[serde(default)]
     pub output_paths: Vec<String>,
-    /// Extra fields on every log line.
+    /// Accepted for compatibility; no effect.
     #[serde(default)]
     pub initial_fields: BTreeMap<String, String>,
 }

@@ -150,15 +150,19 @@ impl<S: SignalService> tonic::codegen::Service<http::Request<tonic::body::Body>>
                 .accept_compressed(CompressionEncoding::Gzip)
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(max);
-            Ok(grpc
-                .unary(
-                    Unary::<S> {
-                        shared,
-                        _s: PhantomData,
-                    },
-                    req,
-                )
-                .await)
+            let unary = Unary::<S> {
+                shared,
+                _s: PhantomData,
+            };
+            let mut resp = grpc.unary(unary, req).await;
+            // tonic answers an over-limit message with OUT_OF_RANGE, which OTLP clients retry;
+            // the Collector (grpc-go) answers RESOURCE_EXHAUSTED, which they do not. Our own
+            // handler never returns OUT_OF_RANGE, so this only rewrites the size refusal.
+            if resp.headers().get("grpc-status").is_some_and(|v| v == "11") {
+                resp.headers_mut()
+                    .insert("grpc-status", http::HeaderValue::from_static("8"));
+            }
+            Ok(resp)
         })
     }
 }
