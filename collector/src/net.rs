@@ -2,6 +2,11 @@
 //! metrics endpoint: Go-style endpoints (`host:port`, `:port`), the loud Kubernetes warning
 //! for loopback-only listeners, and graceful shutdown (stop accepting, finish in-flight
 //! requests).
+//!
+//! Server-side TLS (issue 6) belongs here: `HttpServer::serve` and the gRPC server take the
+//! accepted TCP streams, so a rustls `TlsAcceptor` built from the receiver's `tls:` block
+//! (next to `exporter::ClientTlsConfig`) wraps them before hyper/tonic see them. Until then
+//! receivers refuse a `tls:` block rather than serve plaintext.
 
 use bytes::Bytes;
 use http_body_util::Full;

@@ -18,9 +18,11 @@ use crate::pipeline::{BoxFuture, ConsumeError, Consumer};
 use crate::telemetry::{BATCH_SIZE_BUCKETS, Counter, Histogram};
 use serde::Deserialize;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// `processors: batch:`.
 #[derive(Debug, Clone, Deserialize)]
@@ -90,7 +92,8 @@ struct Metrics {
 
 /// A running batch processor: a task owning the buffer, fed through a channel.
 pub struct BatchProcessor {
-    tx: Mutex<Option<mpsc::Sender<Batch>>>,
+    tx: mpsc::Sender<Batch>,
+    stop: CancellationToken,
     task: Mutex<Option<JoinHandle<()>>>,
     incoming: Arc<Counter>,
 }
@@ -143,10 +146,12 @@ impl BatchProcessor {
         let incoming = m.incoming.clone();
         // A small channel: the processor task is the buffer; this only decouples the caller.
         let (tx, rx) = mpsc::channel(64);
+        let stop = CancellationToken::new();
         let label = ctx.label();
-        let task = tokio::spawn(run(cfg, signal, rx, next, m, label));
+        let task = tokio::spawn(run(cfg, signal, rx, stop.clone(), next, m, label));
         Arc::new(Self {
-            tx: Mutex::new(Some(tx)),
+            tx,
+            stop,
             task: Mutex::new(Some(task)),
             incoming,
         })
@@ -198,6 +203,7 @@ async fn run(
     cfg: BatchConfig,
     signal: Signal,
     mut rx: mpsc::Receiver<Batch>,
+    stop: CancellationToken,
     next: Arc<dyn Consumer>,
     m: Metrics,
     label: String,
@@ -208,6 +214,16 @@ async fn run(
     loop {
         let timer = tokio::time::sleep_until(deadline);
         tokio::select! {
+            () = stop.cancelled() => {
+                // Refuse new data; take what was already handed over.
+                rx.close();
+                while let Some(b) = rx.recv().await {
+                    if let Err(e) = buf.push(&b) {
+                        tracing::error!(component = %label, error = %e, "dropped a batch of the wrong signal");
+                    }
+                }
+                break;
+            }
             msg = rx.recv() => match msg {
                 Some(b) => {
                     if let Err(e) = buf.push(&b) {
@@ -232,7 +248,7 @@ async fn run(
             }
         }
     }
-    // Shutdown: the channel is closed and drained; send everything left.
+    // Shutdown (or every sender gone): send everything left.
     flush(&cfg, &mut buf, next.as_ref(), &m, &label, true).await;
 }
 
@@ -240,13 +256,13 @@ impl Consumer for BatchProcessor {
     fn consume(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
         Box::pin(async move {
             let n = batch.items() as u64;
-            let tx = self.tx.lock().await.clone();
-            match tx {
-                Some(tx) if tx.send(batch).await.is_ok() => {
+            // Ok means the processor task owns the data: it is flushed at shutdown at the latest.
+            match self.tx.send(batch).await {
+                Ok(()) => {
                     self.incoming.add(n);
                     Ok(())
                 }
-                _ => Err(ConsumeError::retryable(
+                Err(_) => Err(ConsumeError::retryable(
                     "the batch processor is shutting down",
                 )),
             }
@@ -257,8 +273,13 @@ impl Consumer for BatchProcessor {
 impl Processor for BatchProcessor {
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            self.tx.lock().await.take();
-            if let Some(t) = self.task.lock().await.take() {
+            self.stop.cancel();
+            let task = self
+                .task
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(t) = task {
                 let _ = t.await;
             }
         })
