@@ -2,6 +2,13 @@
 //! `common` — A (ingress to Grafana), B (kube-probe), C (failed client call) — written as
 //! three characters: `T` true, `F` false, `E` evaluation error.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use meshtrace_ottl::memory::{EventView, SpanData};

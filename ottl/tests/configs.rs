@@ -1,6 +1,13 @@
 //! Real configurations: the OpenTelemetry Collector's own filter/transform processor test
 //! configs and the seed (a user's Contour/TAP filter), read from `../shared`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::path::PathBuf;

@@ -1,6 +1,13 @@
 //! Conditions that must be rejected at compile (`validate`) time, with the kind of error, the
 //! 1-based column it points at, and a piece of the message a user needs to fix it.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use meshtrace_ottl::{ErrorKind, SpanCondition, SpanEventCondition};
 
 use ErrorKind::*;
