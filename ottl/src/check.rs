@@ -8,7 +8,7 @@ use crate::compare::compare;
 use crate::context::ContextKind;
 use crate::error::{ErrorKind, ParseError};
 use crate::eval::fold;
-use crate::functions::{self, FuncDef, ItemKind, Kind};
+use crate::functions::{self, FuncDef, Kind};
 use crate::math;
 use crate::paths::{self, Accessor};
 use crate::program::{Call, CallArg, Cond, Expr, KeyExpr, PathExpr};
@@ -432,15 +432,11 @@ impl Compiler<'_> {
                 v.span(),
             )
         };
-        if let (Kind::Items(item), ast::Value::List(items, _)) = (param.kind, v) {
-            let mut compiled = Vec::with_capacity(items.len());
-            for item_value in items {
-                let (e, ty) = self.expr(item_value)?;
-                if item == ItemKind::StrLike && matches!(ty, Ty::Time) {
-                    return Err(wrong(ty, "values convertible to strings"));
-                }
-                compiled.push(e);
-            }
+        if let (Kind::Items(_), ast::Value::List(items, _)) = (param.kind, v) {
+            let compiled = items
+                .iter()
+                .map(|i| self.expr(i).map(|(e, _)| e))
+                .collect::<CResult<Vec<_>>>()?;
             return Ok(CallArg::Items(compiled));
         }
         let (e, ty) = self.expr(v)?;

@@ -381,9 +381,18 @@ impl<'s> Parser<'s> {
             }
             Tok::Float(text) => {
                 let span = start.to(self.bump().span);
-                let x: f64 = text.parse().map_err(|_| {
-                    self.error(ErrorKind::Literal, format!("invalid float {text}"), span)
-                })?;
+                // Like Go's strconv.ParseFloat, a value beyond float64's range is an error, not ±Inf.
+                let x: f64 = text
+                    .parse()
+                    .ok()
+                    .filter(|x: &f64| x.is_finite())
+                    .ok_or_else(|| {
+                        self.error(
+                            ErrorKind::Literal,
+                            format!("invalid float {text}: value out of range"),
+                            span,
+                        )
+                    })?;
                 Ok(Value::Float(if negative { -x } else { x }, span))
             }
             Tok::LParen => {

@@ -93,6 +93,13 @@ const INVALID: &[(&str, ErrorKind, usize, &str)] = &[
         "invalid integer",
     ),
     ("kind == 08", Literal, 9, "bad octal digits"),
+    // Found by the fuzzer: a float beyond float64's range must not become infinity.
+    (
+        "-1.5e3030 < 1000",
+        Literal,
+        1,
+        "invalid float 1.5e3030: value out of range",
+    ),
     (r#"name == "\q""#, Literal, 9, "unknown escape"),
     // Paths.
     (r#"name["x"] == "y""#, InvalidPath, 6, "cannot be indexed"),

@@ -201,7 +201,7 @@ fn bool_expr() -> impl Strategy<Value = BoolExpr> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
     fn printing_then_parsing_gives_the_same_tree(expr in bool_expr()) {

@@ -54,23 +54,16 @@ pub(crate) fn call<'a, E: Env<'a>>(
 ) -> Result<Val<'a, E>, EvalError> {
     let name = call.def.name;
     match call.def.func {
-        // Int, Double and Bool give nil for values they cannot convert (README: "nil is always
-        // returned"), never an error.
-        Func::Int => Ok(getters::int_like(ev.arg(call, 0)?, name)
-            .ok()
-            .flatten()
-            .map_or(Value::Nil, Value::Int)),
-        Func::Double => Ok(match ev.arg(call, 0)? {
-            Value::Str(s) => getters::parse_go_float(&s).map_or(Value::Nil, Value::Double),
-            v => getters::float_like(v, name)
-                .ok()
-                .flatten()
-                .map_or(Value::Nil, Value::Double),
-        }),
-        Func::Bool => Ok(getters::bool_like(ev.arg(call, 0)?, name)
-            .ok()
-            .flatten()
-            .map_or(Value::Nil, Value::Bool)),
+        // As the Go converters: nil stays nil, a string that is not a number gives nil for Int
+        // (IntLikeGetter) but an error for Double and Bool (FloatLike/BoolLikeGetter), and an
+        // unsupported type (map, list, bytes…) is an error.
+        Func::Int => Ok(getters::int_like(ev.arg(call, 0)?, name)?.map_or(Value::Nil, Value::Int)),
+        Func::Double => {
+            Ok(getters::float_like(ev.arg(call, 0)?, name)?.map_or(Value::Nil, Value::Double))
+        }
+        Func::Bool => {
+            Ok(getters::bool_like(ev.arg(call, 0)?, name)?.map_or(Value::Nil, Value::Bool))
+        }
         Func::String => Ok(ev.arg_str_like(call, 0)?.map_or(Value::Nil, Value::Str)),
         Func::Hex => Ok(getters::bytes_like(ev.arg(call, 0)?, name)?
             .map_or(Value::Nil, |b| Value::Str(Cow::Owned(hex(&b))))),
