@@ -33,10 +33,18 @@ impl Compiler<'_> {
     pub(crate) fn cond(&self, e: &BoolExpr) -> CResult<Cond> {
         Ok(match e {
             BoolExpr::Or(items) => {
-                Cond::Or(items.iter().map(|i| self.cond(i)).collect::<CResult<_>>()?)
+                let items = items
+                    .iter()
+                    .map(|i| self.cond(i))
+                    .collect::<CResult<Vec<_>>>()?;
+                fold_all(items, Cond::Or, |bs| bs.iter().any(|b| *b))
             }
             BoolExpr::And(items) => {
-                Cond::And(items.iter().map(|i| self.cond(i)).collect::<CResult<_>>()?)
+                let items = items
+                    .iter()
+                    .map(|i| self.cond(i))
+                    .collect::<CResult<Vec<_>>>()?;
+                fold_all(items, Cond::And, |bs| bs.iter().all(|b| *b))
             }
             BoolExpr::Not(inner, _) => match self.cond(inner)? {
                 Cond::Const(b) => Cond::Const(!b),
@@ -499,6 +507,26 @@ impl Compiler<'_> {
             });
         }
         Ok(CallArg::Expr(e))
+    }
+}
+
+/// Folds a list whose terms are all constants. A list with any non-constant term is kept
+/// whole, even if a constant decides it, so evaluation errors surface as in Go.
+fn fold_all(items: Vec<Cond>, build: fn(Vec<Cond>) -> Cond, decide: fn(&[bool]) -> bool) -> Cond {
+    let consts: Vec<bool> = items
+        .iter()
+        .filter_map(|c| {
+            if let Cond::Const(b) = c {
+                Some(*b)
+            } else {
+                None
+            }
+        })
+        .collect();
+    if consts.len() == items.len() {
+        Cond::Const(decide(&consts))
+    } else {
+        build(items)
     }
 }
 

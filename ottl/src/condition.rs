@@ -110,12 +110,13 @@ impl<K> fmt::Debug for Condition<K> {
 /// What to do when evaluating a condition fails (the filter processor's `error_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ErrorMode {
-    /// Report the error and treat the condition as false (the OpenTelemetry Collector default).
-    #[default]
+    /// Report the error and treat the condition as false.
     Ignore,
     /// Treat the condition as false without reporting.
     Silent,
-    /// Fail the evaluation; the processor returns the error and the batch is not processed.
+    /// Fail the evaluation; the processor returns the error and the batch is not processed
+    /// (the filter processor's default).
+    #[default]
     Propagate,
 }
 
@@ -256,7 +257,7 @@ impl ConditionSet<Span> {
 }
 
 impl ConditionSet<SpanEvent> {
-    /// Whether any condition is true for `event`; see [`ConditionSet::<Span>::matches`].
+    /// Whether any condition is true for `event`; errors are handled as for span lists.
     pub fn matches<C: SpanEventContext + ?Sized>(
         &self,
         event: &C,

@@ -35,7 +35,10 @@
 //! The collector implements [`SpanContext`] (and [`SpanEventContext`] for span events) over
 //! its zero-copy views: accessors return `&str`, fixed-size ids and small `Copy` handles for
 //! attribute maps ([`AttributeMap`], [`AttributeList`]), so `path == literal`, `IsMatch` with a
-//! literal pattern and `and`/`or`/`not` evaluate without allocating.
+//! literal pattern and `and`/`or`/`not` evaluate without allocating (`tests/allocations.rs`
+//! counts). [`memory`] is a complete implementation over owned data to copy from.
+//! Evaluation errors ([`EvalError`]) are per span; [`ConditionSet`] applies the processor's
+//! `error_mode` ([`ErrorMode`]).
 //!
 //! # Language
 //!
@@ -68,7 +71,8 @@
 //! Hex ParseInt ParseJSON Base64Encode Decode SHA1 SHA256 SHA512 MD5 FNV TraceID SpanID Log Now
 //! Unix UnixNano UnixMicro UnixMilli UnixSeconds Duration Nanoseconds Microseconds Milliseconds
 //! Seconds Minutes Hours Year Month Day Hour Minute Second Nanosecond Weekday TruncateTime`.
-//! Regexes use Go's RE2 syntax and ASCII Perl classes (see `regex_go`).
+//! Regexes use Go's RE2 syntax, with Go's ASCII-only `\d`, `\w`, `\s`, `\b` and `\Q…\E` quoting,
+//! and are compiled once when the pattern is a literal.
 //!
 //! # Differences from the Go implementation
 //!
@@ -83,6 +87,8 @@
 //!   compile error naming it.
 //! - Calendar converters read `Now()` in UTC (Go uses the local zone); trace and span ids
 //!   convert to strings as hex (Go's JSON would give a number array).
+//! - Numbers carry no sign in the lexer (the newest OTTL's unary minus), so `1 -1` means
+//!   `1 - 1`; older Go versions rejected it. Everything older Go versions accept still parses.
 
 #![forbid(unsafe_code)]
 
