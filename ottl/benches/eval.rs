@@ -95,6 +95,14 @@ fn bench(c: &mut Criterion) {
             b.iter(|| cond.eval(black_box(&hit)).unwrap())
         });
     }
+    // Reference points: a constant, and an int field with no attribute lookup.
+    for (label, src) in [
+        ("baseline_true", "true"),
+        ("kind_eq_enum", "kind == SPAN_KIND_CLIENT"),
+    ] {
+        let cond = SpanCondition::parse(src).unwrap();
+        group.bench_function(label, |b| b.iter(|| cond.eval(black_box(&miss)).unwrap()));
+    }
     let four = ConditionSet::<Span>::parse(SEED, ErrorMode::Ignore).unwrap();
     group.bench_function("seed_4_conditions/no_match", |b| {
         b.iter(|| four.matches(black_box(&miss), |_, _| {}).unwrap())

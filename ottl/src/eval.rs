@@ -119,14 +119,25 @@ impl<'a, E: Env<'a>> Eval<'a, E> {
             Cond::Not(inner) => Ok(!self.cond(inner)?),
             Cond::Compare(cmp) => {
                 let (left, op, right) = &**cmp;
-                let l = self.expr(left)?;
-                let r = self.expr(right)?;
+                let l = self.operand(left)?;
+                let r = self.operand(right)?;
                 Ok(compare(&l, &r, *op))
             }
             Cond::Bool(e) => match self.expr(e)? {
                 Value::Bool(b) => Ok(b),
                 v => Err(EvalError::NotBool(v.type_name())),
             },
+        }
+    }
+
+    /// A comparison operand: constants and plain paths (the common `path == literal`) without
+    /// going through the general expression evaluator.
+    #[inline]
+    fn operand(&self, e: &'a Expr) -> Result<Val<'a, E>, EvalError> {
+        match e {
+            Expr::Const(c) => Ok(Value::from_const(c)),
+            Expr::Path(p) => self.path(p),
+            e => self.expr(e),
         }
     }
 
@@ -162,6 +173,7 @@ impl<'a, E: Env<'a>> Eval<'a, E> {
         }
     }
 
+    #[inline]
     fn path(&self, p: &'a PathExpr) -> Result<Val<'a, E>, EvalError> {
         let ctx = self.env.ctx();
         let str_val = |s: &'a str| Value::Str(Cow::Borrowed(s));

@@ -92,6 +92,7 @@ impl<'a, M: AttributeMap<'a>> fmt::Debug for Value<'a, M> {
 
 impl<'a, M: AttributeMap<'a>> Value<'a, M> {
     /// A telemetry value. Empty `AnyValue`s are `nil`, as in pdata's `GetValue`.
+    #[inline]
     pub(crate) fn from_any(v: AnyValue<'a, M>) -> Self {
         match v {
             AnyValue::Empty => Value::Nil,
@@ -106,6 +107,7 @@ impl<'a, M: AttributeMap<'a>> Value<'a, M> {
     }
 
     /// A compile-time constant, borrowed.
+    #[inline]
     pub(crate) fn from_const(c: &'a Const) -> Self {
         match c {
             Const::Nil => Value::Nil,
