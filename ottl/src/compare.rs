@@ -14,7 +14,7 @@ use crate::context::AttributeMap;
 use crate::value::{ListVal, MapVal, Value};
 
 /// `a op b` under OTTL's rules.
-#[inline]
+#[inline(always)]
 pub(crate) fn compare<'a, M: AttributeMap<'a>>(
     a: &Value<'a, M>,
     b: &Value<'a, M>,

@@ -132,7 +132,7 @@ impl<'a, E: Env<'a>> Eval<'a, E> {
 
     /// A comparison operand: constants and plain paths (the common `path == literal`) without
     /// going through the general expression evaluator.
-    #[inline]
+    #[inline(always)]
     fn operand(&self, e: &'a Expr) -> Result<Val<'a, E>, EvalError> {
         match e {
             Expr::Const(c) => Ok(Value::from_const(c)),
@@ -173,7 +173,7 @@ impl<'a, E: Env<'a>> Eval<'a, E> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn path(&self, p: &'a PathExpr) -> Result<Val<'a, E>, EvalError> {
         let ctx = self.env.ctx();
         let str_val = |s: &'a str| Value::Str(Cow::Borrowed(s));
@@ -226,6 +226,9 @@ impl<'a, E: Env<'a>> Eval<'a, E> {
             }
             Accessor::Cache => Value::Map(MapVal::Const(&[])),
         };
+        if p.keys.is_empty() {
+            return Ok(v);
+        }
         self.apply_keys(v, &p.keys, KeyMode::Path)
     }
 
