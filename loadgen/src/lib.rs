@@ -8,4 +8,7 @@ pub mod layout;
 pub mod mesh;
 pub mod pool;
 pub mod rng;
+pub mod send;
 pub mod shape;
+pub mod sink;
+pub mod upstream;

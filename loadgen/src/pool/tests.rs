@@ -15,9 +15,10 @@ use super::*;
 
 const NOW: u64 = 1_760_000_000_000_000_000;
 
-/// Tags Envoy sets on every span of a routed HTTP request.
+/// Tags Envoy 1.40 sets on every span of a routed HTTP request, in its order.
 const ENVOY_TAGS: &[&str] = &[
     "node_id",
+    "zone",
     "guid:x-request-id",
     "http.url",
     "http.method",
@@ -35,6 +36,7 @@ const ENVOY_TAGS: &[&str] = &[
 ];
 
 const RESOURCE_KEYS: &[&str] = &[
+    "telemetry.sdk.name",
     "service.name",
     "k8s.namespace.name",
     "k8s.pod.name",
@@ -111,16 +113,23 @@ fn spans_carry_envoys_tags_as_strings() {
     for seq in 0..64 {
         let req = decode(&pool.body(seq, NOW), Framing::Http);
         for span in spans(&req) {
-            for tag in ENVOY_TAGS {
-                assert!(
-                    string_attr(&span.attributes, tag).is_some(),
-                    "{tag} missing on {}",
-                    span.name
-                );
-            }
-            // The 15 tags of every routed request, plus `zone` where the node has one.
-            let n = span.attributes.len();
-            assert!((15..=16).contains(&n), "{n} attributes on {}", span.name);
+            let keys: Vec<&str> = span.attributes.iter().map(|kv| kv.key.as_str()).collect();
+            assert_eq!(&keys[..16], ENVOY_TAGS, "Envoy's tags in Envoy's order");
+            // A 5xx adds `error: true` and an error status, as Envoy does.
+            let status: u16 = string_attr(&span.attributes, "http.status_code")
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(keys.len(), if status >= 500 { 17 } else { 16 }, "{keys:?}");
+            assert_eq!(
+                string_attr(&span.attributes, "error"),
+                (status >= 500).then_some("true")
+            );
+            assert_eq!(
+                span.status.is_some(),
+                status >= 500,
+                "error status on 5xx only"
+            );
             assert!(span.attributes.iter().all(|kv| matches!(
                 kv.value.as_ref().and_then(|v| v.value.as_ref()),
                 Some(Value::StringValue(_))
@@ -130,23 +139,11 @@ fn spans_carry_envoys_tags_as_strings() {
                 "{}",
                 span.name
             );
-            let status: u16 = string_attr(&span.attributes, "http.status_code")
-                .unwrap()
-                .parse()
-                .unwrap();
-            assert_eq!(
-                span.status.is_some(),
-                status >= 500,
-                "error status on 5xx only"
-            );
-            counts.insert(n);
+            assert_eq!(span.flags, 0x101);
+            counts.insert(keys.len());
         }
     }
-    assert_eq!(
-        counts,
-        HashSet::from([15, 16]),
-        "both pods with and without zones appear"
-    );
+    assert_eq!(counts, HashSet::from([16, 17]), "errors appear too");
 }
 
 #[test]
