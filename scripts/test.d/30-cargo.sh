@@ -15,7 +15,7 @@ set -e
 summary="$(grep -E '^ *Summary' "$out" | tail -n1)"
 p="$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$summary")"
 f="$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$summary")"
-echo "${p:-0} ${f:-0}" >> "${STATUS_DIR:-/dev/null}"
+echo "${p:-0} ${f:-0}" >> "${STATUS_DIR:-/tmp}/counts"
 rm -f "$out"
 [ "$rc" -eq 0 ]
 cargo test --workspace --doc --quiet
