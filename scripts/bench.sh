@@ -258,6 +258,39 @@ run_collector() {
     note_other "$R_OTHER"
 }
 
+# run_ceiling SPANS: the load generator straight into the sink, both on the load CPU: the most
+# the harness itself can push and decode, so a collector row near it is harness-bound.
+run_ceiling() {
+    local spans=$1 secs=$(((DURATION + 1) / 2))
+    echo "# harness ceiling (no collector), $spans spans/request" >> "$WORK/commands.txt"
+    start_sink 127.0.0.1:0 127.0.0.1:0
+    start loadgen "$LOAD_CPU" "$LOADGEN" send --endpoint "$SINK_GRPC" \
+        --spans-per-request "$spans" --concurrency "$CONCURRENCY" \
+        --duration "$((WARMUP + secs + 1))s" --seed 1 --threads 1 --json
+    local gen=$STARTED s0 h0 m0 t0 s1 h1 m1 t1
+    sleep "$WARMUP"
+    s0="$(sink_stats)"; h0="$(cpu_ticks "$gen" "$SINK_PID")"; m0="$(machine_ticks)"; t0="$(date +%s.%N)"
+    sleep "$secs"
+    s1="$(sink_stats)"; h1="$(cpu_ticks "$gen" "$SINK_PID")"; m1="$(machine_ticks)"; t1="$(date +%s.%N)"
+    wait "$gen" || true
+    local report accepted
+    report="$(tail -n1 "$WORK/loadgen.out")"
+    accepted="$(jq -r '.spans_accepted // 0' <<< "$report" 2> /dev/null || echo 0)"
+    drain "$accepted"
+    local final
+    final="$(sink_stats | jq .spans)"
+    stop "$SINK_PID"
+    local spans_win wsecs
+    spans_win=$(($(jq .spans <<< "$s1") - $(jq .spans <<< "$s0")))
+    wsecs="$(calc "($(jq .now_unix_ms <<< "$s1") - $(jq .now_unix_ms <<< "$s0")) / 1000" 3)"
+    R_E2E="$(calc "$spans_win / $wsecs" 0)"
+    R_LOAD_PCT="$(calc "100 * ($h1 - $h0) / $CLK_TCK / $wsecs" 0)"
+    R_OTHER="$(calc "(($m1 - $m0) - ($h1 - $h0)) / $CLK_TCK / ($t1 - $t0)" 2)"
+    R_LOST=$((accepted - final))
+    R_ACK="$(jq -r '"\(.latency_us.p50 / 1000 * 10 | round / 10) / \(.latency_us.p99 / 1000 * 10 | round / 10)"' <<< "$report")"
+    note_other "$R_OTHER"
+}
+
 MAX_OTHER=0
 note_other() { MAX_OTHER="$(calc "$1 > $MAX_OTHER ? $1 : $MAX_OTHER" 2)"; }
 
@@ -268,6 +301,9 @@ declare -A PASS_E2E=()
 bench_collectors() {
     local kind spans
     for spans in 10 100; do
+        log "a. harness ceiling, $spans spans/request"
+        run_ceiling "$spans"
+        ROWS_A+=("| *harness only: generator -> sink on CPU $LOAD_CPU* | $spans | $(thousands "$R_E2E") | | | | $R_LOST | $R_ACK | $R_LOAD_PCT % | $R_OTHER |")
         for kind in meshtrace rotel; do
             log "a. $kind pass-through, $spans spans/request"
             run_collector "$kind" passthrough "$spans"
@@ -481,7 +517,7 @@ REPORT="$WORK/report.md"
         echo
         echo "### a. Collector pass-through: OTLP/gRPC in -> batch 8192 / 200 ms -> OTLP/gRPC + gzip -> decoding sink"
         echo
-        echo "Closed loop: $CONCURRENCY requests in flight on $CONCURRENCY connections (Envoy-shaped spans, 16-17 attributes each). e2e = spans the sink decoded per second; CPU-s/M = collector CPU per million of those spans; CPU = collector's share of its core; RSS = VmHWM at the end; lost = spans acknowledged to the generator minus spans the sink received after draining; ack = the collector's answer latency p50 / p99 (ms); load side = generator + sink CPU on the other core."
+        echo "Closed loop: $CONCURRENCY requests in flight on $CONCURRENCY connections (Envoy-shaped spans, 16-17 attributes each). e2e = spans the sink decoded per second; CPU-s/M = collector CPU per million of those spans; CPU = collector's share of its core; RSS = VmHWM at the end; lost = spans acknowledged to the generator minus spans the sink received after draining; ack = the collector's answer latency p50 / p99 (ms); load side = generator + sink CPU on the other core. The harness-only rows send straight to the sink: the most the measuring side can handle."
         echo
         echo "| collector | spans/req | e2e spans/s | CPU-s/M spans | CPU | peak RSS MiB | lost | ack ms p50 / p99 | load side | other |"
         echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -309,6 +309,31 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = map_spans(&bytes, REQUEST_ID_KEY);
+        }
+
+        #[test]
+        fn every_reported_offset_is_in_bounds(seed in 0u64..1000, flip in 0usize..4000, byte in proptest::num::u8::ANY) {
+            // A real request with one byte changed: whatever the walker accepts must be in bounds.
+            let mut rng = Rng::new(seed);
+            let pod = Pod::new(&MESH[usize::try_from(seed).unwrap() % MESH.len()], &mut rng);
+            let mut buf = shape::build(&pod, 3, &mut rng).request.encode_to_vec();
+            let i = flip % buf.len();
+            buf[i] = byte;
+            if let Ok(spans) = map_spans(&buf, REQUEST_ID_KEY) {
+                for o in spans {
+                    proptest::prop_assert!(o.trace_id + 16 <= buf.len() && o.span_id + 8 <= buf.len());
+                    proptest::prop_assert!(o.start_time + 8 <= buf.len() && o.end_time + 8 <= buf.len());
+                    proptest::prop_assert!(o.parent_span_id.is_none_or(|p| p + 8 <= buf.len()));
+                    proptest::prop_assert!(o.request_id.is_none_or(|r| r + 36 <= buf.len()));
+                }
+            }
+        }
+    }
+
     #[test]
     fn groups_are_refused() {
         // Field 1, wire type 3 (start group).
