@@ -8,8 +8,11 @@
 #   b. the seed users' pipeline (filter with OTTL + attributes + batch), meshtrace only
 #   c. Envoy (one worker): no tracing, Envoy's OpenTelemetry tracer, the meshtrace filter
 #
-#   scripts/bench.sh                 everything (about 4 minutes once built)
+#   scripts/bench.sh                 a, b and c (about 5 minutes once built)
 #   scripts/bench.sh collector       a and b only        scripts/bench.sh envoy    c only
+#   scripts/bench.sh micro [CRATE…]  the criterion micro-benchmarks instead: every crate's, or
+#                                    meshtrace-CRATE's; `scripts/bench.sh filter otlp` is short
+#                                    for `micro filter otlp` (criterion writes no BENCHMARKS.md)
 #
 # Environment:
 #   BENCH_DURATION=15      measured seconds per scenario, after BENCH_WARMUP=3 s of warm-up
@@ -17,6 +20,7 @@
 #   BENCH_CONNECTIONS=16   Envoy load: wrk keep-alive connections
 #   BENCH_PIN=1            system under test alone on CPU 1; load, sink and upstream on CPU 0
 #   BENCH_WRITE=1          write BENCHMARKS.md (0: print only)     BENCH_KEEP=1  keep the logs
+#   BENCH_WASM=FILE        use this filter .wasm instead of building meshtrace-filter
 #
 # A scenario that cannot run yet (binary missing, component not supported, Envoy refusing the
 # filter) shows "skipped: <why>" in its row; the rest still runs. Everything started here runs
@@ -25,6 +29,20 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
+# Criterion micro-benchmarks (issue 8 item 3) are a different tool: run and leave.
+micro() {
+    if [ $# -eq 0 ]; then
+        cargo bench --workspace
+    else
+        local crate
+        for crate in "$@"; do cargo bench -p "meshtrace-$crate"; done
+    fi
+}
+case "${1:-}" in
+    micro) shift; micro "$@"; exit ;;
+    filter | otlp | ottl | loadgen) micro "$@"; exit ;;
+esac
+
 DURATION="${BENCH_DURATION:-15}"
 WARMUP="${BENCH_WARMUP:-3}"
 CONCURRENCY="${BENCH_CONCURRENCY:-32}"
@@ -32,7 +50,7 @@ CONNECTIONS="${BENCH_CONNECTIONS:-16}"
 PIN="${BENCH_PIN:-1}"
 WRITE="${BENCH_WRITE:-1}"
 WHAT="${1:-all}"
-case "$WHAT" in all | collector | envoy) ;; *) die "usage: scripts/bench.sh [all|collector|envoy]" ;; esac
+case "$WHAT" in all | collector | envoy) ;; *) die "usage: scripts/bench.sh [all|collector|envoy] | micro [CRATE...]" ;; esac
 # CPU placement (see BENCHMARKS.md): the process under test gets a core of its own; everything
 # that measures it shares the other one.
 SUT_CPU=1
@@ -178,19 +196,19 @@ run_collector() {
         R_SKIP="$COLLECTOR_SKIP"
         return
     fi
+    cfg="scripts/bench/collector-$pipeline.yaml"
+    if [ "$kind" = meshtrace ] && ! BENCH_OTLP_IN=127.0.0.1:1 BENCH_OTLP_OUT=127.0.0.1:2 \
+        "$COLLECTOR" validate --config "$cfg" > "$WORK/validate.out" 2>&1; then
+        R_SKIP="config refused: $(grep -v '^\s*$' "$WORK/validate.out" | grep -iv warning | head -n3 | tr '\n|' ' /' | tr -s ' ' | cut -c1-200)"
+        return
+    fi
     echo "# $kind, $pipeline, $spans spans/request" >> "$WORK/commands.txt"
     in_port="$(free_port)"
     start_sink 127.0.0.1:0 127.0.0.1:0
     case "$kind" in
         meshtrace)
-            cfg="scripts/bench/collector-$pipeline.yaml"
-            if ! BENCH_OTLP_IN="127.0.0.1:$in_port" BENCH_OTLP_OUT="$SINK_GRPC" \
-                "$COLLECTOR" validate --config "$cfg" > "$WORK/validate.out" 2>&1; then
-                R_SKIP="config refused: $(grep -v '^\s*$' "$WORK/validate.out" | grep -iv warning | head -n3 | tr '\n|' ' /' | cut -c1-200)"
-            else
-                start collector "$SUT_CPU" env BENCH_OTLP_IN="127.0.0.1:$in_port" BENCH_OTLP_OUT="$SINK_GRPC" \
-                    "$COLLECTOR" --config "$cfg"
-            fi
+            start collector "$SUT_CPU" env BENCH_OTLP_IN="127.0.0.1:$in_port" BENCH_OTLP_OUT="$SINK_GRPC" \
+                "$COLLECTOR" --config "$cfg"
             ;;
         rotel)
             start collector "$SUT_CPU" "$ROTEL" start \
@@ -200,10 +218,6 @@ run_collector() {
                 --pid-file "$WORK/rotel.pid" --log-file "$WORK/rotel.log"
             ;;
     esac
-    if [ -n "$R_SKIP" ]; then
-        stop "$SINK_PID"
-        return
-    fi
     pid=$STARTED
     if ! wait_port "$in_port" "$pid" 20; then
         R_SKIP="$kind did not listen on its OTLP port: $(why collector)"
@@ -367,9 +381,9 @@ run_envoy() {
     start_sink 127.0.0.1:0 127.0.0.1:0
     listen="$(free_port)"
     envoy_config "$variant" "$listen" "$upstream" > "$WORK/envoy-$variant.yaml"
-    local tpl=$variant
-    [[ "$variant" == filter-* ]] && tpl="filter (plugin configuration scripts/bench/$variant.json)"
-    echo "# \$WORK/envoy-$variant.yaml = scripts/bench/envoy-$tpl.yaml with the ports and paths filled in" >> "$WORK/commands.txt"
+    local tpl="scripts/bench/envoy-$variant.yaml"
+    [[ "$variant" == filter-* ]] && tpl="scripts/bench/envoy-filter.yaml with plugin configuration scripts/bench/$variant.json"
+    echo "# \$WORK/envoy-$variant.yaml = $tpl, ports and paths filled in" >> "$WORK/commands.txt"
     start envoy "$SUT_CPU" "$ENVOY" -c "$WORK/envoy-$variant.yaml" --concurrency 1 --disable-hot-restart -l warning
     envoy=$STARTED
     local code=""
@@ -475,7 +489,10 @@ WASM=""
 FILTER_SKIP=""
 WRK_SKIP=""
 if [ "$WHAT" != collector ]; then
-    if WASM="$(build_filter 2> "$WORK/filter-build.err")" && [ -f "$WASM" ]; then
+    if [ -n "${BENCH_WASM:-}" ]; then
+        WASM="$(realpath "$BENCH_WASM")"
+        WASM_KIB="$(calc "$(stat -c %s "$WASM") / 1024" 1)"
+    elif WASM="$(build_filter 2> "$WORK/filter-build.err")" && [ -f "$WASM" ]; then
         WASM_KIB="$(calc "$(stat -c %s "$WASM") / 1024" 1)"
     else
         FILTER_SKIP="meshtrace-filter does not build for wasm32-wasip1: $(grep -m1 '^error' "$WORK/filter-build.err" | cut -c1-120)"
@@ -533,7 +550,7 @@ REPORT="$WORK/report.md"
         echo
         echo "### c. Envoy, one worker (\`--concurrency 1\`), HTTP/1.1 through to a trivial upstream"
         echo
-        echo "wrk, $CONNECTIONS connections, GET /productpage. µs/req = Envoy process CPU per request; added = over no tracing; spans = what reached the sink. Filter: ${WASM_KIB:+$WASM_KIB KiB .wasm}${FILTER_SKIP:+not built}."
+        echo "wrk, $CONNECTIONS connections, GET /productpage. µs/req = Envoy process CPU per request; added = over no tracing; spans = what reached the sink (warm-up included). Filter: ${WASM_KIB:+$WASM_KIB KiB .wasm}${FILTER_SKIP:+not built}${BENCH_WASM:+ (given by BENCH_WASM=$BENCH_WASM, not built from this checkout)}."
         echo
         echo "| Envoy | requests/s | vs none | latency ms p50 / p90 / p99 | CPU µs/req | added µs/req | spans | other |"
         echo "|---|---:|---:|---:|---:|---:|---:|---:|"
