@@ -14,6 +14,11 @@ use meshtrace_loadgen::send::{self, SendConfig};
 use meshtrace_loadgen::sink::{self, SinkConfig};
 use meshtrace_loadgen::{duration, upstream};
 
+/// The sink frees millions of small strings a second (every decoded attribute key and value);
+/// with glibc's allocator that was half its CPU, which the benchmarks charge to the harness.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// OTLP load shaped like an Istio mesh's Envoy sidecar spans, a decoding counting sink, and a
 /// trivial HTTP upstream: the tools behind scripts/bench.sh.
 #[derive(Debug, Parser)]
