@@ -154,9 +154,15 @@ fn main() -> ExitCode {
         Command::Sink(a) => a.threads,
         Command::Upstream(a) => a.threads,
     };
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = threads {
-        builder.worker_threads(n.max(1));
+    // One thread: the current-thread scheduler, without work-stealing bookkeeping (the bench
+    // pins each tool to a core, so more threads would only contend).
+    let mut builder = if threads == Some(1) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    if let Some(n) = threads.filter(|n| *n > 1) {
+        builder.worker_threads(n);
     }
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
