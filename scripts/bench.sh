@@ -62,7 +62,8 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/meshtrace-bench.XXXXXX")"
 PIDS=()
 cleanup() {
     local pid
-    [ -n "${PAUSE_PID:-}" ] && kill "$PAUSE_PID" 2> /dev/null
+    # (errexit applies in traps: nothing here may fail)
+    if [ -n "${PAUSE_PID:-}" ]; then kill "$PAUSE_PID" 2> /dev/null || true; fi
     for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
     sleep 0.3
     for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
@@ -138,8 +139,12 @@ first_line() {
 # the first error (Envoy logs the cause first, then its consequences), else the last line.
 why() {
     local line
-    line="$(cat "$WORK/$1.err" "$WORK/$1.out" 2> /dev/null | sed 's/\x1b\[[0-9;]*m//g' | grep -v '^\s*$' \
-        | grep -iE 'error|fail|unknown|unsupported|invalid|refus|critical' | head -n1 || true)"
+    local logs
+    logs="$(cat "$WORK/$1.err" "$WORK/$1.out" 2> /dev/null | sed 's/\x1b\[[0-9;]*m//g' | grep -v '^\s*$' || true)"
+    # Most specific first: a plugin's own message, a bind failure, then any error.
+    line="$(grep -m1 -E 'wasm log|cannot bind|[Aa]ddress already in use' <<< "$logs" || true)"
+    [ -n "$line" ] || line="$(grep -v 'goo.gle/debugproto' <<< "$logs" \
+        | grep -m1 -iE 'error|fail|unknown|unsupported|invalid|refus|critical' || true)"
     [ -n "$line" ] || line="$(cat "$WORK/$1.err" "$WORK/$1.out" 2> /dev/null | grep -v '^\s*$' | tail -n1 || true)"
     # Envoy's "[time][pid][level][logger] [file:line] " prefix says nothing useful here.
     line="$(sed -E 's/^(\[[^]]*\]){4} \[[^]]*\] //' <<< "$line")"
@@ -371,6 +376,18 @@ envoy_config() {
         -e "s#@WASM@#$WASM#g" -e "s#@PLUGIN_CONFIG@#$plugin#g" "scripts/bench/envoy-$template.yaml"
 }
 
+# start_envoy VARIANT APP_PORT: renders the config on a fresh free port and starts Envoy on the
+# system-under-test CPU; sets listen and envoy (run_envoy's locals).
+start_envoy() {
+    local variant=$1 tpl="scripts/bench/envoy-$1.yaml"
+    listen="$(free_port)"
+    envoy_config "$variant" "$listen" "$2" > "$WORK/envoy-$variant.yaml"
+    [[ "$variant" == filter-* ]] && tpl="scripts/bench/envoy-filter.yaml with plugin configuration scripts/bench/$variant.json"
+    echo "# \$WORK/envoy-$variant.yaml = $tpl, ports and paths filled in" >> "$WORK/commands.txt"
+    start envoy "$SUT_CPU" "$ENVOY" -c "$WORK/envoy-$variant.yaml" --concurrency 1 --disable-hot-restart -l warning
+    envoy=$STARTED
+}
+
 ROWS_C=()
 declare -A ENVOY_RPS=() ENVOY_US=()
 
@@ -388,17 +405,16 @@ run_envoy() {
     up_addr="$(first_line "$WORK/upstream.out" "$up" | jq -r .http)" || die "upstream did not start: $(why upstream)"
     upstream="${up_addr##*:}"
     start_sink 127.0.0.1:0 127.0.0.1:0
-    listen="$(free_port)"
-    envoy_config "$variant" "$listen" "$upstream" > "$WORK/envoy-$variant.yaml"
-    local tpl="scripts/bench/envoy-$variant.yaml"
-    [[ "$variant" == filter-* ]] && tpl="scripts/bench/envoy-filter.yaml with plugin configuration scripts/bench/$variant.json"
-    echo "# \$WORK/envoy-$variant.yaml = $tpl, ports and paths filled in" >> "$WORK/commands.txt"
-    start envoy "$SUT_CPU" "$ENVOY" -c "$WORK/envoy-$variant.yaml" --concurrency 1 --disable-hot-restart -l warning
-    envoy=$STARTED
-    local code=""
-    if wait_port "$listen" "$envoy" 20; then
-        code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$listen/productpage" || true)"
-    fi
+    local code="" attempt
+    # Twice: a free port picked here can be taken by another process before Envoy binds it.
+    for attempt in 1 2; do
+        start_envoy "$variant" "$upstream"
+        if wait_port "$listen" "$envoy" 20; then
+            code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$listen/productpage" || true)"
+        fi
+        [ "$code" = 200 ] && break
+        [ "$attempt" = 1 ] && stop "$envoy"
+    done
     if [ "$code" != 200 ]; then
         local reason
         reason="$(why envoy)"
