@@ -1,1 +1,111 @@
-//! meshtrace's OTLP collector.
+//! `meshtrace-collector`: an OTLP collector for service meshes, configured with the
+//! OpenTelemetry Collector's own YAML. See `docs/collector.md` for users' documentation and
+//! `docs/ARCHITECTURE.md` for the design.
+//!
+//! Data path: [`receiver`] → [`pipeline`] ([`processor`]s, fan-out) → [`exporter`]s, as
+//! validated OTLP protobuf bytes ([`otlp::Batch`]). Around it: [`config`] loading,
+//! the component [`registry`], [`extension`]s and self-[`telemetry`].
+
+pub mod component;
+pub mod config;
+pub mod exporter;
+pub mod extension;
+pub mod grpc_codec;
+pub mod net;
+pub use meshtrace_otlp as otlp;
+pub mod pipeline;
+pub mod processor;
+pub mod receiver;
+pub mod registry;
+pub mod telemetry;
+
+use otlp::Signal;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The signal's name in pipeline ids and metric labels.
+pub fn signal_name(s: Signal) -> &'static str {
+    match s {
+        Signal::Traces => "traces",
+        Signal::Metrics => "metrics",
+        Signal::Logs => "logs",
+    }
+}
+
+/// Loads and checks configuration sources (`--config` values) against the built-in registry.
+pub fn load_config(sources: &[String]) -> Result<config::Resolved, config::ConfigErrors> {
+    let raw = config::load_sources(sources, &config::expand::SystemLookup)?;
+    config::resolve(raw, &registry::Registry::builtin())
+}
+
+/// Why the collector stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A component failed to build or start.
+    #[error(transparent)]
+    Component(#[from] component::ComponentError),
+    /// The metrics endpoint could not start.
+    #[error("service::telemetry::metrics: {0}")]
+    Metrics(String),
+}
+
+/// Runs the collector until `shutdown` resolves, then shuts down within `deadline`.
+pub async fn run(
+    cfg: config::Resolved,
+    shutdown: impl std::future::Future<Output = ()>,
+    deadline: Duration,
+) -> Result<(), RunError> {
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+    let res = &cfg.service.telemetry.resource;
+    let name = res
+        .get("service.name")
+        .cloned()
+        .flatten()
+        .unwrap_or_else(|| "meshtrace-collector".into());
+    let instance = res
+        .get("service.instance.id")
+        .cloned()
+        .flatten()
+        .unwrap_or_else(instance_id);
+    let telemetry = Arc::new(telemetry::Telemetry::new(&name, &instance));
+    let health = Arc::new(extension::health_check::Health::default());
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "Starting meshtrace-collector..."
+    );
+
+    let mut metrics_servers = Vec::new();
+    for addr in cfg.service.telemetry.metrics_addresses() {
+        metrics_servers.push(
+            telemetry::server::start(&addr, telemetry.clone())
+                .await
+                .map_err(RunError::Metrics)?,
+        );
+    }
+    let mut service = pipeline::Service::build(&cfg, &telemetry, &health)?;
+    if let Err(e) = service.start().await {
+        for mut s in metrics_servers {
+            s.shutdown().await;
+        }
+        return Err(e.into());
+    }
+    shutdown.await;
+    service.shutdown(deadline).await;
+    for mut s in metrics_servers {
+        s.shutdown().await;
+    }
+    Ok(())
+}
+
+/// A random-enough instance id (the process id and the start time), like a UUID's role.
+fn instance_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{:08x}-{:016x}", std::process::id(), now.as_nanos() as u64)
+}
+
+#[cfg(test)]
+mod testutil;

@@ -1,1 +1,91 @@
-fn main() {}
+//! The `meshtrace-collector` binary: command line, signals, exit codes. Everything else is in
+//! the library.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// An OTLP collector for service meshes, configured with the OpenTelemetry Collector's YAML.
+#[derive(Parser, Debug)]
+#[command(name = "meshtrace-collector", version, about)]
+struct Cli {
+    /// Configuration source: a file path, `file:PATH`, `env:VAR` or `yaml:a::b: value`.
+    /// Repeat to merge several; later ones win.
+    #[arg(long = "config", global = true, value_name = "URI")]
+    config: Vec<String>,
+
+    /// How long a graceful shutdown may take before remaining data is dropped.
+    #[arg(long, global = true, default_value = "25s", value_parser = parse_duration)]
+    shutdown_timeout: Duration,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Checks the configuration and exits: 0 when valid, 1 with every problem otherwise.
+    Validate,
+    /// Lists the supported receivers, processors, exporters and extensions.
+    Components,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    meshtrace_collector::config::duration::parse(s)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Components) => {
+            print!(
+                "{}",
+                meshtrace_collector::registry::Registry::builtin().describe()
+            );
+            ExitCode::SUCCESS
+        }
+        Some(Command::Validate) => match meshtrace_collector::load_config(&cli.config) {
+            Ok(cfg) => {
+                for w in &cfg.warnings {
+                    eprintln!("warning: {w}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("Error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        None => match run(&cli) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("Error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
+    let cfg = meshtrace_collector::load_config(&cli.config)?;
+    meshtrace_collector::telemetry::logs::init(&cfg.service.telemetry.logs);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("meshtrace")
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => tracing::info!("Received signal from OS: interrupt"),
+                Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {
+                    tracing::info!("Received signal from OS: terminated");
+                }
+            }
+        };
+        meshtrace_collector::run(cfg, shutdown, cli.shutdown_timeout).await
+    })
+    .context("the collector stopped with an error")
+}

@@ -1,0 +1,381 @@
+//! From the merged tree to typed, checked configs: component types looked up in the registry,
+//! each config deserialized and validated, the service section typed, and the pipelines'
+//! references checked. Every problem is collected; warnings (deprecated names, unused
+//! components) are returned for the caller to log.
+
+use super::RawConfig;
+use super::error::{ConfigError, ConfigErrors};
+use super::merge::Provenance;
+use super::service::{PipelineId, ServiceConfig};
+use super::value::Value;
+use crate::component::{
+    ComponentId, ExporterConfig, ExtensionConfig, Kind, ProcessorConfig, ReceiverConfig, Validate,
+};
+use crate::otlp::Signal;
+use crate::registry::{self, Factory, Registry};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A pipeline with its references parsed.
+#[derive(Debug, Clone)]
+pub struct ResolvedPipeline {
+    /// `traces/NAME`.
+    pub id: PipelineId,
+    /// Receiver ids.
+    pub receivers: Vec<ComponentId>,
+    /// Processor ids, in order.
+    pub processors: Vec<ComponentId>,
+    /// Exporter ids.
+    pub exporters: Vec<ComponentId>,
+}
+
+/// A configuration that passed every check.
+#[derive(Debug)]
+pub struct Resolved {
+    /// Receivers by id.
+    pub receivers: BTreeMap<ComponentId, Box<dyn ReceiverConfig>>,
+    /// Processors by id.
+    pub processors: BTreeMap<ComponentId, Box<dyn ProcessorConfig>>,
+    /// Exporters by id.
+    pub exporters: BTreeMap<ComponentId, Box<dyn ExporterConfig>>,
+    /// Extensions by id.
+    pub extensions: BTreeMap<ComponentId, Box<dyn ExtensionConfig>>,
+    /// The pipelines.
+    pub pipelines: Vec<ResolvedPipeline>,
+    /// The typed `service:` section.
+    pub service: ServiceConfig,
+    /// Things to warn about.
+    pub warnings: Vec<String>,
+}
+
+struct Ctx<'a> {
+    prov: &'a Provenance,
+    errors: Vec<ConfigError>,
+    warnings: Vec<String>,
+}
+
+impl Ctx<'_> {
+    /// Records `e`, about `path` (section, id, then the field path), naming its file.
+    fn err(&mut self, path: &[&str], e: ConfigError) {
+        let mut full: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
+        if let Some(f) = &e.field {
+            full.extend(f.split('.').map(String::from));
+        }
+        let e = match self.prov.source_of(&full) {
+            Some(file) => e.file(file),
+            None => e,
+        };
+        self.errors.push(e);
+    }
+}
+
+/// The signals each defined component id supports.
+type Signals = BTreeMap<String, &'static [Signal]>;
+
+/// One section's components: the typed configs, every id defined (even invalid ones, so
+/// references to them are not reported twice) and their signals.
+type Section<C> = (BTreeMap<ComponentId, Box<C>>, BTreeSet<String>, Signals);
+
+/// One section's components, typed.
+fn section<C: ?Sized + Validate>(
+    ctx: &mut Ctx<'_>,
+    tree: &Value,
+    kind: Kind,
+    factories: &[Factory<C>],
+) -> Section<C> {
+    let name = kind.section();
+    let mut out = BTreeMap::new();
+    let mut defined = BTreeSet::new();
+    let mut signals = BTreeMap::new();
+    let Some(v) = tree.get(name) else {
+        return (out, defined, signals);
+    };
+    if v.is_null() {
+        return (out, defined, signals);
+    }
+    let Some(entries) = v.as_map() else {
+        ctx.err(
+            &[name],
+            ConfigError::new(format!(
+                "`{name}` must be a map of component ids, found {}",
+                v.kind()
+            ))
+            .component(name),
+        );
+        return (out, defined, signals);
+    };
+    for (key, cfg) in entries {
+        defined.insert(key.clone());
+        let label = format!("{name}::{key}");
+        let id = match ComponentId::parse(key) {
+            Ok(id) => id,
+            Err(e) => {
+                ctx.err(&[name, key], ConfigError::new(e).component(label));
+                continue;
+            }
+        };
+        let Some(factory) = registry::find(factories, id.type_name()) else {
+            ctx.err(
+                &[name, key],
+                ConfigError::new(format!(
+                    "unknown {} type {:?} (supported: {})",
+                    kind.singular(),
+                    id.type_name(),
+                    registry::names(factories)
+                ))
+                .component(label),
+            );
+            continue;
+        };
+        signals.insert(key.clone(), factory.signals);
+        if let Some(new) = factory.deprecated {
+            ctx.warnings.push(format!(
+                "{label}: the {} type {:?} is deprecated; use {new:?}",
+                kind.singular(),
+                id.type_name()
+            ));
+        }
+        match (factory.parse)(cfg) {
+            Ok(c) => {
+                for e in c.validate() {
+                    ctx.err(&[name, key], e.component(label.clone()));
+                }
+                for w in c.warnings() {
+                    ctx.warnings.push(format!("{label}: {w}"));
+                }
+                out.insert(id, c);
+            }
+            Err(e) => ctx.err(&[name, key], e.component(label)),
+        }
+    }
+    (out, defined, signals)
+}
+
+/// Checks and types `raw` against `registry`.
+pub fn resolve(raw: RawConfig, registry: &Registry) -> Result<Resolved, ConfigErrors> {
+    let mut ctx = Ctx {
+        prov: &raw.provenance,
+        errors: Vec::new(),
+        warnings: raw.warnings.clone(),
+    };
+    let tree = &raw.tree;
+    const SECTIONS: [&str; 6] = [
+        "receivers",
+        "processors",
+        "exporters",
+        "extensions",
+        "connectors",
+        "service",
+    ];
+    for (k, _) in tree.as_map().unwrap_or(&[]) {
+        if !SECTIONS.contains(&k.as_str()) {
+            ctx.err(
+                &[k],
+                ConfigError::new(format!(
+                    "unknown top-level section `{k}` (expected one of: {})",
+                    SECTIONS.join(", ")
+                )),
+            );
+        }
+    }
+    let (receivers, rdef, rsig) = section(&mut ctx, tree, Kind::Receiver, &registry.receivers);
+    let (processors, pdef, psig) = section(&mut ctx, tree, Kind::Processor, &registry.processors);
+    let (exporters, edef, esig) = section(&mut ctx, tree, Kind::Exporter, &registry.exporters);
+    let (extensions, xdef, _) = section(&mut ctx, tree, Kind::Extension, &registry.extensions);
+    if let Some(conns) = tree.get("connectors").and_then(Value::as_map) {
+        for (key, _) in conns {
+            ctx.err(
+                &["connectors", key],
+                ConfigError::new("connectors are not supported")
+                    .component(format!("connectors::{key}")),
+            );
+        }
+    }
+
+    let service: ServiceConfig = match tree.get("service") {
+        None => {
+            ctx.err(
+                &[],
+                ConfigError::new("missing `service` section (with at least one pipeline)"),
+            );
+            ServiceConfig::default()
+        }
+        Some(v) => match registry::parse_typed::<ServiceConfig>(v) {
+            Ok(s) => s,
+            Err(e) => {
+                ctx.err(&["service"], e.component("service"));
+                ServiceConfig::default()
+            }
+        },
+    };
+    for e in service.telemetry.validate() {
+        ctx.err(&["service", "telemetry"], e.component("service::telemetry"));
+    }
+
+    // Extensions named by `service.extensions` and by components (e.g. `auth.authenticator`).
+    for (i, ext) in service.extensions.iter().enumerate() {
+        if !xdef.contains(ext) {
+            ctx.err(
+                &["service", "extensions"],
+                ConfigError::new(format!(
+                    "references extension {ext:?} which is not configured under `extensions`"
+                ))
+                .component("service::extensions")
+                .field(i.to_string()),
+            );
+        }
+    }
+    let mut refs: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    refs.extend(
+        receivers
+            .iter()
+            .map(|(id, c)| (format!("receivers::{id}"), c.referenced_extensions())),
+    );
+    refs.extend(
+        exporters
+            .iter()
+            .map(|(id, c)| (format!("exporters::{id}"), c.referenced_extensions())),
+    );
+    for (label, list) in refs {
+        let (section, id) = label.split_once("::").unwrap_or(("", ""));
+        for (field, ext) in list {
+            let reason = if xdef.contains(&ext) {
+                format!("extension {ext:?} is not an authenticator this collector supports yet")
+            } else {
+                format!("references extension {ext:?} which is not configured under `extensions`")
+            };
+            ctx.err(
+                &[section, id],
+                ConfigError::new(reason)
+                    .component(label.clone())
+                    .field(field),
+            );
+        }
+    }
+
+    let mut pipelines = Vec::new();
+    let mut used: BTreeSet<(Kind, String)> = BTreeSet::new();
+    if service.pipelines.is_empty() && tree.get("service").is_some() {
+        ctx.err(
+            &["service"],
+            ConfigError::new("at least one pipeline is required").component("service::pipelines"),
+        );
+    }
+    for (pid, p) in &service.pipelines {
+        let label = format!("service::pipelines::{pid}");
+        let path = ["service", "pipelines", pid.as_str()];
+        let id = match PipelineId::parse(pid) {
+            Ok(id) => id,
+            Err(e) => {
+                ctx.err(&path, ConfigError::new(e).component(label));
+                continue;
+            }
+        };
+        if p.receivers.is_empty() {
+            ctx.err(
+                &path,
+                ConfigError::new("must have at least one receiver").component(label.clone()),
+            );
+        }
+        if p.exporters.is_empty() {
+            ctx.err(
+                &path,
+                ConfigError::new("must have at least one exporter").component(label.clone()),
+            );
+        }
+        let lists: [(Kind, &Vec<String>, &BTreeSet<String>, &Signals); 3] = [
+            (Kind::Receiver, &p.receivers, &rdef, &rsig),
+            (Kind::Processor, &p.processors, &pdef, &psig),
+            (Kind::Exporter, &p.exporters, &edef, &esig),
+        ];
+        let mut parsed: [Vec<ComponentId>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+        for (slot, (kind, list, defined, sigs)) in parsed.iter_mut().zip(lists) {
+            let mut seen = BTreeSet::new();
+            for (i, r) in list.iter().enumerate() {
+                let field = format!("{}.{i}", kind.section());
+                if !seen.insert(r) {
+                    ctx.err(
+                        &path,
+                        ConfigError::new(format!(
+                            "references {} {r:?} more than once",
+                            kind.singular()
+                        ))
+                        .component(label.clone())
+                        .field(field),
+                    );
+                    continue;
+                }
+                if !defined.contains(r) {
+                    ctx.err(
+                        &path,
+                        ConfigError::new(format!(
+                            "references {} {r:?} which is not configured under `{}`",
+                            kind.singular(),
+                            kind.section()
+                        ))
+                        .component(label.clone())
+                        .field(field),
+                    );
+                    continue;
+                }
+                used.insert((kind, r.clone()));
+                if let Some(s) = sigs.get(r)
+                    && !s.contains(&id.signal)
+                {
+                    ctx.err(
+                        &path,
+                        ConfigError::new(format!(
+                            "{} {r:?} does not support {}",
+                            kind.singular(),
+                            crate::signal_name(id.signal)
+                        ))
+                        .component(label.clone())
+                        .field(field),
+                    );
+                }
+                if let Ok(cid) = ComponentId::parse(r) {
+                    slot.push(cid);
+                }
+            }
+        }
+        let [receivers, processors, exporters] = parsed;
+        pipelines.push(ResolvedPipeline {
+            id,
+            receivers,
+            processors,
+            exporters,
+        });
+    }
+
+    for (kind, defined) in [
+        (Kind::Receiver, &rdef),
+        (Kind::Processor, &pdef),
+        (Kind::Exporter, &edef),
+    ] {
+        for d in defined {
+            if !used.contains(&(kind, d.clone())) {
+                ctx.warnings.push(format!(
+                    "{}::{d} is configured but not used in any pipeline; it will not run",
+                    kind.section()
+                ));
+            }
+        }
+    }
+    for d in &xdef {
+        if !service.extensions.contains(d) {
+            ctx.warnings.push(format!("extensions::{d} is configured but not listed in service.extensions; it will not run"));
+        }
+    }
+
+    if !ctx.errors.is_empty() {
+        return Err(ConfigErrors(ctx.errors));
+    }
+    Ok(Resolved {
+        receivers,
+        processors,
+        exporters,
+        extensions,
+        pipelines,
+        service,
+        warnings: ctx.warnings,
+    })
+}

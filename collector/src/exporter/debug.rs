@@ -1,0 +1,249 @@
+//! `debug` (and the deprecated `logging`): writes what passes through, for troubleshooting.
+//! `basic` logs counts, `normal` one line per span/record, `detailed` the whole request as
+//! OTLP JSON.
+
+use super::helper::{ExporterHelper, HelperSettings, Sender};
+use crate::component::{ComponentError, Context, Exporter, ExporterConfig, Validate};
+use crate::otlp::proto::collector::{
+    logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
+    trace::v1::ExportTraceServiceRequest,
+};
+use crate::otlp::{Batch, Signal, json};
+use crate::pipeline::{BoxFuture, ConsumeError};
+use serde::Deserialize;
+use std::io::Write;
+use std::sync::Arc;
+
+/// How much the debug exporter writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verbosity {
+    /// Counts per request (the default).
+    #[default]
+    Basic,
+    /// One line per span, data point or log record.
+    Normal,
+    /// The whole request, as OTLP JSON.
+    Detailed,
+}
+
+/// `exporters: debug:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebugConfig {
+    /// `basic` (default), `normal` or `detailed`.
+    #[serde(default)]
+    pub verbosity: Verbosity,
+    /// Accepted for compatibility (every request is written).
+    #[serde(default)]
+    pub sampling_initial: Option<u32>,
+    /// Accepted for compatibility (every request is written).
+    #[serde(default)]
+    pub sampling_thereafter: Option<u32>,
+    /// Through the collector's log (true, default) or straight to stdout (false).
+    #[serde(default = "yes")]
+    pub use_internal_logger: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Validate for DebugConfig {}
+
+impl ExporterConfig for DebugConfig {
+    fn build(&self, ctx: &Context, signal: Signal) -> Result<Arc<dyn Exporter>, ComponentError> {
+        let sender = Arc::new(DebugSender {
+            verbosity: self.verbosity,
+            stdout: !self.use_internal_logger,
+            label: ctx.label(),
+        });
+        Ok(ExporterHelper::new(
+            ctx,
+            signal,
+            sender,
+            HelperSettings::direct(),
+        ))
+    }
+}
+
+/// The old `logging` exporter's level names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// → `detailed`.
+    Debug,
+    /// → `normal`.
+    Info,
+    /// → `basic`.
+    Warn,
+    /// → `basic`.
+    Error,
+}
+
+/// `exporters: logging:` — deprecated; runs as `debug`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// Deprecated: `debug` → verbosity `detailed`, `info` → `normal`, else `basic`.
+    #[serde(default)]
+    pub loglevel: Option<LogLevel>,
+    /// Takes precedence over `loglevel`.
+    #[serde(default)]
+    pub verbosity: Option<Verbosity>,
+    /// Accepted for compatibility.
+    #[serde(default)]
+    pub sampling_initial: Option<u32>,
+    /// Accepted for compatibility.
+    #[serde(default)]
+    pub sampling_thereafter: Option<u32>,
+}
+
+impl LoggingConfig {
+    /// The equivalent `debug` config.
+    pub fn as_debug(&self) -> DebugConfig {
+        let verbosity = self.verbosity.unwrap_or(match self.loglevel {
+            Some(LogLevel::Debug) => Verbosity::Detailed,
+            Some(LogLevel::Info) => Verbosity::Normal,
+            Some(LogLevel::Warn | LogLevel::Error) | None => Verbosity::Basic,
+        });
+        DebugConfig {
+            verbosity,
+            sampling_initial: None,
+            sampling_thereafter: None,
+            use_internal_logger: true,
+        }
+    }
+}
+
+impl Validate for LoggingConfig {
+    fn warnings(&self) -> Vec<String> {
+        match self.loglevel {
+            Some(_) => vec![format!(
+                "`loglevel` is deprecated; use the `debug` exporter with `verbosity: {}`",
+                match self.as_debug().verbosity {
+                    Verbosity::Basic => "basic",
+                    Verbosity::Normal => "normal",
+                    Verbosity::Detailed => "detailed",
+                }
+            )],
+            None => Vec::new(),
+        }
+    }
+}
+
+impl ExporterConfig for LoggingConfig {
+    fn build(&self, ctx: &Context, signal: Signal) -> Result<Arc<dyn Exporter>, ComponentError> {
+        self.as_debug().build(ctx, signal)
+    }
+}
+
+struct DebugSender {
+    verbosity: Verbosity,
+    stdout: bool,
+    label: String,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The lines `normal` verbosity writes.
+fn normal_lines(batch: &Batch) -> Vec<String> {
+    use prost::Message;
+    let bytes = batch.bytes().as_ref();
+    match batch.signal() {
+        Signal::Traces => ExportTraceServiceRequest::decode(bytes)
+            .map(|r| {
+                r.resource_spans
+                    .iter()
+                    .flat_map(|rs| &rs.scope_spans)
+                    .flat_map(|ss| &ss.spans)
+                    .map(|s| format!("{} {} {}", hex(&s.trace_id), hex(&s.span_id), s.name))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Signal::Metrics => ExportMetricsServiceRequest::decode(bytes)
+            .map(|r| {
+                r.resource_metrics
+                    .iter()
+                    .flat_map(|rm| &rm.scope_metrics)
+                    .flat_map(|sm| &sm.metrics)
+                    .map(|m| m.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Signal::Logs => ExportLogsServiceRequest::decode(bytes)
+            .map(|r| {
+                r.resource_logs
+                    .iter()
+                    .flat_map(|rl| &rl.scope_logs)
+                    .flat_map(|sl| &sl.log_records)
+                    .map(|l| {
+                        format!(
+                            "{} {:?}",
+                            l.severity_text,
+                            l.body.as_ref().and_then(|b| b.value.as_ref())
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+impl DebugSender {
+    fn write(&self, line: &str) {
+        if self.stdout {
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        } else {
+            tracing::info!(component = %self.label, "{line}");
+        }
+    }
+}
+
+impl Sender for DebugSender {
+    fn send(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            let word = crate::telemetry::item_word(batch.signal());
+            self.write(&format!(
+                "{}: {} {word}",
+                crate::signal_name(batch.signal()),
+                batch.items()
+            ));
+            match self.verbosity {
+                Verbosity::Basic => {}
+                Verbosity::Normal => normal_lines(&batch).iter().for_each(|l| self.write(l)),
+                Verbosity::Detailed => match json::from_protobuf(batch.signal(), batch.bytes()) {
+                    Ok(j) => self.write(&String::from_utf8_lossy(&j)),
+                    Err(e) => return Err(ConsumeError::permanent(e.to_string())),
+                },
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logging_loglevel_maps_to_verbosity() {
+        let p = |y: &str| -> LoggingConfig {
+            crate::registry::parse_typed(&crate::config::value::from_yaml(y).unwrap()).unwrap()
+        };
+        assert_eq!(
+            p("loglevel: debug").as_debug().verbosity,
+            Verbosity::Detailed
+        );
+        assert_eq!(p("loglevel: info").as_debug().verbosity, Verbosity::Normal);
+        assert_eq!(p("loglevel: warn").as_debug().verbosity, Verbosity::Basic);
+        assert_eq!(p("{}").as_debug().verbosity, Verbosity::Basic);
+        assert_eq!(
+            p("loglevel: debug\nverbosity: basic").as_debug().verbosity,
+            Verbosity::Basic
+        );
+        assert_eq!(p("loglevel: debug").warnings().len(), 1);
+    }
+}

@@ -1,0 +1,234 @@
+//! The settings every queued exporter shares, with the OpenTelemetry Collector's defaults:
+//! `timeout`, `retry_on_failure` and `sending_queue`.
+
+use crate::config::{ConfigError, Value, duration};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// `retry_on_failure`: exponential back-off for retryable failures.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Retry at all (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// First wait (default 5s).
+    #[serde(default = "d5s", deserialize_with = "duration::de")]
+    pub initial_interval: Duration,
+    /// Jitter: each wait is randomized by ± this fraction (default 0.5).
+    #[serde(default = "half")]
+    pub randomization_factor: f64,
+    /// Growth of the wait after each attempt (default 1.5).
+    #[serde(default = "one_and_half")]
+    pub multiplier: f64,
+    /// Longest single wait (default 30s).
+    #[serde(default = "d30s", deserialize_with = "duration::de")]
+    pub max_interval: Duration,
+    /// Give up after this long in total; 0 means never (default 5m).
+    #[serde(default = "d5m", deserialize_with = "duration::de")]
+    pub max_elapsed_time: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            initial_interval: d5s(),
+            randomization_factor: half(),
+            multiplier: one_and_half(),
+            max_interval: d30s(),
+            max_elapsed_time: d5m(),
+        }
+    }
+}
+
+/// How the queue measures its size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sizer {
+    /// Export requests (batches) — the default.
+    #[default]
+    Requests,
+    /// Spans, data points or log records.
+    Items,
+}
+
+/// `sending_queue`: an in-memory queue in front of the exporter, drained by `num_consumers`
+/// workers. The receiver's request is acknowledged once its data is in the queue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Use a queue (default true). Without it the client waits for the export.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Concurrent senders (default 10).
+    #[serde(default = "ten")]
+    pub num_consumers: usize,
+    /// Capacity, in units of `sizer` (default 1000).
+    #[serde(default = "thousand")]
+    pub queue_size: usize,
+    /// `requests` (default) or `items`.
+    #[serde(default)]
+    pub sizer: Sizer,
+    /// When full: wait for room (true) or refuse with a retryable error (false, the default).
+    #[serde(default)]
+    pub block_on_overflow: bool,
+    /// Deprecated name of `block_on_overflow`.
+    #[serde(default)]
+    pub blocking: Option<bool>,
+    /// Persistent queue through a `file_storage` extension: not supported yet.
+    #[serde(default)]
+    pub storage: Option<String>,
+    /// Acknowledge only after the export finished: not supported yet.
+    #[serde(default)]
+    pub wait_for_result: bool,
+    /// Exporter-side batching: not supported; use the `batch` processor.
+    #[serde(default)]
+    pub batch: Option<Value>,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            num_consumers: ten(),
+            queue_size: thousand(),
+            sizer: Sizer::Requests,
+            block_on_overflow: false,
+            blocking: None,
+            storage: None,
+            wait_for_result: false,
+            batch: None,
+        }
+    }
+}
+
+impl QueueConfig {
+    /// Whether a full queue blocks the caller.
+    pub fn blocks(&self) -> bool {
+        self.block_on_overflow || self.blocking.unwrap_or(false)
+    }
+}
+
+/// The helper settings, gathered from an exporter's config.
+#[derive(Debug, Clone, Default)]
+pub struct HelperSettings {
+    /// Per-attempt timeout; zero means none.
+    pub timeout: Duration,
+    /// Retries.
+    pub retry: RetryConfig,
+    /// Queue.
+    pub queue: QueueConfig,
+}
+
+impl HelperSettings {
+    /// No queue, no retry, no timeout: for exporters that write locally (debug, file).
+    pub fn direct() -> Self {
+        Self {
+            timeout: Duration::ZERO,
+            retry: RetryConfig {
+                enabled: false,
+                ..RetryConfig::default()
+            },
+            queue: QueueConfig {
+                enabled: false,
+                ..QueueConfig::default()
+            },
+        }
+    }
+
+    /// Problems with these settings (field paths relative to the exporter).
+    pub fn validate(&self) -> Vec<ConfigError> {
+        let mut e = Vec::new();
+        let r = &self.retry;
+        if r.enabled {
+            if !(0.0..=1.0).contains(&r.randomization_factor) {
+                e.push(
+                    ConfigError::new("must be between 0 and 1")
+                        .field("retry_on_failure.randomization_factor"),
+                );
+            }
+            if r.multiplier < 1.0 {
+                e.push(ConfigError::new("must be at least 1").field("retry_on_failure.multiplier"));
+            }
+            if r.initial_interval.is_zero() {
+                e.push(
+                    ConfigError::new("must be positive").field("retry_on_failure.initial_interval"),
+                );
+            }
+            if r.max_interval < r.initial_interval {
+                e.push(
+                    ConfigError::new("must not be less than initial_interval")
+                        .field("retry_on_failure.max_interval"),
+                );
+            }
+        }
+        let q = &self.queue;
+        if q.enabled {
+            if q.num_consumers == 0 {
+                e.push(ConfigError::new("must be positive").field("sending_queue.num_consumers"));
+            }
+            if q.queue_size == 0 {
+                e.push(ConfigError::new("must be positive").field("sending_queue.queue_size"));
+            }
+        }
+        if q.storage.is_some() {
+            e.push(
+                ConfigError::new("persistent queues (file_storage) are not supported yet")
+                    .field("sending_queue.storage"),
+            );
+        }
+        if q.wait_for_result {
+            e.push(
+                ConfigError::new("wait_for_result is not supported yet")
+                    .field("sending_queue.wait_for_result"),
+            );
+        }
+        if q.batch.is_some() {
+            e.push(
+                ConfigError::new(
+                    "exporter-side batching is not supported; use the `batch` processor",
+                )
+                .field("sending_queue.batch"),
+            );
+        }
+        e
+    }
+
+    /// Deprecation notes.
+    pub fn warnings(&self) -> Vec<String> {
+        if self.queue.blocking.is_some() {
+            vec![
+                "`sending_queue.blocking` is deprecated; use `sending_queue.block_on_overflow`"
+                    .into(),
+            ]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn ten() -> usize {
+    10
+}
+fn thousand() -> usize {
+    1000
+}
+fn half() -> f64 {
+    0.5
+}
+fn one_and_half() -> f64 {
+    1.5
+}
+fn d5s() -> Duration {
+    Duration::from_secs(5)
+}
+fn d30s() -> Duration {
+    Duration::from_secs(30)
+}
+fn d5m() -> Duration {
+    Duration::from_secs(300)
+}

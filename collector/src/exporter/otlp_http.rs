@@ -1,0 +1,393 @@
+//! `otlp_http` (formerly `otlphttp`): OTLP/HTTP to a backend; protobuf bytes as the body
+//! (or JSON with `encoding: json`), gzip by default.
+
+use super::helper::{ExporterHelper, HelperSettings, QueueConfig, RetryConfig, Sender};
+use super::{ClientTlsConfig, Compression, check_headers, default_compression, parse_compression};
+use crate::component::{ComponentError, Context, Exporter, ExporterConfig, Validate};
+use crate::config::{ConfigError, duration};
+use crate::otlp::{Batch, Signal, gzip, json};
+use crate::pipeline::{BoxFuture, ConsumeError};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Body encoding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpEncoding {
+    /// Protobuf (default).
+    #[default]
+    Proto,
+    /// OTLP/JSON.
+    Json,
+}
+
+/// `exporters: otlp_http:` (and `otlphttp:`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpHttpConfig {
+    /// Base URL; `/v1/traces`, `/v1/metrics`, `/v1/logs` are appended.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Full URL for traces, overriding `endpoint`.
+    #[serde(default)]
+    pub traces_endpoint: Option<String>,
+    /// Full URL for metrics, overriding `endpoint`.
+    #[serde(default)]
+    pub metrics_endpoint: Option<String>,
+    /// Full URL for logs, overriding `endpoint`.
+    #[serde(default)]
+    pub logs_endpoint: Option<String>,
+    /// Accepted for compatibility: profiles are not exported.
+    #[serde(default)]
+    pub profiles_endpoint: Option<String>,
+    /// Headers sent with every request.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// `gzip` (default) or `none`.
+    #[serde(default = "default_compression")]
+    pub compression: String,
+    /// `proto` (default) or `json`.
+    #[serde(default)]
+    pub encoding: HttpEncoding,
+    /// Client TLS (for `https://` endpoints).
+    #[serde(default)]
+    pub tls: ClientTlsConfig,
+    /// Per-request timeout (default 30s).
+    #[serde(default = "default_timeout", deserialize_with = "duration::de")]
+    pub timeout: Duration,
+    /// Retries on retryable failures (429, 502, 503, 504, connection errors).
+    #[serde(default)]
+    pub retry_on_failure: RetryConfig,
+    /// The in-memory sending queue.
+    #[serde(default)]
+    pub sending_queue: QueueConfig,
+    /// Accepted for compatibility.
+    #[serde(default)]
+    pub read_buffer_size: Option<u64>,
+    /// Accepted for compatibility.
+    #[serde(default)]
+    pub write_buffer_size: Option<u64>,
+    /// Idle connections kept per host (default: unbounded).
+    #[serde(default)]
+    pub max_idle_conns_per_host: Option<usize>,
+    /// Accepted for compatibility.
+    #[serde(default)]
+    pub max_idle_conns: Option<usize>,
+    /// Accepted for compatibility.
+    #[serde(default)]
+    pub max_conns_per_host: Option<usize>,
+    /// How long idle connections are kept (default 90s).
+    #[serde(default, deserialize_with = "opt_dur")]
+    pub idle_conn_timeout: Option<Duration>,
+    /// Accepted for compatibility.
+    #[serde(default)]
+    pub disable_keep_alives: bool,
+    /// Client authentication through an extension.
+    #[serde(default)]
+    pub auth: Option<crate::receiver::otlp::AuthConfig>,
+}
+
+fn opt_dur<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration::de(d).map(Some)
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl OtlpHttpConfig {
+    fn settings(&self) -> HelperSettings {
+        HelperSettings {
+            timeout: self.timeout,
+            retry: self.retry_on_failure.clone(),
+            queue: self.sending_queue.clone(),
+        }
+    }
+
+    /// The URL for `signal`.
+    pub fn url(&self, signal: Signal) -> Option<String> {
+        let (specific, suffix) = match signal {
+            Signal::Traces => (&self.traces_endpoint, "v1/traces"),
+            Signal::Metrics => (&self.metrics_endpoint, "v1/metrics"),
+            Signal::Logs => (&self.logs_endpoint, "v1/logs"),
+        };
+        if let Some(s) = specific {
+            return Some(s.clone());
+        }
+        let base = self.endpoint.as_ref()?;
+        Some(if base.ends_with('/') {
+            format!("{base}{suffix}")
+        } else {
+            format!("{base}/{suffix}")
+        })
+    }
+}
+
+impl Validate for OtlpHttpConfig {
+    fn validate(&self) -> Vec<ConfigError> {
+        let mut e = Vec::new();
+        let all = [
+            &self.endpoint,
+            &self.traces_endpoint,
+            &self.metrics_endpoint,
+            &self.logs_endpoint,
+        ];
+        if all.iter().all(|x| x.is_none()) {
+            e.push(ConfigError::new("at least one of endpoint, traces_endpoint, metrics_endpoint, logs_endpoint is required").field("endpoint"));
+        }
+        for (f, v) in [
+            "endpoint",
+            "traces_endpoint",
+            "metrics_endpoint",
+            "logs_endpoint",
+        ]
+        .iter()
+        .zip(all)
+        {
+            if let Some(u) = v {
+                let ok = u.parse::<http::Uri>().ok().filter(|u| {
+                    matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some()
+                });
+                if ok.is_none() {
+                    e.push(
+                        ConfigError::new(format!(
+                            "invalid URL {u:?} (expected http:// or https://)"
+                        ))
+                        .field(*f),
+                    );
+                }
+            }
+        }
+        if let Err(c) = parse_compression(&self.compression) {
+            e.push(c);
+        }
+        e.extend(check_headers(&self.headers));
+        e.extend(self.tls.validate());
+        e.extend(self.settings().validate());
+        e
+    }
+    fn referenced_extensions(&self) -> Vec<(String, String)> {
+        self.auth
+            .iter()
+            .map(|a| ("auth.authenticator".to_owned(), a.authenticator.clone()))
+            .collect()
+    }
+    fn warnings(&self) -> Vec<String> {
+        self.settings().warnings()
+    }
+}
+
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+impl ExporterConfig for OtlpHttpConfig {
+    fn build(&self, ctx: &Context, signal: Signal) -> Result<Arc<dyn Exporter>, ComponentError> {
+        let url = self
+            .url(signal)
+            .ok_or_else(|| ctx.error(format!("no endpoint for {}", crate::signal_name(signal))))?;
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| ctx.error(format!("invalid URL {url:?}: {e}")))?;
+        let tls = self.tls.rustls().map_err(|e| ctx.error(e))?;
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder.pool_idle_timeout(self.idle_conn_timeout.unwrap_or(Duration::from_secs(90)));
+        if let Some(n) = self.max_idle_conns_per_host {
+            builder.pool_max_idle_per_host(n);
+        }
+        let client: HttpsClient = builder.build(connector);
+        let mut headers = HeaderMap::new();
+        for (k, v) in &self.headers {
+            let name = HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes())
+                .map_err(|_| ctx.error(format!("invalid header name {k:?}")))?;
+            let mut value = HeaderValue::from_str(v)
+                .map_err(|_| ctx.error(format!("invalid value for header {k:?}")))?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        let compression = parse_compression(&self.compression).map_err(|e| ctx.error(e.reason))?;
+        let sender = Arc::new(HttpSender {
+            client,
+            uri,
+            headers,
+            compression,
+            encoding: self.encoding,
+            signal,
+            label: ctx.label(),
+        });
+        Ok(ExporterHelper::new(ctx, signal, sender, self.settings()))
+    }
+}
+
+struct HttpSender {
+    client: HttpsClient,
+    uri: http::Uri,
+    headers: HeaderMap,
+    compression: Compression,
+    encoding: HttpEncoding,
+    signal: Signal,
+    label: String,
+}
+
+/// Parses `Retry-After` (seconds or an HTTP date; only seconds are honoured).
+fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    h.get(header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// Classifies an HTTP failure as the OTLP specification does.
+pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ConsumeError {
+    let snippet: String = String::from_utf8_lossy(body).chars().take(256).collect();
+    let reason = format!("HTTP {status}: {snippet}");
+    match status.as_u16() {
+        429 | 502 | 503 | 504 => ConsumeError::Retryable {
+            reason,
+            retry_after: retry_after(headers),
+        },
+        _ => ConsumeError::permanent(reason),
+    }
+}
+
+impl Sender for HttpSender {
+    fn send(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            let (body, ctype) = match self.encoding {
+                HttpEncoding::Proto => (batch.into_bytes(), "application/x-protobuf"),
+                HttpEncoding::Json => (
+                    Bytes::from(
+                        json::from_protobuf(self.signal, batch.bytes())
+                            .map_err(|e| ConsumeError::permanent(e.to_string()))?,
+                    ),
+                    "application/json",
+                ),
+            };
+            let mut req = http::Request::post(self.uri.clone());
+            if let Some(h) = req.headers_mut() {
+                h.clone_from(&self.headers);
+                h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+                h.insert(
+                    header::USER_AGENT,
+                    HeaderValue::from_static(concat!(
+                        "meshtrace-collector/",
+                        env!("CARGO_PKG_VERSION")
+                    )),
+                );
+            }
+            let body = if self.compression == Compression::Gzip {
+                if let Some(h) = req.headers_mut() {
+                    h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                }
+                Bytes::from(gzip::compress(&body, 6))
+            } else {
+                body
+            };
+            let req = req
+                .body(Full::new(body))
+                .map_err(|e| ConsumeError::permanent(e.to_string()))?;
+            let resp = self.client.request(req).await.map_err(|e| {
+                ConsumeError::retryable(format!("request to {} failed: {e}", self.uri))
+            })?;
+            let (parts, body) = resp.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            if parts.status.is_success() {
+                if self.encoding == HttpEncoding::Proto {
+                    super::otlp_grpc::warn_partial_success(&self.label, self.signal, &body);
+                }
+                Ok(())
+            } else {
+                Err(classify(parts.status, &parts.headers, &body))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Value;
+
+    fn cfg(y: &str) -> OtlpHttpConfig {
+        let v: Value = crate::config::value::from_yaml(y).unwrap();
+        crate::registry::parse_typed(&v).unwrap()
+    }
+
+    #[test]
+    fn urls() {
+        let c = cfg("endpoint: https://otlp.nr-data.net:4318\ntraces_endpoint: https://x/custom");
+        assert_eq!(c.url(Signal::Traces).unwrap(), "https://x/custom");
+        assert_eq!(
+            c.url(Signal::Metrics).unwrap(),
+            "https://otlp.nr-data.net:4318/v1/metrics"
+        );
+        assert_eq!(
+            cfg("endpoint: http://a:1/").url(Signal::Logs).unwrap(),
+            "http://a:1/v1/logs"
+        );
+        assert!(
+            cfg("headers: {a: b}")
+                .validate()
+                .iter()
+                .any(|e| e.field.as_deref() == Some("endpoint"))
+        );
+        assert!(
+            cfg("endpoint: a:1")
+                .validate()
+                .iter()
+                .any(|e| e.field.as_deref() == Some("endpoint"))
+        );
+    }
+
+    #[test]
+    fn status_classification() {
+        let h = HeaderMap::new();
+        for (code, retry) in [
+            (429, true),
+            (502, true),
+            (503, true),
+            (504, true),
+            (400, false),
+            (401, false),
+            (404, false),
+            (500, false),
+        ] {
+            assert_eq!(
+                classify(StatusCode::from_u16(code).unwrap(), &h, b"").is_retryable(),
+                retry,
+                "{code}"
+            );
+        }
+        let mut h = HeaderMap::new();
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(
+            classify(StatusCode::TOO_MANY_REQUESTS, &h, b"slow down"),
+            ConsumeError::Retryable {
+                reason: "HTTP 429 Too Many Requests: slow down".into(),
+                retry_after: Some(Duration::from_secs(7))
+            }
+        );
+    }
+}

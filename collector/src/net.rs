@@ -1,0 +1,198 @@
+//! Listening sockets and HTTP/1+2 serving shared by receivers, the health check and the
+//! metrics endpoint: Go-style endpoints (`host:port`, `:port`), the loud Kubernetes warning
+//! for loopback-only listeners, and graceful shutdown (stop accepting, finish in-flight
+//! requests).
+//!
+//! Server-side TLS (issue 6) belongs here: `HttpServer::serve` and the gRPC server take the
+//! accepted TCP streams, so a rustls `TlsAcceptor` built from the receiver's `tls:` block
+//! (next to `exporter::ClientTlsConfig`) wraps them before hyper/tonic see them. Until then
+//! receivers refuse a `tls:` block rather than serve plaintext.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Resolves a Go-style endpoint (`localhost:4317`, `0.0.0.0:4318`, `:8888`, `[::1]:1`) to the
+/// addresses to bind, IPv4 first.
+pub async fn resolve(endpoint: &str) -> Result<SocketAddr, String> {
+    let ep = if endpoint.starts_with(':') {
+        format!("0.0.0.0{endpoint}")
+    } else {
+        endpoint.to_owned()
+    };
+    let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host(&ep)
+        .await
+        .map_err(|e| format!("cannot resolve endpoint {endpoint:?}: {e}"))?
+        .collect();
+    addrs.sort_by_key(|a| !a.is_ipv4());
+    addrs
+        .first()
+        .copied()
+        .ok_or_else(|| format!("endpoint {endpoint:?} resolves to no address"))
+}
+
+/// Checks the syntax of an endpoint without resolving it: `host:port` with a numeric port.
+pub fn check_endpoint(endpoint: &str) -> Result<(), String> {
+    let (host, port) = endpoint
+        .rsplit_once(':')
+        .ok_or_else(|| format!("endpoint {endpoint:?} must be host:port (e.g. 0.0.0.0:4317)"))?;
+    port.parse::<u16>()
+        .map_err(|_| format!("endpoint {endpoint:?} has an invalid port {port:?}"))?;
+    if host.contains(' ') || host.contains('/') {
+        return Err(format!(
+            "endpoint {endpoint:?} has an invalid host {host:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// Binds `endpoint`, logging where `what` listens, and warning loudly when it is loopback-only
+/// inside Kubernetes (`k8s_warning`: for receivers and the health check, which other pods and
+/// the kubelet must reach).
+pub async fn bind(
+    component: &str,
+    what: &str,
+    endpoint: &str,
+    k8s_warning: bool,
+) -> Result<TcpListener, String> {
+    let addr = resolve(endpoint).await?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {endpoint} ({addr}): {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(component, endpoint, address = %local, "{what} listening");
+    if k8s_warning
+        && local.ip().is_loopback()
+        && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+    {
+        tracing::warn!(
+            component,
+            endpoint,
+            "{what} listens on loopback only ({local}) but the collector runs in Kubernetes: \
+             other pods (sidecars, Envoy, kubelet probes) cannot reach it. Set `endpoint: 0.0.0.0:{}` \
+             (or `${{env:MY_POD_IP}}:{}`) in this component's config.",
+            local.port(),
+            local.port()
+        );
+    }
+    Ok(listener)
+}
+
+/// A running HTTP server; [`HttpServer::shutdown`] stops it gracefully.
+pub struct HttpServer {
+    stop: CancellationToken,
+    task: Option<JoinHandle<()>>,
+    /// The bound address.
+    pub local_addr: SocketAddr,
+}
+
+/// How long in-flight HTTP requests get to finish on shutdown.
+const GRACE: Duration = Duration::from_secs(10);
+
+impl HttpServer {
+    /// Serves `handler` on `listener` (HTTP/1.1 and h2c) until shut down.
+    pub fn serve<H, F>(listener: TcpListener, handler: H) -> Self
+    where
+        H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+    {
+        let stop = CancellationToken::new();
+        let local_addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+            let builder = auto::Builder::new(TokioExecutor::new());
+            loop {
+                let (stream, _) = tokio::select! {
+                    () = token.cancelled() => break,
+                    r = listener.accept() => match r {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "accept failed");
+                            continue;
+                        }
+                    },
+                };
+                let _ = stream.set_nodelay(true);
+                let h = handler.clone();
+                let svc = hyper::service::service_fn(move |req| {
+                    let fut = h(req);
+                    async move { Ok::<_, Infallible>(fut.await) }
+                });
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            drop(listener);
+            let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;
+        });
+        Self {
+            stop,
+            task: Some(task),
+            local_addr,
+        }
+    }
+
+    /// Stops accepting and waits for in-flight requests (up to a grace period).
+    pub async fn shutdown(&mut self) {
+        self.stop.cancel();
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+/// A plain-text response.
+pub fn text(status: http::StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_syntax() {
+        for ok in [
+            "localhost:4317",
+            "0.0.0.0:4318",
+            ":8888",
+            "[::1]:1",
+            "${x}:1",
+        ] {
+            assert!(check_endpoint(ok).is_ok(), "{ok}");
+        }
+        for bad in ["localhost", "host:port", "a:70000", "a b:1"] {
+            assert!(check_endpoint(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn resolves_go_style_endpoints() {
+        assert_eq!(resolve(":0").await.unwrap(), "0.0.0.0:0".parse().unwrap());
+        assert_eq!(
+            resolve("localhost:5").await.unwrap().ip().to_string(),
+            "127.0.0.1"
+        );
+    }
+}

@@ -1,0 +1,256 @@
+//! OTLP/HTTP: `POST` protobuf or JSON bodies (optionally gzip) to the signal paths; answers
+//! in the request's encoding, as the OTLP specification asks.
+
+use super::{HttpConfig, RequestError, Shared, check_url_path};
+use crate::net::{self, HttpServer};
+use crate::otlp::{Signal, gzip, json};
+use crate::pipeline::ConsumeError;
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use std::sync::Arc;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Proto,
+    Json,
+}
+
+struct Routes {
+    traces: String,
+    metrics: String,
+    logs: String,
+    max_body: usize,
+    response_headers: Vec<(http::HeaderName, HeaderValue)>,
+}
+
+/// An `Export*ServiceResponse` or a `google.rpc.Status`, in the request's encoding.
+fn respond(enc: Encoding, status: StatusCode, message: Option<&str>) -> Response<Full<Bytes>> {
+    let (body, ctype) = match (enc, message) {
+        // Full success: an empty Export*ServiceResponse (no partial_success).
+        (Encoding::Proto, None) => (Bytes::new(), "application/x-protobuf"),
+        (Encoding::Json, None) => (Bytes::from_static(b"{}"), "application/json"),
+        (Encoding::Proto, Some(m)) => (
+            Bytes::from(rpc_status(grpc_code(status), m)),
+            "application/x-protobuf",
+        ),
+        (Encoding::Json, Some(m)) => (
+            Bytes::from(serde_json::json!({"code": grpc_code(status), "message": m}).to_string()),
+            "application/json",
+        ),
+    };
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r
+}
+
+fn grpc_code(status: StatusCode) -> i32 {
+    match status {
+        StatusCode::BAD_REQUEST
+        | StatusCode::PAYLOAD_TOO_LARGE
+        | StatusCode::UNSUPPORTED_MEDIA_TYPE => 3,
+        StatusCode::NOT_FOUND => 5,
+        StatusCode::METHOD_NOT_ALLOWED => 12,
+        StatusCode::TOO_MANY_REQUESTS => 8,
+        StatusCode::SERVICE_UNAVAILABLE => 14,
+        _ => 2,
+    }
+}
+
+/// A `google.rpc.Status` with `code` and `message`, encoded.
+fn rpc_status(code: i32, message: &str) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(message.len() + 8);
+    prost::encoding::int32::encode(1, &code, &mut buf);
+    prost::encoding::string::encode(2, &message.to_owned(), &mut buf);
+    buf
+}
+
+fn error_response(enc: Encoding, e: RequestError) -> Response<Full<Bytes>> {
+    match e {
+        RequestError::Invalid(m) => respond(enc, StatusCode::BAD_REQUEST, Some(&m)),
+        RequestError::Consume(ConsumeError::Permanent { reason }) => {
+            respond(enc, StatusCode::BAD_REQUEST, Some(&reason))
+        }
+        RequestError::Consume(ConsumeError::Retryable {
+            reason,
+            retry_after,
+        }) => match retry_after {
+            Some(d) => {
+                let mut r = respond(enc, StatusCode::TOO_MANY_REQUESTS, Some(&reason));
+                let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+                if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                    r.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                r
+            }
+            None => respond(enc, StatusCode::SERVICE_UNAVAILABLE, Some(&reason)),
+        },
+    }
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    routes: Arc<Routes>,
+    shared: Arc<Shared>,
+) -> Response<Full<Bytes>> {
+    let path = req.uri().path();
+    let signal = if path == routes.traces {
+        Signal::Traces
+    } else if path == routes.metrics {
+        Signal::Metrics
+    } else if path == routes.logs {
+        Signal::Logs
+    } else {
+        return net::text(StatusCode::NOT_FOUND, "404 page not found\n");
+    };
+    if shared.consumers.get(signal).is_none() {
+        return net::text(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no {} pipeline uses this receiver\n",
+                crate::signal_name(signal)
+            ),
+        );
+    }
+    if req.method() != http::Method::POST {
+        let mut r = net::text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{} method not allowed, supported: [POST]\n", req.method()),
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return r;
+    }
+    let ctype = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let enc = match ctype.as_str() {
+        "application/x-protobuf" | "application/protobuf" => Encoding::Proto,
+        "application/json" => Encoding::Json,
+        other => {
+            return net::text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "{other:?} is not supported, supported: [application/json, application/x-protobuf]\n"
+                ),
+            );
+        }
+    };
+    let gzipped = match req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    {
+        None | Some("" | "identity") => false,
+        Some("gzip") => true,
+        Some(other) => {
+            return respond(
+                enc,
+                StatusCode::BAD_REQUEST,
+                Some(&format!(
+                    "unsupported Content-Encoding {other:?} (supported: gzip)"
+                )),
+            );
+        }
+    };
+    let body = match Limited::new(req.into_body(), routes.max_body)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                return respond(
+                    enc,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    Some(&format!("request body exceeds {} bytes", routes.max_body)),
+                );
+            }
+            return respond(
+                enc,
+                StatusCode::BAD_REQUEST,
+                Some(&format!("failed to read the request body: {e}")),
+            );
+        }
+    };
+    let body = if gzipped {
+        match gzip::decompress(&body, routes.max_body) {
+            Ok(b) => Bytes::from(b),
+            Err(gzip::GzipError::TooLarge { .. }) => {
+                return respond(
+                    enc,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    Some(&format!(
+                        "decompressed body exceeds {} bytes",
+                        routes.max_body
+                    )),
+                );
+            }
+            Err(e) => return respond(enc, StatusCode::BAD_REQUEST, Some(&e.to_string())),
+        }
+    } else {
+        body
+    };
+    let pb = match enc {
+        Encoding::Proto => body,
+        Encoding::Json => match json::to_protobuf(signal, &body) {
+            Ok(pb) => Bytes::from(pb),
+            Err(e) => return respond(enc, StatusCode::BAD_REQUEST, Some(&e.to_string())),
+        },
+    };
+    match shared.export(signal, pb).await {
+        Ok(()) => respond(enc, StatusCode::OK, None),
+        Err(e) => error_response(enc, e),
+    }
+}
+
+/// Binds and serves.
+pub async fn start(
+    label: &str,
+    cfg: &HttpConfig,
+    shared: Arc<Shared>,
+) -> Result<HttpServer, String> {
+    let routes = Arc::new(Routes {
+        traces: check_url_path(&cfg.traces_url_path)?,
+        metrics: check_url_path(&cfg.metrics_url_path)?,
+        logs: check_url_path(&cfg.logs_url_path)?,
+        max_body: usize::try_from(cfg.max_request_body_size).unwrap_or(usize::MAX),
+        response_headers: cfg
+            .response_headers
+            .iter()
+            .filter_map(|(k, v)| {
+                Some((
+                    http::HeaderName::from_bytes(k.as_bytes()).ok()?,
+                    HeaderValue::from_str(v).ok()?,
+                ))
+            })
+            .collect(),
+    });
+    let listener = net::bind(label, "OTLP/HTTP receiver", &cfg.endpoint, true).await?;
+    Ok(HttpServer::serve(listener, move |req| {
+        let routes = routes.clone();
+        let shared = shared.clone();
+        async move {
+            let mut r = handle(req, routes.clone(), shared).await;
+            for (k, v) in &routes.response_headers {
+                r.headers_mut().insert(k.clone(), v.clone());
+            }
+            r
+        }
+    }))
+}

@@ -1,0 +1,514 @@
+//! `otlp` receiver: OTLP over gRPC (default `localhost:4317`) and HTTP (default
+//! `localhost:4318`), for traces, metrics and logs.
+//!
+//! Requests are validated as bytes by `meshtrace_otlp` and passed down as they arrived: no
+//! decode into structs on the way in (JSON is converted to protobuf once).
+
+mod grpc;
+mod http;
+
+use crate::component::{
+    ComponentError, Context, Receiver, ReceiverConfig, SignalConsumers, Validate,
+};
+use crate::config::{ConfigError, Value, duration};
+use crate::otlp::{Batch, Limits, Signal};
+use crate::pipeline::{BoxFuture, ConsumeError};
+use crate::telemetry::{Counter, item_word};
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `receivers: otlp:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpReceiverConfig {
+    /// The protocols to serve; at least one. `grpc:` or `http:` with nothing under it means
+    /// "on, with defaults".
+    pub protocols: Protocols,
+}
+
+/// `protocols:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Protocols {
+    /// OTLP/gRPC.
+    #[serde(default, deserialize_with = "present")]
+    pub grpc: Option<GrpcConfig>,
+    /// OTLP/HTTP.
+    #[serde(default, deserialize_with = "present")]
+    pub http: Option<HttpConfig>,
+}
+
+/// A key that is present means `Some`, even when its value is empty.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// `auth:` on a server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The authenticator extension's id.
+    pub authenticator: String,
+}
+
+/// gRPC keepalive settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeepaliveConfig {
+    /// Server-side pings and connection ages.
+    #[serde(default)]
+    pub server_parameters: Option<KeepaliveServerParameters>,
+    /// Client ping policy; accepted for compatibility (HTTP/2 pings are always allowed).
+    #[serde(default)]
+    pub enforcement_policy: Option<Value>,
+}
+
+/// `keepalive.server_parameters`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeepaliveServerParameters {
+    /// Accepted for compatibility; idle connections are kept.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub max_connection_idle: Option<Duration>,
+    /// Close connections after this age (lets load balancers rebalance).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub max_connection_age: Option<Duration>,
+    /// Grace period for in-flight calls after `max_connection_age`.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub max_connection_age_grace: Option<Duration>,
+    /// Ping an idle client after this long.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub time: Option<Duration>,
+    /// Close the connection when a ping is not answered within this long.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration::de(d).map(Some)
+}
+
+/// `protocols.grpc`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcConfig {
+    /// `host:port` to listen on (default `localhost:4317`; `0.0.0.0:4317` to accept from other pods).
+    #[serde(default = "default_grpc_endpoint")]
+    pub endpoint: String,
+    /// `tcp` (the only one supported).
+    #[serde(default = "default_transport")]
+    pub transport: String,
+    /// Largest request accepted, in MiB (default 4).
+    #[serde(default = "default_max_recv")]
+    pub max_recv_msg_size_mib: u64,
+    /// Concurrent streams per connection; 0 = unlimited.
+    #[serde(default)]
+    pub max_concurrent_streams: u32,
+    /// Accepted for compatibility; buffers are sized automatically.
+    #[serde(default)]
+    pub read_buffer_size: Option<u64>,
+    /// Accepted for compatibility; buffers are sized automatically.
+    #[serde(default)]
+    pub write_buffer_size: Option<u64>,
+    /// Keepalive.
+    #[serde(default)]
+    pub keepalive: Option<KeepaliveConfig>,
+    /// Accepted; client metadata is not propagated.
+    #[serde(default)]
+    pub include_metadata: bool,
+    /// Server TLS: arrives with issue 6; refused rather than silently serving plaintext.
+    #[serde(default)]
+    pub tls: Option<Value>,
+    /// Authentication through an extension.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+}
+
+/// `protocols.http`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// `host:port` to listen on (default `localhost:4318`; `0.0.0.0:4318` to accept from other pods).
+    #[serde(default = "default_http_endpoint")]
+    pub endpoint: String,
+    /// Path for traces (default `/v1/traces`).
+    #[serde(default = "traces_path")]
+    pub traces_url_path: String,
+    /// Path for metrics (default `/v1/metrics`).
+    #[serde(default = "metrics_path")]
+    pub metrics_url_path: String,
+    /// Path for logs (default `/v1/logs`).
+    #[serde(default = "logs_path")]
+    pub logs_url_path: String,
+    /// Largest request body, compressed or not, in bytes (default 20 MiB).
+    #[serde(default = "default_max_body")]
+    pub max_request_body_size: u64,
+    /// Headers added to every response.
+    #[serde(default)]
+    pub response_headers: BTreeMap<String, String>,
+    /// Accepted; client metadata is not propagated.
+    #[serde(default)]
+    pub include_metadata: bool,
+    /// Accepted; gzip (and identity) request bodies are supported.
+    #[serde(default)]
+    pub compression_algorithms: Option<Vec<String>>,
+    /// Accepted for compatibility.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub read_timeout: Option<Duration>,
+    /// Accepted for compatibility.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub read_header_timeout: Option<Duration>,
+    /// Accepted for compatibility.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub write_timeout: Option<Duration>,
+    /// Accepted for compatibility.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub idle_timeout: Option<Duration>,
+    /// Browser CORS: not supported yet; refused rather than ignored.
+    #[serde(default)]
+    pub cors: Option<Value>,
+    /// Server TLS: arrives with issue 6; refused rather than silently serving plaintext.
+    #[serde(default)]
+    pub tls: Option<Value>,
+    /// Authentication through an extension.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+}
+
+fn default_grpc_endpoint() -> String {
+    "localhost:4317".into()
+}
+fn default_http_endpoint() -> String {
+    "localhost:4318".into()
+}
+fn default_transport() -> String {
+    "tcp".into()
+}
+fn default_max_recv() -> u64 {
+    4
+}
+fn default_max_body() -> u64 {
+    20 * 1024 * 1024
+}
+fn traces_path() -> String {
+    "/v1/traces".into()
+}
+fn metrics_path() -> String {
+    "/v1/metrics".into()
+}
+fn logs_path() -> String {
+    "/v1/logs".into()
+}
+
+/// Normalizes a URL path the way the Collector does (a leading `/` is added) and checks it.
+pub fn check_url_path(p: &str) -> Result<String, String> {
+    let first_segment = p.split('/').next().unwrap_or("");
+    if first_segment.contains(':') {
+        return Err(format!(
+            "invalid URL path {p:?}: first path segment in URL cannot contain colon"
+        ));
+    }
+    let ok = p
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@/%".contains(c));
+    if !ok {
+        return Err(format!("invalid URL path {p:?}"));
+    }
+    Ok(if p.starts_with('/') {
+        p.to_owned()
+    } else {
+        format!("/{p}")
+    })
+}
+
+impl Validate for OtlpReceiverConfig {
+    fn validate(&self) -> Vec<ConfigError> {
+        let mut e = Vec::new();
+        let p = &self.protocols;
+        if p.grpc.is_none() && p.http.is_none() {
+            e.push(
+                ConfigError::new("must specify at least one protocol (grpc or http)")
+                    .field("protocols"),
+            );
+        }
+        if let Some(g) = &p.grpc {
+            if let Err(r) = crate::net::check_endpoint(&g.endpoint) {
+                e.push(ConfigError::new(r).field("protocols.grpc.endpoint"));
+            }
+            if g.transport != "tcp" {
+                e.push(
+                    ConfigError::new(format!(
+                        "unsupported transport {:?} (only tcp)",
+                        g.transport
+                    ))
+                    .field("protocols.grpc.transport"),
+                );
+            }
+            if g.max_recv_msg_size_mib == 0 {
+                e.push(
+                    ConfigError::new("must be positive")
+                        .field("protocols.grpc.max_recv_msg_size_mib"),
+                );
+            }
+            if g.tls.is_some() {
+                e.push(
+                    ConfigError::new("server-side TLS is not supported yet")
+                        .field("protocols.grpc.tls"),
+                );
+            }
+        }
+        if let Some(h) = &p.http {
+            if let Err(r) = crate::net::check_endpoint(&h.endpoint) {
+                e.push(ConfigError::new(r).field("protocols.http.endpoint"));
+            }
+            for (f, v) in [
+                ("traces_url_path", &h.traces_url_path),
+                ("metrics_url_path", &h.metrics_url_path),
+                ("logs_url_path", &h.logs_url_path),
+            ] {
+                if let Err(r) = check_url_path(v) {
+                    e.push(ConfigError::new(r).field(format!("protocols.http.{f}")));
+                }
+            }
+            if h.cors.is_some() {
+                e.push(ConfigError::new("CORS is not supported yet").field("protocols.http.cors"));
+            }
+            if h.tls.is_some() {
+                e.push(
+                    ConfigError::new("server-side TLS is not supported yet")
+                        .field("protocols.http.tls"),
+                );
+            }
+            for k in h.response_headers.keys() {
+                if ::http::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                    e.push(
+                        ConfigError::new(format!("invalid header name {k:?}"))
+                            .field("protocols.http.response_headers"),
+                    );
+                }
+            }
+        }
+        e
+    }
+
+    fn referenced_extensions(&self) -> Vec<(String, String)> {
+        let mut r = Vec::new();
+        if let Some(a) = self.protocols.grpc.as_ref().and_then(|g| g.auth.as_ref()) {
+            r.push((
+                "protocols.grpc.auth.authenticator".into(),
+                a.authenticator.clone(),
+            ));
+        }
+        if let Some(a) = self.protocols.http.as_ref().and_then(|g| g.auth.as_ref()) {
+            r.push((
+                "protocols.http.auth.authenticator".into(),
+                a.authenticator.clone(),
+            ));
+        }
+        r
+    }
+}
+
+impl ReceiverConfig for OtlpReceiverConfig {
+    fn build(
+        &self,
+        ctx: &Context,
+        consumers: SignalConsumers,
+    ) -> Result<Box<dyn Receiver>, ComponentError> {
+        Ok(Box::new(OtlpReceiver {
+            cfg: self.clone(),
+            ctx: ctx.clone(),
+            consumers,
+            grpc: None,
+            http: None,
+        }))
+    }
+}
+
+/// Accepted/refused counters per signal for one transport.
+#[derive(Clone)]
+struct TransportMetrics {
+    accepted: [Arc<Counter>; 3],
+    refused: [Arc<Counter>; 3],
+}
+
+fn signal_index(s: Signal) -> usize {
+    match s {
+        Signal::Traces => 0,
+        Signal::Metrics => 1,
+        Signal::Logs => 2,
+    }
+}
+
+impl TransportMetrics {
+    fn new(ctx: &Context, transport: &str) -> Self {
+        let id = ctx.id.to_string();
+        let l: &[(&'static str, &str)] = &[("receiver", &id), ("transport", transport)];
+        let mk = |kind: &str, help: &'static str| {
+            [Signal::Traces, Signal::Metrics, Signal::Logs].map(|s| {
+                ctx.telemetry.counter(
+                    &format!("otelcol_receiver_{kind}_{}_total", item_word(s)),
+                    help,
+                    l,
+                )
+            })
+        };
+        Self {
+            accepted: mk(
+                "accepted",
+                "Number of items successfully pushed into the pipeline.",
+            ),
+            refused: mk(
+                "refused",
+                "Number of items that could not be pushed into the pipeline.",
+            ),
+        }
+    }
+}
+
+/// What both transports share: the consumers, limits and counters.
+struct Shared {
+    consumers: SignalConsumers,
+    limits: Limits,
+    metrics: TransportMetrics,
+    label: String,
+}
+
+/// Why a request failed, for either transport to render.
+enum RequestError {
+    /// Malformed or invalid: 400 / `INVALID_ARGUMENT`.
+    Invalid(String),
+    /// Downstream refused.
+    Consume(ConsumeError),
+}
+
+impl Shared {
+    /// Validates `body` and hands it down; counts the outcome.
+    async fn export(&self, signal: Signal, body: bytes::Bytes) -> Result<(), RequestError> {
+        let batch = Batch::new_validated(signal, body, &self.limits)
+            .map_err(|e| RequestError::Invalid(e.to_string()))?;
+        let n = batch.items() as u64;
+        if n == 0 {
+            return Ok(());
+        }
+        let Some(c) = self.consumers.get(signal) else {
+            return Err(RequestError::Invalid(format!(
+                "no pipeline takes {}",
+                crate::signal_name(signal)
+            )));
+        };
+        let i = signal_index(signal);
+        match c.consume(batch).await {
+            Ok(()) => {
+                if let Some(a) = self.metrics.accepted.get(i) {
+                    a.add(n);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                if let Some(r) = self.metrics.refused.get(i) {
+                    r.add(n);
+                }
+                tracing::debug!(component = %self.label, items = n, error = %e, "data refused");
+                Err(RequestError::Consume(e))
+            }
+        }
+    }
+}
+
+struct OtlpReceiver {
+    cfg: OtlpReceiverConfig,
+    ctx: Context,
+    consumers: SignalConsumers,
+    grpc: Option<grpc::GrpcServer>,
+    http: Option<crate::net::HttpServer>,
+}
+
+impl Receiver for OtlpReceiver {
+    fn start(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
+        Box::pin(async move {
+            let label = self.ctx.label();
+            if let Some(g) = &self.cfg.protocols.grpc {
+                let shared = Arc::new(Shared {
+                    consumers: self.consumers.clone(),
+                    limits: Limits::default(),
+                    metrics: TransportMetrics::new(&self.ctx, "grpc"),
+                    label: label.clone(),
+                });
+                self.grpc = Some(
+                    grpc::start(&label, g, shared)
+                        .await
+                        .map_err(|e| self.ctx.error(e))?,
+                );
+            }
+            if let Some(h) = &self.cfg.protocols.http {
+                let shared = Arc::new(Shared {
+                    consumers: self.consumers.clone(),
+                    limits: Limits::default(),
+                    metrics: TransportMetrics::new(&self.ctx, "http"),
+                    label: label.clone(),
+                });
+                match http::start(&label, h, shared).await {
+                    Ok(s) => self.http = Some(s),
+                    Err(e) => {
+                        if let Some(mut g) = self.grpc.take() {
+                            g.shutdown().await;
+                        }
+                        return Err(self.ctx.error(e));
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn shutdown(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let g = async {
+                if let Some(mut g) = self.grpc.take() {
+                    g.shutdown().await;
+                }
+            };
+            let h = async {
+                if let Some(mut h) = self.http.take() {
+                    h.shutdown().await;
+                }
+            };
+            tokio::join!(g, h);
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(y: &str) -> OtlpReceiverConfig {
+        let v: Value = crate::config::value::from_yaml(y).unwrap();
+        crate::registry::parse_typed(&v).unwrap()
+    }
+
+    #[test]
+    fn empty_protocols_mean_defaults() {
+        let c = parse("protocols:\n  grpc:\n  http:\n");
+        assert_eq!(c.protocols.grpc.unwrap().endpoint, "localhost:4317");
+        let h = c.protocols.http.unwrap();
+        assert_eq!(
+            (h.endpoint.as_str(), h.traces_url_path.as_str()),
+            ("localhost:4318", "/v1/traces")
+        );
+        let c = parse("protocols:\n  http:\n");
+        assert!(c.protocols.grpc.is_none());
+    }
+
+    #[test]
+    fn url_paths() {
+        assert_eq!(check_url_path("traces").unwrap(), "/traces");
+        assert_eq!(check_url_path("/v2/metrics").unwrap(), "/v2/metrics");
+        assert_eq!(check_url_path("log/ingest").unwrap(), "/log/ingest");
+        assert!(check_url_path(":invalid").is_err());
+        assert!(check_url_path("/a b").is_err());
+    }
+}

@@ -1,0 +1,167 @@
+//! The component registry: every component type the collector knows, with its config parser,
+//! the signals it handles and, for old names, the deprecation note.
+//!
+//! To add a component: write its config struct (`deny_unknown_fields`, a doc comment on every
+//! field, defaults in one place) implementing [`Validate`](crate::component::Validate) and
+//! the kind's `*Config` trait, then add one [`Factory`] line below.
+
+use crate::component::{ExporterConfig, ExtensionConfig, ProcessorConfig, ReceiverConfig};
+use crate::config::{ConfigError, Value};
+use crate::otlp::Signal;
+use serde::de::DeserializeOwned;
+
+/// One component type.
+pub struct Factory<C: ?Sized> {
+    /// The type in config ids (`otlp_grpc`).
+    pub type_name: &'static str,
+    /// Signals it handles.
+    pub signals: &'static [Signal],
+    /// For a deprecated name: what to write instead.
+    pub deprecated: Option<&'static str>,
+    /// Parses (and defaults) its config from the tree.
+    pub parse: fn(&Value) -> Result<Box<C>, ConfigError>,
+}
+
+/// Deserializes a typed config, naming the field path on error.
+pub fn parse_typed<T: DeserializeOwned>(v: &Value) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(v)
+        .map_err(|e| ConfigError::new(e.inner().to_string()).field(e.path().to_string()))
+}
+
+const ALL: &[Signal] = &[Signal::Traces, Signal::Metrics, Signal::Logs];
+
+/// Every known component type.
+pub struct Registry {
+    /// `receivers:`
+    pub receivers: Vec<Factory<dyn ReceiverConfig>>,
+    /// `processors:`
+    pub processors: Vec<Factory<dyn ProcessorConfig>>,
+    /// `exporters:`
+    pub exporters: Vec<Factory<dyn ExporterConfig>>,
+    /// `extensions:`
+    pub extensions: Vec<Factory<dyn ExtensionConfig>>,
+}
+
+macro_rules! factory {
+    ($name:expr, $signals:expr, $dep:expr, $cfg:ty, $tr:ident) => {
+        Factory {
+            type_name: $name,
+            signals: $signals,
+            deprecated: $dep,
+            parse: |v| parse_typed::<$cfg>(v).map(|c| Box::new(c) as Box<dyn $tr>),
+        }
+    };
+}
+
+impl Registry {
+    /// The components built into this binary.
+    pub fn builtin() -> Self {
+        use crate::exporter::{debug, file, otlp_grpc, otlp_http};
+        use crate::extension::health_check;
+        use crate::processor::batch;
+        use crate::receiver::otlp;
+        Self {
+            receivers: vec![factory!(
+                "otlp",
+                ALL,
+                None,
+                otlp::OtlpReceiverConfig,
+                ReceiverConfig
+            )],
+            processors: vec![factory!(
+                "batch",
+                ALL,
+                None,
+                batch::BatchConfig,
+                ProcessorConfig
+            )],
+            exporters: vec![
+                factory!(
+                    "otlp_grpc",
+                    ALL,
+                    None,
+                    otlp_grpc::OtlpGrpcConfig,
+                    ExporterConfig
+                ),
+                factory!(
+                    "otlp",
+                    ALL,
+                    Some("otlp_grpc"),
+                    otlp_grpc::OtlpGrpcConfig,
+                    ExporterConfig
+                ),
+                factory!(
+                    "otlp_http",
+                    ALL,
+                    None,
+                    otlp_http::OtlpHttpConfig,
+                    ExporterConfig
+                ),
+                factory!(
+                    "otlphttp",
+                    ALL,
+                    Some("otlp_http"),
+                    otlp_http::OtlpHttpConfig,
+                    ExporterConfig
+                ),
+                factory!("debug", ALL, None, debug::DebugConfig, ExporterConfig),
+                factory!(
+                    "logging",
+                    ALL,
+                    Some("debug"),
+                    debug::LoggingConfig,
+                    ExporterConfig
+                ),
+                factory!("file", ALL, None, file::FileConfig, ExporterConfig),
+            ],
+            extensions: vec![factory!(
+                "health_check",
+                &[],
+                None,
+                health_check::HealthCheckConfig,
+                ExtensionConfig
+            )],
+        }
+    }
+
+    /// The `components` listing.
+    pub fn describe(&self) -> String {
+        fn section<C: ?Sized>(out: &mut String, title: &str, fs: &[Factory<C>]) {
+            out.push_str(title);
+            out.push_str(":\n");
+            for f in fs {
+                let signals: Vec<&str> = f.signals.iter().map(|s| crate::signal_name(*s)).collect();
+                out.push_str("  - ");
+                out.push_str(f.type_name);
+                if !signals.is_empty() {
+                    out.push_str(&format!(" [{}]", signals.join(", ")));
+                }
+                if let Some(d) = f.deprecated {
+                    out.push_str(&format!(" (deprecated name of {d})"));
+                }
+                out.push('\n');
+            }
+        }
+        let mut out = String::new();
+        section(&mut out, "receivers", &self.receivers);
+        section(&mut out, "processors", &self.processors);
+        section(&mut out, "exporters", &self.exporters);
+        section(&mut out, "extensions", &self.extensions);
+        out.push_str("connectors: []\n");
+        out
+    }
+}
+
+/// Finds the factory for `type_name`.
+pub fn find<'a, C: ?Sized>(fs: &'a [Factory<C>], type_name: &str) -> Option<&'a Factory<C>> {
+    fs.iter().find(|f| f.type_name == type_name)
+}
+
+/// The names in `fs`, for "supported: ..." messages.
+pub fn names<C: ?Sized>(fs: &[Factory<C>]) -> String {
+    fs.iter()
+        .filter(|f| f.deprecated.is_none())
+        .map(|f| f.type_name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

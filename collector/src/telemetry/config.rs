@@ -1,0 +1,256 @@
+//! `service.telemetry`: the collector's own logs and metrics, in the Collector's config shape.
+
+use crate::config::{ConfigError, Value};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// `service.telemetry`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// The collector's own logs.
+    #[serde(default)]
+    pub logs: LogsConfig,
+    /// The collector's own metrics, served in Prometheus text format.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// Resource attributes; `service.name` and `service.instance.id` become metric labels.
+    #[serde(default)]
+    pub resource: BTreeMap<String, Option<String>>,
+}
+
+/// Log level names as the Collector (zap) accepts them, in either case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum LogLevel {
+    /// Everything, including per-batch details.
+    #[serde(alias = "DEBUG")]
+    #[serde(rename = "debug")]
+    Debug,
+    /// Start-up, shutdown and notable events (the default).
+    #[default]
+    #[serde(alias = "INFO")]
+    #[serde(rename = "info")]
+    Info,
+    /// Problems that do not stop the collector.
+    #[serde(alias = "WARN")]
+    #[serde(rename = "warn")]
+    Warn,
+    /// Failures only.
+    #[serde(alias = "ERROR")]
+    #[serde(rename = "error")]
+    Error,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogEncoding {
+    /// Human-readable lines (the default).
+    #[default]
+    Console,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `service.telemetry.logs`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsConfig {
+    /// Minimum level: `debug`, `info` (default), `warn`, `error`.
+    #[serde(default)]
+    pub level: LogLevel,
+    /// `console` (default) or `json`.
+    #[serde(default)]
+    pub encoding: LogEncoding,
+    /// Accepted for compatibility; no effect.
+    #[serde(default)]
+    pub development: bool,
+    /// Accepted for compatibility; no effect (log lines carry the module, not the file).
+    #[serde(default)]
+    pub disable_caller: bool,
+    /// Accepted for compatibility; no effect.
+    #[serde(default)]
+    pub disable_stacktrace: bool,
+    /// Where logs go: `stderr` (default) or `stdout`.
+    #[serde(default)]
+    pub output_paths: Vec<String>,
+    /// Accepted for compatibility; no effect.
+    #[serde(default)]
+    pub initial_fields: BTreeMap<String, String>,
+}
+
+/// How detailed self-metrics are; `none` turns them off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsLevel {
+    /// No self-metrics and no metrics endpoint.
+    None,
+    /// Accepted; the same metrics as `normal`.
+    Basic,
+    /// The default.
+    #[default]
+    Normal,
+    /// Accepted; the same metrics as `normal`.
+    Detailed,
+}
+
+/// `service.telemetry.metrics`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `none`, `basic`, `normal` (default) or `detailed`.
+    #[serde(default)]
+    pub level: MetricsLevel,
+    /// The older form: `host:port` to serve `/metrics` on (default `0.0.0.0:8888`).
+    #[serde(default)]
+    pub address: Option<String>,
+    /// The newer form: `- pull: {exporter: {prometheus: {host, port}}}`.
+    #[serde(default)]
+    pub readers: Vec<ReaderConfig>,
+}
+
+/// One metric reader.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReaderConfig {
+    /// A pull (scrape) reader.
+    #[serde(default)]
+    pub pull: Option<PullReader>,
+    /// Push readers (OTLP) are not supported: refused with a message.
+    #[serde(default)]
+    pub periodic: Option<Value>,
+}
+
+/// `pull:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullReader {
+    /// `exporter:`.
+    pub exporter: PullExporter,
+}
+
+/// `pull.exporter:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullExporter {
+    /// The Prometheus endpoint.
+    pub prometheus: PrometheusReader,
+}
+
+/// `pull.exporter.prometheus:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusReader {
+    /// Interface to listen on (default: all, `0.0.0.0`).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Port (default 8888).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Accepted; metric names never carry unit suffixes beyond the Collector's own.
+    #[serde(default)]
+    pub without_units: Option<bool>,
+    /// Accepted; counters keep their `_total` suffix.
+    #[serde(default)]
+    pub without_type_suffix: Option<bool>,
+    /// Accepted; no scope info is written.
+    #[serde(default)]
+    pub without_scope_info: Option<bool>,
+}
+
+/// The default metrics address.
+pub const DEFAULT_METRICS_ADDRESS: &str = "0.0.0.0:8888";
+
+impl TelemetryConfig {
+    /// Where to serve `/metrics` (empty when metrics are off).
+    pub fn metrics_addresses(&self) -> Vec<String> {
+        if self.metrics.level == MetricsLevel::None {
+            return Vec::new();
+        }
+        let from_readers: Vec<String> = self
+            .metrics
+            .readers
+            .iter()
+            .filter_map(|r| r.pull.as_ref())
+            .map(|p| {
+                let host = p
+                    .exporter
+                    .prometheus
+                    .host
+                    .clone()
+                    .unwrap_or_else(|| "0.0.0.0".into());
+                let port = p.exporter.prometheus.port.unwrap_or(8888);
+                if host.contains(':') {
+                    format!("[{host}]:{port}")
+                } else {
+                    format!("{host}:{port}")
+                }
+            })
+            .collect();
+        if !from_readers.is_empty() {
+            return from_readers;
+        }
+        vec![
+            self.metrics
+                .address
+                .clone()
+                .unwrap_or_else(|| DEFAULT_METRICS_ADDRESS.to_owned()),
+        ]
+    }
+
+    /// Problems with the telemetry section.
+    pub fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        for (i, r) in self.metrics.readers.iter().enumerate() {
+            if r.periodic.is_some() {
+                errors.push(
+                    ConfigError::new("periodic (push) metric readers are not supported; use `pull: {exporter: {prometheus: {host, port}}}`")
+                        .field(format!("metrics.readers.{i}.periodic")),
+                );
+            } else if r.pull.is_none() {
+                errors.push(
+                    ConfigError::new("a reader needs `pull:`")
+                        .field(format!("metrics.readers.{i}")),
+                );
+            }
+        }
+        for (i, p) in self.logs.output_paths.iter().enumerate() {
+            if p != "stderr" && p != "stdout" {
+                errors.push(
+                    ConfigError::new(format!(
+                        "unsupported log output {p:?} (use stderr or stdout)"
+                    ))
+                    .field(format!("logs.output_paths.{i}")),
+                );
+            }
+        }
+        errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(y: &str) -> TelemetryConfig {
+        let v: Value = crate::config::value::from_yaml(y).unwrap();
+        TelemetryConfig::deserialize(&v).unwrap()
+    }
+
+    #[test]
+    fn metrics_address_forms() {
+        assert_eq!(parse("{}").metrics_addresses(), vec!["0.0.0.0:8888"]);
+        assert_eq!(
+            parse("metrics: {address: '127.0.0.1:9999'}").metrics_addresses(),
+            vec!["127.0.0.1:9999"]
+        );
+        let readers = "metrics:\n  readers:\n    - pull:\n        exporter:\n          prometheus:\n            host: 127.0.0.1\n            port: 9090\n";
+        assert_eq!(parse(readers).metrics_addresses(), vec!["127.0.0.1:9090"]);
+        assert!(
+            parse("metrics: {level: none}")
+                .metrics_addresses()
+                .is_empty()
+        );
+        assert_eq!(parse("logs: {level: DEBUG}").logs.level, LogLevel::Debug);
+    }
+}

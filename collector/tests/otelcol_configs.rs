@@ -1,0 +1,290 @@
+//! The OpenTelemetry Collector's own configs (`../shared/otelcol-configs`): those that use only
+//! supported components validate; the others fail naming every unsupported component.
+//! Component-level files (one receiver's or exporter's config) are placed under their
+//! component in a minimal full config; Kubernetes manifests have their ConfigMaps' configs
+//! extracted.
+
+// Test code: failing loudly is the point (clippy.toml only exempts #[test] functions).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+fn validate(yaml: &str) -> (i32, String) {
+    let d = TempDir::new();
+    std::fs::write(d.path("config.yaml"), yaml).unwrap();
+    let out = Command::new(bin())
+        .current_dir(&d.0)
+        .args(["validate", "--config=config.yaml"])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn indent(text: &str, n: usize) -> String {
+    text.lines()
+        .map(|l| format!("{}{l}\n", " ".repeat(n)))
+        .collect()
+}
+
+fn read(rel: &str) -> String {
+    let base = shared().join("otelcol-configs");
+    let path = if rel.starts_with("contrib/") {
+        base.join(rel)
+    } else {
+        base.join("core").join(rel)
+    };
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// A full config with `content` as the config of `section.id`.
+fn wrap(section: &str, id: &str, content: &str) -> String {
+    let body = indent(content, 4);
+    let (receivers, exporters, processors) = match section {
+        "receivers" => (
+            format!("receivers:\n  {id}:\n{body}"),
+            "exporters:\n  debug:\n".to_owned(),
+            String::new(),
+        ),
+        "exporters" => (
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n".to_owned(),
+            format!("exporters:\n  {id}:\n{body}"),
+            String::new(),
+        ),
+        "processors" => (
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n".to_owned(),
+            "exporters:\n  debug:\n".to_owned(),
+            format!("processors:\n  {id}:\n{body}"),
+        ),
+        _ => unreachable!(),
+    };
+    let rid = if section == "receivers" { id } else { "otlp" };
+    let eid = if section == "exporters" { id } else { "debug" };
+    let procs = if section == "processors" {
+        format!("[{id}]")
+    } else {
+        "[]".into()
+    };
+    format!(
+        "{receivers}{processors}{exporters}service:\n  pipelines:\n    traces:\n      receivers: [{rid}]\n      processors: {procs}\n      exporters: [{eid}]\n"
+    )
+}
+
+/// Expected: `Ok(())` for valid, or the fragments the error output must contain.
+type Want = Result<(), &'static [&'static str]>;
+
+fn check(name: &str, yaml: &str, want: Want) {
+    let (code, stderr) = validate(yaml);
+    match want {
+        Ok(()) => assert_eq!(code, 0, "{name} should validate:\n{stderr}\n{yaml}"),
+        Err(fragments) => {
+            assert_eq!(code, 1, "{name} should fail:\n{stderr}");
+            for f in fragments {
+                assert!(stderr.contains(f), "{name}: missing {f:?} in:\n{stderr}");
+            }
+        }
+    }
+}
+
+const NOP: &[&str] = &[
+    "receivers::nop: unknown receiver type \"nop\"",
+    "processors::nop: unknown processor type \"nop\"",
+    "exporters::nop: unknown exporter type \"nop\"",
+];
+
+#[test]
+fn full_configs() {
+    let cases: &[(&str, Want)] = &[
+        (
+            "examples/local-otel-config.yaml",
+            Err(&[
+                "extensions::zpages: unknown extension type \"zpages\"",
+                "processors::memory_limiter: unknown processor type \"memory_limiter\"",
+            ]),
+        ),
+        (
+            "otelcol/otelcol-nop.yaml",
+            Err(&[
+                "extensions::nop: unknown extension type \"nop\"",
+                "connectors::nop/con: connectors are not supported",
+            ]),
+        ),
+        (
+            "otelcol/otelcol-invalid.yaml",
+            Err(&["references processor \"invalid\" which is not configured"]),
+        ),
+        (
+            "otelcol/otelcol-valid-connector-use.yaml",
+            Err(&["connectors::nop/connector1: connectors are not supported"]),
+        ),
+        (
+            "otelcol/otelcol-cyclic-connector.yaml",
+            Err(&["connectors::nop/forward: connectors are not supported"]),
+        ),
+    ];
+    for (file, want) in cases {
+        check(file, &read(file), *want);
+        if file.starts_with("otelcol/") && *file != "otelcol/otelcol-invalid.yaml" {
+            check(file, &read(file), Err(&NOP[..1]));
+        }
+    }
+    check(
+        "otelcol/otelcol-invalid.yaml",
+        &read("otelcol/otelcol-invalid.yaml"),
+        Err(NOP),
+    );
+    check(
+        "otelcol/otelcol-nop.yaml",
+        &read("otelcol/otelcol-nop.yaml"),
+        Err(NOP),
+    );
+}
+
+#[test]
+fn kubernetes_example_configmaps() {
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_str_multiple(&read("examples/k8s-otel-config.yaml")).unwrap();
+    let mut configs = Vec::new();
+    for d in docs.iter().filter(|d| d["kind"] == "ConfigMap") {
+        for (k, v) in d["data"].as_object().unwrap() {
+            configs.push((k.clone(), v.as_str().unwrap().to_owned()));
+        }
+    }
+    assert_eq!(configs.len(), 2, "agent and collector configs");
+    for (name, yaml) in configs {
+        // Both use memory_limiter (issue 5) and zpages; otlp_grpc with a sending queue and
+        // retries is supported, so only those two are named.
+        check(
+            &name,
+            &yaml,
+            Err(&[
+                "processors::memory_limiter: unknown processor type",
+                "extensions::zpages: unknown extension type",
+            ]),
+        );
+        let (_, stderr) = validate(&yaml);
+        assert!(
+            !stderr.contains("otlp_grpc"),
+            "{name}: otlp_grpc should be fine:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn component_level_configs() {
+    let cases: &[(&str, &str, &str, Want)] = &[
+        ("receivers", "otlp", "otlpreceiver/default.yaml", Ok(())),
+        ("receivers", "otlp", "otlpreceiver/only_grpc.yaml", Ok(())),
+        ("receivers", "otlp", "otlpreceiver/only_http.yaml", Ok(())),
+        (
+            "receivers",
+            "otlp",
+            "otlpreceiver/config.yaml",
+            Err(&[
+                "field `protocols.grpc.tls`: server-side TLS is not supported yet",
+                "field `protocols.http.tls`: server-side TLS is not supported yet",
+                "field `protocols.http.cors`: CORS is not supported yet",
+                "field `protocols.http.auth.authenticator`: references extension \"test\" which is not configured",
+            ]),
+        ),
+        (
+            "receivers",
+            "otlp",
+            "otlpreceiver/bad_proto_config.yaml",
+            Err(&["field `protocols.thrift`: unknown field `thrift`"]),
+        ),
+        (
+            "receivers",
+            "otlp",
+            "otlpreceiver/typo_default_proto_config.yaml",
+            Err(&["field `protocols.htttp`: unknown field `htttp`"]),
+        ),
+        (
+            "receivers",
+            "otlp",
+            "otlpreceiver/invalid_traces_path.yaml",
+            Err(&["invalid URL path \":invalid\""]),
+        ),
+        (
+            "processors",
+            "batch",
+            "processors/batchprocessor-config.yaml",
+            Ok(()),
+        ),
+        // Only supported components, but one header name is not a valid HTTP field name (the
+        // Collector only finds out when it sends): refused up front, naming it.
+        (
+            "exporters",
+            "otlp_http",
+            "exporters/otlphttpexporter-config.yaml",
+            Err(&[
+                "exporters::otlp_http: field `headers`: invalid header name \"can you have a . here?\"",
+            ]),
+        ),
+        (
+            "exporters",
+            "otlp_grpc",
+            "exporters/otlpexporter-config.yaml",
+            Err(&[
+                "field `auth.authenticator`: references extension \"nop\" which is not configured",
+                "field `sending_queue.batch`: exporter-side batching is not supported",
+            ]),
+        ),
+    ];
+    for (section, id, file, want) in cases {
+        check(file, &wrap(section, id, &read(file)), *want);
+    }
+    // Without that header, everything else in it (TLS files, queue, retry, buffers) is accepted.
+    let text = read("exporters/otlphttpexporter-config.yaml");
+    let fixed: String = text
+        .lines()
+        .filter(|l| !l.contains("can you have"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(fixed, text);
+    check(
+        "otlphttpexporter-config without the bad header",
+        &wrap("exporters", "otlp_http", &fixed),
+        Ok(()),
+    );
+}
+
+#[test]
+fn contrib_processor_configs_name_each_unsupported_processor() {
+    for file in [
+        "contrib/filterprocessor-config_ottl.yaml",
+        "contrib/transformprocessor-config.yaml",
+    ] {
+        let text = read(file);
+        let ids: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && l.ends_with(':'))
+            .map(|l| l.trim_end_matches(':').to_owned())
+            .collect();
+        assert!(ids.len() >= 5, "{file}: {ids:?}");
+        let yaml = format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\nprocessors:\n{}exporters:\n  debug:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n",
+            indent(&text, 2)
+        );
+        let (code, stderr) = validate(&yaml);
+        assert_eq!(code, 1);
+        for id in &ids {
+            let ty = id.split('/').next().unwrap();
+            let want = format!("processors::{id}: unknown processor type \"{ty}\"");
+            assert!(
+                stderr.contains(&want),
+                "{file}: missing {want:?} in:\n{stderr}"
+            );
+        }
+    }
+}

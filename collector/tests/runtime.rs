@@ -1,0 +1,477 @@
+//! The running collector: fan-out and fan-in, the health check, self-metrics, the Kubernetes
+//! localhost warning, HTTP error answers and start-up failures.
+
+// Test code: failing loudly is the point (clippy.toml only exempts #[test] functions).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::*;
+
+#[test]
+fn fan_out_and_fan_in() {
+    // otlp feeds two traces pipelines (fan-out); otlp/2 also feeds traces/b; traces/a and
+    // traces/b both export to file/shared (fan-in); traces/a also exports to file/a.
+    let mut c = Collector::start(&format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+  otlp/2:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+processors:
+  batch:
+    timeout: 10ms
+exporters:
+  file/a:
+    path: {{dir}}/a.jsonl
+  file/shared:
+    path: {{dir}}/shared.jsonl
+service:
+  pipelines:
+    traces/a:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [file/a, file/shared]
+    traces/b:
+      receivers: [otlp, otlp/2]
+      exporters: [file/shared]
+{TEST_TELEMETRY}"#
+    ));
+    assert_eq!(
+        post_spans(&c.http_url(), spans_request("svc", 0..3)).unwrap(),
+        200
+    );
+    grpc_export(
+        &format!("http://{}", c.addr("receivers::otlp/2/grpc")),
+        meshtrace_collector::otlp::Signal::Traces,
+        spans_request("svc", 100..102),
+        false,
+    )
+    .unwrap();
+    c.stop();
+    let mut a = span_ids_in_file(&c.dir.path("a.jsonl"));
+    let mut shared = span_ids_in_file(&c.dir.path("shared.jsonl"));
+    a.sort_unstable();
+    shared.sort_unstable();
+    assert_eq!(a, vec![0, 1, 2]);
+    // From otlp: twice (traces/a and traces/b); from otlp/2: once (traces/b).
+    assert_eq!(shared, vec![0, 0, 1, 1, 2, 2, 100, 101]);
+}
+
+fn health_status(addr: &str) -> Option<u16> {
+    http("GET", &format!("http://{addr}/"), &[], vec![])
+        .ok()
+        .map(|(s, _, _)| s)
+}
+
+#[test]
+fn health_check_is_healthy_when_running_and_unhealthy_while_shutting_down() {
+    // The exporter's backend is a closed port: at shutdown the queue keeps retrying until
+    // the shutdown deadline, which keeps the collector in its "shutting down" state a while.
+    let mut c = Collector::start_with(
+        &format!(
+            r#"
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+exporters:
+  otlp_grpc:
+    endpoint: 127.0.0.1:1
+    tls:
+      insecure: true
+    retry_on_failure:
+      initial_interval: 100ms
+      max_interval: 100ms
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:0
+    path: /health
+service:
+  extensions: [health_check]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [otlp_grpc]
+{TEST_TELEMETRY}"#
+        ),
+        &["--shutdown-timeout=3s"],
+        &[],
+    );
+    let addr = c.addr("extensions::health_check");
+    let (status, _, body) = http("GET", &format!("http://{addr}/health"), &[], vec![]).unwrap();
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).starts_with("{\"status\":\"Server available\""));
+    assert_eq!(
+        http("GET", &format!("http://{addr}/"), &[], vec![])
+            .unwrap()
+            .0,
+        404
+    );
+    assert_eq!(
+        post_spans(&c.http_url(), spans_request("svc", 0..1)).unwrap(),
+        200
+    );
+    c.terminate();
+    let seen = eventually("the health check to report 503", || {
+        match http("GET", &format!("http://{addr}/health"), &[], vec![]) {
+            Ok((503, _, body)) => Some(String::from_utf8_lossy(&body).into_owned()),
+            Ok(_) => None,
+            Err(e) => panic!("health check gone before reporting unhealthy: {e}"),
+        }
+    });
+    assert!(
+        seen.starts_with("{\"status\":\"Server not available\""),
+        "{seen}"
+    );
+    assert!(c.wait().success());
+    assert!(
+        c.logs()
+            .iter()
+            .any(|l| msg(l).starts_with("shutdown deadline exceeded")),
+        "{}",
+        c.dump_logs()
+    );
+    assert!(
+        health_status(&addr).is_none(),
+        "the health check stops last, with the process"
+    );
+}
+
+#[test]
+fn self_metrics_use_the_collector_names() {
+    let mut c = Collector::start(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+processors:
+  batch:
+    send_batch_size: 4
+exporters:
+  file:
+    path: {dir}/out.jsonl
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [file]
+  telemetry:
+    logs:
+      encoding: json
+    metrics:
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: 0
+"#,
+    );
+    assert_eq!(
+        post_spans(&c.http_url(), spans_request("svc", 0..5)).unwrap(),
+        200
+    );
+    assert_eq!(
+        http(
+            "POST",
+            &format!("{}/v1/traces", c.http_url()),
+            &[("content-type", "application/x-protobuf")],
+            b"\xff\xff".to_vec()
+        )
+        .unwrap()
+        .0,
+        400
+    );
+    let url = format!("http://{}/metrics", c.addr("service::telemetry::metrics"));
+    let text = eventually("spans to be exported", || {
+        let (s, h, b) = http("GET", &url, &[], vec![]).ok()?;
+        assert_eq!(s, 200);
+        assert!(
+            h["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain; version=0.0.4")
+        );
+        let t = String::from_utf8(b).unwrap();
+        t.contains("otelcol_exporter_sent_spans_total{exporter=\"file\",")
+            .then_some(t)
+    });
+    let value = |prefix: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(
+        value("otelcol_receiver_accepted_spans_total{receiver=\"otlp\","),
+        5.0
+    );
+    assert!(text.contains("transport=\"http\"} 5\n"));
+    assert_eq!(
+        value("otelcol_receiver_refused_spans_total{receiver=\"otlp\","),
+        0.0
+    );
+    assert_eq!(
+        value("otelcol_processor_incoming_items_total{otel_signal=\"traces\",processor=\"batch\","),
+        5.0
+    );
+    assert_eq!(
+        value("otelcol_processor_outgoing_items_total{otel_signal=\"traces\",processor=\"batch\","),
+        5.0
+    );
+    assert_eq!(
+        value("otelcol_processor_batch_batch_size_trigger_send_total{processor=\"batch\","),
+        1.0
+    );
+    assert_eq!(
+        value("otelcol_processor_batch_batch_send_size_count{processor=\"batch\","),
+        1.0
+    );
+    assert_eq!(
+        value("otelcol_processor_batch_batch_send_size_sum{processor=\"batch\","),
+        5.0
+    );
+    assert_eq!(
+        value("otelcol_exporter_sent_spans_total{exporter=\"file\","),
+        5.0
+    );
+    assert_eq!(
+        value("otelcol_exporter_send_failed_spans_total{exporter=\"file\","),
+        0.0
+    );
+    assert!(value("otelcol_process_memory_rss{") > 0.0);
+    assert!(text.contains("# TYPE otelcol_process_cpu_seconds_total counter\n"));
+    assert!(text.contains("# TYPE otelcol_processor_batch_batch_send_size histogram\n"));
+    assert!(text.contains("service_name=\"meshtrace-collector\""));
+    c.stop();
+}
+
+#[test]
+fn localhost_listeners_inside_kubernetes_get_a_loud_warning() {
+    let cfg = format!(
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\n      http:\n        endpoint: 0.0.0.0:0\nexporters:\n  debug:\nextensions:\n  health_check:\n    endpoint: localhost:0\nservice:\n  extensions: [health_check]\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n{TEST_TELEMETRY}"
+    );
+    let warnings = |c: &Collector| -> Vec<String> {
+        c.logs()
+            .iter()
+            .filter(|l| l["level"] == "WARN" && msg(l).contains("Kubernetes"))
+            .map(|l| format!("{} {}", l["fields"]["component"], msg(l)))
+            .collect()
+    };
+    let mut outside = Collector::start(&cfg);
+    assert!(warnings(&outside).is_empty());
+    outside.stop();
+    let mut inside = Collector::start_with(&cfg, &[], &[("KUBERNETES_SERVICE_HOST", "10.96.0.1")]);
+    let w = warnings(&inside);
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w.iter()
+            .any(|m| m
+                .starts_with("\"receivers::otlp\" OTLP/gRPC receiver listens on loopback only")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|m| m
+                .starts_with("\"extensions::health_check\" health check listens on loopback only")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter().all(|m| m.contains("Set `endpoint: 0.0.0.0:")),
+        "{w:?}"
+    );
+    // Every listener logs where it listens.
+    let listening: Vec<String> = inside
+        .logs()
+        .iter()
+        .filter(|l| msg(l).ends_with("listening"))
+        .map(|l| msg(l).to_owned())
+        .collect();
+    assert_eq!(listening.len(), 4, "{listening:?}");
+    inside.stop();
+}
+
+/// Method, path, headers, body, expected status.
+type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16);
+
+#[test]
+fn http_receiver_answers_bad_requests_with_the_right_status() {
+    let mut c = Collector::start(&format!(
+        "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\n        max_request_body_size: 10000\nexporters:\n  file:\n    path: {{dir}}/out.jsonl\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [file]\n{TEST_TELEMETRY}"
+    ));
+    let base = c.http_url();
+    let pb = "application/x-protobuf";
+    let big = spans_request("svc", 0..400);
+    assert!(big.len() > 10000);
+    let mut bad_id = spans_request("svc", 0..1);
+    // The first span's trace id is the 16 bytes after its tag and length: make it 15 long.
+    let i = bad_id.windows(2).position(|w| w == [0x0a, 16]).unwrap();
+    bad_id[i + 1] = 15;
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "POST",
+            "/v1/traces",
+            vec![("content-type", pb)],
+            spans_request("svc", 0..2),
+            200,
+        ),
+        (
+            "POST",
+            "/v1/traces",
+            vec![("content-type", "application/json")],
+            br#"{"resourceSpans":[]}"#.to_vec(),
+            200,
+        ),
+        (
+            "POST",
+            "/v1/traces",
+            vec![("content-type", "text/plain")],
+            b"x".to_vec(),
+            415,
+        ),
+        ("POST", "/v1/traces", vec![], b"x".to_vec(), 415),
+        (
+            "POST",
+            "/v1/traces",
+            vec![("content-type", pb)],
+            b"\x0a\xff\xff\xff".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            "/v1/traces",
+            vec![("content-type", pb)],
+            bad_id,
+            400,
+        ),
+        (
+            "POST",
+            "/v1/traces",
+            vec![("content-type", "application/json")],
+            b"{\"resourceSpans\": 5}".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            "/v1/traces",
+            vec![("content-type", pb), ("content-encoding", "gzip")],
+            b"not gzip".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            "/v1/traces",
+            vec![("content-type", pb), ("content-encoding", "br")],
+            b"x".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            "/v1/traces",
+            vec![("content-type", pb)],
+            big.clone(),
+            413,
+        ),
+        (
+            "POST",
+            "/v1/traces",
+            vec![("content-type", pb), ("content-encoding", "gzip")],
+            gzip(&vec![0u8; 50_000]),
+            413,
+        ),
+        ("GET", "/v1/traces", vec![], vec![], 405),
+        (
+            "POST",
+            "/v1/metrics",
+            vec![("content-type", pb)],
+            vec![],
+            404,
+        ),
+        ("POST", "/nope", vec![("content-type", pb)], vec![], 404),
+    ];
+    for (method, path, headers, body, want) in cases {
+        let (status, h, resp) = http(method, &format!("{base}{path}"), &headers, body).unwrap();
+        assert_eq!(
+            status,
+            want,
+            "{method} {path} {headers:?}: {}",
+            String::from_utf8_lossy(&resp)
+        );
+        if want == 400 && headers.iter().any(|(_, v)| *v == pb) {
+            // A google.rpc.Status in protobuf: code 3 (INVALID_ARGUMENT) and a message.
+            assert_eq!(h["content-type"], pb);
+            assert_eq!(&resp[..2], &[0x08, 0x03], "{resp:?}");
+        }
+    }
+    c.stop();
+    let mut ids = span_ids_in_file(&c.dir.path("out.jsonl"));
+    ids.sort_unstable();
+    assert_eq!(ids, vec![0, 1], "only the valid request got through");
+}
+
+#[test]
+fn a_receiver_that_cannot_bind_stops_start_up_with_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let d = TempDir::new();
+    std::fs::write(
+        d.path("c.yaml"),
+        format!("receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:{port}\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n  telemetry:\n    metrics:\n      level: none\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin())
+        .arg(format!("--config={}", d.path("c.yaml").display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("Error: the collector stopped with an error: receivers::otlp: cannot listen on 127.0.0.1:{port}")), "{stderr}");
+    assert!(!stderr.contains("Everything is ready"), "{stderr}");
+}
+
+#[test]
+fn grpc_receiver_answers_with_the_otlp_status_codes() {
+    use meshtrace_collector::otlp::Signal;
+    let mut c = Collector::start(&format!(
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\n        max_recv_msg_size_mib: 1\nexporters:\n  file:\n    path: {{dir}}/out.jsonl\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [file]\n{TEST_TELEMETRY}"
+    ));
+    let url = c.grpc_url();
+    grpc_export(&url, Signal::Traces, spans_request("svc", 0..2), false).unwrap();
+    grpc_export(&url, Signal::Traces, spans_request("svc", 2..3), true).unwrap();
+    let too_big = spans_request("svc", 100..30_000);
+    assert!(too_big.len() > 1 << 20);
+    // Not retryable (RESOURCE_EXHAUSTED without RetryInfo), unlike tonic's default OUT_OF_RANGE.
+    assert_eq!(
+        grpc_export(&url, Signal::Traces, too_big, false)
+            .unwrap_err()
+            .code(),
+        tonic::Code::ResourceExhausted
+    );
+    let e = grpc_export(&url, Signal::Traces, b"\x0a\xff\xff".to_vec(), false).unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+    // No metrics pipeline uses this receiver.
+    assert_eq!(
+        grpc_export(&url, Signal::Metrics, vec![], false)
+            .unwrap_err()
+            .code(),
+        tonic::Code::Unimplemented
+    );
+    c.stop();
+    assert_eq!(span_ids_in_file(&c.dir.path("out.jsonl")), vec![0, 1, 2]);
+}

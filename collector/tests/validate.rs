@@ -1,0 +1,164 @@
+//! `meshtrace-collector validate`: golden files of its messages for broken configs
+//! (`testdata/validate/NAME.yaml` → `NAME.golden`; `NAME.args` overrides the arguments), and
+//! the command line's other promises. `UPDATE_GOLDEN=1` rewrites the golden files.
+
+// Test code: failing loudly is the point (clippy.toml only exempts #[test] functions).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+fn run(dir: &Path, args: &[String], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("KUBERNETES_SERVICE_HOST");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn validate_messages_match_the_golden_files() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/validate");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".yaml").map(String::from))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 15, "the golden set shrank: {names:?}");
+    let mut failures = Vec::new();
+    for name in names {
+        let args: Vec<String> = match std::fs::read_to_string(dir.join(format!("{name}.args"))) {
+            Ok(a) => a.lines().map(String::from).collect(),
+            Err(_) => vec!["validate".into(), "--config".into(), format!("{name}.yaml")],
+        };
+        let (code, stdout, stderr) = run(&dir, &args, &[]);
+        assert!(
+            stdout.is_empty(),
+            "{name}: validate printed to stdout: {stdout}"
+        );
+        let got = format!("exit: {code}\n{stderr}");
+        let golden = dir.join(format!("{name}.golden"));
+        if update {
+            std::fs::write(&golden, &got).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&golden)
+            .unwrap_or_else(|_| panic!("missing {}", golden.display()));
+        if got != want {
+            failures.push(format!("--- {name}: want\n{want}--- got\n{got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+const VALID: &str = "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: ${env:MY_POD_IP}:4317\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n";
+
+#[test]
+fn config_flag_forms_and_env_expansion() {
+    let d = TempDir::new();
+    std::fs::write(d.path("c.yaml"), VALID).unwrap();
+    let env = [("MY_POD_IP", "10.1.2.3")];
+    for args in [
+        vec!["validate", "--config", "c.yaml"],
+        vec!["validate", "--config=c.yaml"],
+        vec!["--config=c.yaml", "validate"],
+        vec!["validate", "--config=file:c.yaml"],
+    ] {
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        let (code, _, stderr) = run(&d.0, &args, &env);
+        assert_eq!((code, stderr.as_str()), (0, ""), "{args:?}");
+    }
+    // Unset: expands to empty (with a warning), leaving ":4317", which is still valid.
+    let (code, _, stderr) = run(&d.0, &["validate".into(), "--config=c.yaml".into()], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stderr,
+        "warning: configuration references unset environment variable MY_POD_IP; it expands to an empty string\n"
+    );
+}
+
+#[test]
+fn repeated_config_flags_merge_later_wins() {
+    let d = TempDir::new();
+    std::fs::write(d.path("a.yaml"), VALID).unwrap();
+    // The second file adds an exporter and replaces the pipeline's exporter list.
+    std::fs::write(d.path("b.yaml"), "exporters:\n  file:\n    path: /tmp/x\nservice:\n  pipelines:\n    traces:\n      exporters: [file]\n").unwrap();
+    std::fs::write(
+        d.path("bad.yaml"),
+        "service:\n  pipelines:\n    traces:\n      exporters: [nope]\n",
+    )
+    .unwrap();
+    let env = [("MY_POD_IP", "1.2.3.4")];
+    let args = |files: &[&str]| -> Vec<String> {
+        let mut v = vec!["validate".to_string()];
+        v.extend(files.iter().map(|f| format!("--config={f}")));
+        v
+    };
+    let (code, _, stderr) = run(&d.0, &args(&["a.yaml", "b.yaml"]), &env);
+    // debug is now unused: the list was replaced, not appended to.
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            0,
+            "warning: exporters::debug is configured but not used in any pipeline; it will not run\n"
+        )
+    );
+    let (code, _, stderr) = run(&d.0, &args(&["a.yaml", "bad.yaml"]), &env);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        "Error: invalid configuration: bad.yaml: service::pipelines::traces: field `exporters.0`: references exporter \"nope\" which is not configured under `exporters`\n"
+    );
+    let (code, _, stderr) = run(
+        &d.0,
+        &args(&["a.yaml", "yaml:exporters::debug::verbosity: detailed"]),
+        &env,
+    );
+    assert_eq!((code, stderr.as_str()), (0, ""));
+}
+
+#[test]
+fn components_lists_what_is_supported() {
+    let (code, stdout, _) = run(Path::new("."), &["components".into()], &[]);
+    assert_eq!(code, 0);
+    for line in [
+        "receivers:\n  - otlp [traces, metrics, logs]\n",
+        "processors:\n  - batch [traces, metrics, logs]\n",
+        "  - otlp_grpc [traces, metrics, logs]\n",
+        "  - otlp [traces, metrics, logs] (deprecated name of otlp_grpc)\n",
+        "  - otlp_http [traces, metrics, logs]\n",
+        "  - otlphttp [traces, metrics, logs] (deprecated name of otlp_http)\n",
+        "  - debug [traces, metrics, logs]\n",
+        "  - logging [traces, metrics, logs] (deprecated name of debug)\n",
+        "  - file [traces, metrics, logs]\n",
+        "extensions:\n  - health_check\n",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn a_bad_config_stops_the_collector_with_the_same_message() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/validate");
+    let (code, _, stderr) = run(&dir, &["--config=unknown_field.yaml".into()], &[]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("unknown_field.yaml: exporters::otlp_grpc/tempo: field `endpont`: unknown field `endpont`, expected one of `endpoint`"), "{stderr}");
+}

@@ -1,0 +1,1 @@
+//! split/concat unit tests.

@@ -1,0 +1,344 @@
+//! Views shared by all signals: attribute lists, AnyValue, Resource, InstrumentationScope.
+
+use crate::wire::{Field, Fields, Val};
+
+use super::utf8;
+
+/// An attribute value, borrowed from the request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AnyValueRef<'a> {
+    /// `string_value`.
+    Str(&'a str),
+    /// `bool_value`.
+    Bool(bool),
+    /// `int_value`.
+    Int(i64),
+    /// `double_value`.
+    Double(f64),
+    /// `bytes_value`.
+    Bytes(&'a [u8]),
+    /// `array_value`.
+    Array(ArrayRef<'a>),
+    /// `kvlist_value`.
+    KvList(KvListRef<'a>),
+    /// No value set (or a variant this crate does not read, such as profiles' string indices).
+    Empty,
+}
+
+impl<'a> AnyValueRef<'a> {
+    /// Reads an encoded `AnyValue` message.
+    pub fn parse(buf: &'a [u8]) -> AnyValueRef<'a> {
+        let mut v = AnyValueRef::Empty;
+        for f in Fields::ok(buf) {
+            v = match (f.num, f.val) {
+                (1, Val::Len(b)) => {
+                    std::str::from_utf8(b).map_or(AnyValueRef::Empty, AnyValueRef::Str)
+                }
+                (2, Val::Varint(x)) => AnyValueRef::Bool(x != 0),
+                (3, Val::Varint(x)) => AnyValueRef::Int(x as i64),
+                (4, Val::I64(x)) => AnyValueRef::Double(f64::from_bits(x)),
+                (5, Val::Len(b)) => AnyValueRef::Array(ArrayRef { buf: b }),
+                (6, Val::Len(b)) => AnyValueRef::KvList(KvListRef { buf: b }),
+                (7, Val::Len(b)) => AnyValueRef::Bytes(b),
+                (8, Val::Varint(_)) => AnyValueRef::Empty,
+                _ => continue,
+            };
+        }
+        v
+    }
+
+    /// The string, if this is a string value.
+    pub fn as_str(&self) -> Option<&'a str> {
+        match *self {
+            AnyValueRef::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is an int value.
+    pub fn as_int(&self) -> Option<i64> {
+        match *self {
+            AnyValueRef::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+}
+
+/// An `ArrayValue`: its elements in order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ArrayRef<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> ArrayRef<'a> {
+    /// The elements.
+    pub fn iter(&self) -> impl Iterator<Item = AnyValueRef<'a>> + use<'a> {
+        Fields::ok(self.buf).filter_map(|f| match (f.num, f.val) {
+            (1, Val::Len(b)) => Some(AnyValueRef::parse(b)),
+            _ => None,
+        })
+    }
+
+    /// The encoded `ArrayValue` message.
+    pub fn raw(&self) -> &'a [u8] {
+        self.buf
+    }
+}
+
+/// A `KeyValueList`: key/value pairs, looked up like attributes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KvListRef<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> KvListRef<'a> {
+    /// The entries, as an attribute list.
+    pub fn entries(&self) -> Attributes<'a> {
+        Attributes::new(self.buf, 1)
+    }
+
+    /// The encoded `KeyValueList` message.
+    pub fn raw(&self) -> &'a [u8] {
+        self.buf
+    }
+}
+
+/// One attribute: key, value, and the encoded `KeyValue` (for copying it unchanged).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeyValueRef<'a> {
+    raw: &'a [u8],
+    key: &'a [u8],
+    value: Option<&'a [u8]>,
+}
+
+impl<'a> KeyValueRef<'a> {
+    /// Reads an encoded `KeyValue` message.
+    pub fn parse(raw: &'a [u8]) -> KeyValueRef<'a> {
+        let mut kv = KeyValueRef {
+            raw,
+            key: &[],
+            value: None,
+        };
+        for f in Fields::ok(raw) {
+            match (f.num, f.val) {
+                (1, Val::Len(b)) => kv.key = b,
+                (2, Val::Len(b)) => kv.value = Some(b),
+                _ => {}
+            }
+        }
+        kv
+    }
+
+    /// The key.
+    pub fn key(&self) -> &'a str {
+        utf8(self.key)
+    }
+
+    /// The key's bytes, for comparisons without a UTF-8 check.
+    pub fn key_bytes(&self) -> &'a [u8] {
+        self.key
+    }
+
+    /// The value ([`AnyValueRef::Empty`] when unset).
+    pub fn value(&self) -> AnyValueRef<'a> {
+        self.value.map_or(AnyValueRef::Empty, AnyValueRef::parse)
+    }
+
+    /// The encoded `AnyValue` (empty when unset).
+    pub fn raw_value(&self) -> &'a [u8] {
+        self.value.unwrap_or(&[])
+    }
+
+    /// The encoded `KeyValue` message.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+}
+
+/// An attribute list (the repeated `KeyValue` field `field` of some message).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Attributes<'a> {
+    buf: &'a [u8],
+    field: u32,
+}
+
+impl<'a> Attributes<'a> {
+    pub(crate) fn new(buf: &'a [u8], field: u32) -> Self {
+        Attributes { buf, field }
+    }
+
+    /// Encoded `KeyValue` messages, in order.
+    pub(crate) fn raw_entries(&self) -> impl Iterator<Item = &'a [u8]> + Clone + use<'a> {
+        let field = self.field;
+        Fields::ok(self.buf).filter_map(move |f| match f.val {
+            Val::Len(b) if f.num == field => Some(b),
+            _ => None,
+        })
+    }
+
+    /// The attributes, in order (duplicates included, if the sender sent any).
+    pub fn iter(&self) -> impl Iterator<Item = KeyValueRef<'a>> + Clone + use<'a> {
+        self.raw_entries().map(KeyValueRef::parse)
+    }
+
+    /// The value of the first attribute named `key`, decoding no other value.
+    pub fn get(&self, key: &str) -> Option<AnyValueRef<'a>> {
+        self.find(key).map(|kv| kv.value())
+    }
+
+    /// The first attribute named `key`.
+    pub fn find(&self, key: &str) -> Option<KeyValueRef<'a>> {
+        let key = key.as_bytes();
+        self.raw_entries().find_map(|raw| {
+            let kv = KeyValueRef::parse(raw);
+            (kv.key == key).then_some(kv)
+        })
+    }
+
+    /// True when an attribute named `key` exists.
+    pub fn contains(&self, key: &str) -> bool {
+        self.find(key).is_some()
+    }
+
+    /// Number of attributes.
+    pub fn len(&self) -> usize {
+        self.raw_entries().count()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.raw_entries().next().is_none()
+    }
+}
+
+/// Tracks the byte region holding all occurrences of one repeated field, so iterating it
+/// later skips the message's other fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Region {
+    start: usize,
+    end: usize,
+    pub count: u32,
+}
+
+impl Region {
+    #[inline]
+    pub(crate) fn add(&mut self, f: &Field<'_>) {
+        if self.count == 0 {
+            self.start = f.start;
+        }
+        self.end = f.end;
+        self.count += 1;
+    }
+
+    #[inline]
+    pub(crate) fn slice<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        buf.get(self.start..self.end).unwrap_or(&[])
+    }
+}
+
+/// A `Resource`: its attributes and dropped count.
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceView<'a> {
+    buf: &'a [u8],
+    present: bool,
+}
+
+impl<'a> ResourceView<'a> {
+    pub(crate) fn new(buf: Option<&'a [u8]>) -> Self {
+        ResourceView {
+            buf: buf.unwrap_or(&[]),
+            present: buf.is_some(),
+        }
+    }
+
+    /// False when the request carries no `resource` field.
+    pub fn is_present(&self) -> bool {
+        self.present
+    }
+
+    /// The resource attributes (e.g. `service.name`, `k8s.pod.name`).
+    pub fn attributes(&self) -> Attributes<'a> {
+        Attributes::new(self.buf, 1)
+    }
+
+    /// `dropped_attributes_count`.
+    pub fn dropped_attributes_count(&self) -> u32 {
+        last_varint(self.buf, 2) as u32
+    }
+
+    /// The encoded `Resource` message.
+    pub fn raw(&self) -> &'a [u8] {
+        self.buf
+    }
+}
+
+/// An `InstrumentationScope`.
+#[derive(Debug, Clone, Copy)]
+pub struct ScopeView<'a> {
+    buf: &'a [u8],
+    present: bool,
+}
+
+impl<'a> ScopeView<'a> {
+    pub(crate) fn new(buf: Option<&'a [u8]>) -> Self {
+        ScopeView {
+            buf: buf.unwrap_or(&[]),
+            present: buf.is_some(),
+        }
+    }
+
+    /// False when the request carries no `scope` field.
+    pub fn is_present(&self) -> bool {
+        self.present
+    }
+
+    /// `name` (e.g. the instrumentation library).
+    pub fn name(&self) -> &'a str {
+        utf8(last_len(self.buf, 1))
+    }
+
+    /// `version`.
+    pub fn version(&self) -> &'a str {
+        utf8(last_len(self.buf, 2))
+    }
+
+    /// The scope attributes.
+    pub fn attributes(&self) -> Attributes<'a> {
+        Attributes::new(self.buf, 3)
+    }
+
+    /// `dropped_attributes_count`.
+    pub fn dropped_attributes_count(&self) -> u32 {
+        last_varint(self.buf, 4) as u32
+    }
+
+    /// The encoded `InstrumentationScope` message.
+    pub fn raw(&self) -> &'a [u8] {
+        self.buf
+    }
+}
+
+/// The last length-delimited field `num` of `buf` (empty if none).
+pub(crate) fn last_len(buf: &[u8], num: u32) -> &[u8] {
+    last_len_opt(buf, num).unwrap_or(&[])
+}
+
+pub(crate) fn last_len_opt(buf: &[u8], num: u32) -> Option<&[u8]> {
+    Fields::ok(buf)
+        .filter_map(|f| match f.val {
+            Val::Len(b) if f.num == num => Some(b),
+            _ => None,
+        })
+        .last()
+}
+
+/// The last varint field `num` of `buf` (0 if none).
+pub(crate) fn last_varint(buf: &[u8], num: u32) -> u64 {
+    Fields::ok(buf)
+        .filter_map(|f| match f.val {
+            Val::Varint(v) if f.num == num => Some(v),
+            _ => None,
+        })
+        .last()
+        .unwrap_or(0)
+}

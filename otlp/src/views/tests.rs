@@ -1,0 +1,1 @@
+//! View unit tests.
