@@ -1,4 +1,4 @@
-//! Batching without decoding: [`concat`] merges requests by concatenating their bytes;
+//! Batching without decoding: [`concat()`] merges requests by concatenating their bytes;
 //! [`split`] cuts a request into requests of at most N items.
 //!
 //! An `Export*ServiceRequest` is `repeated Resource* resource_* = 1`, so the concatenation

@@ -107,7 +107,9 @@ impl<'a> Fields<'a> {
 impl<'a> Iterator for Fields<'a> {
     type Item = Result<Field<'a>, WireError>;
 
-    #[inline]
+    // Always inlined: returning the field through memory from an out-of-line call was the
+    // largest single cost of validation (store-forwarding of the 48-byte result).
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         let start = self.pos;
         if start >= self.buf.len() {
@@ -181,8 +183,20 @@ const MAX_FIELD_NUMBER: u64 = (1 << 29) - 1;
 
 /// Reads a base-128 varint at `*pos`, advancing `pos`. At most 10 bytes; the 10th may only
 /// carry the top bit of a u64 (as prost and the Go runtime require).
-#[inline]
+#[inline(always)]
 pub(crate) fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, ErrorKind> {
+    // Tags and most lengths fit in one byte.
+    if let Some(&b) = buf.get(*pos)
+        && b < 0x80
+    {
+        *pos += 1;
+        return Ok(u64::from(b));
+    }
+    read_varint_slow(buf, pos)
+}
+
+#[inline(never)]
+fn read_varint_slow(buf: &[u8], pos: &mut usize) -> Result<u64, ErrorKind> {
     let mut result = 0u64;
     for i in 0..10 {
         let Some(&b) = buf.get(*pos + i) else {

@@ -144,8 +144,12 @@ struct ScopePlan {
 }
 
 /// Applies `editor` to every resource and span of a trace batch. Returns the batch itself
-/// (no copy) when nothing changed; otherwise a new batch with unchanged resources and spans
-/// copied as raw bytes and its new span count.
+/// (no copy) when nothing changed, or when it is not a traces batch; otherwise a new batch
+/// with unchanged resources and spans copied as raw bytes, and its new span count.
+///
+/// Scopes that had spans and lost them all are removed, and so are resources that had scopes
+/// and lost them all (as the OpenTelemetry Collector's filter processor does); scopes and
+/// resources that arrived empty are left as they came.
 pub fn rewrite_traces<'a, E: TracesEditor<'a> + ?Sized>(batch: &'a Batch, editor: &mut E) -> Batch {
     if batch.signal() != Signal::Traces {
         return batch.clone();

@@ -25,28 +25,32 @@ pub(crate) fn attribute(
         ));
     }
     let body = c.len(fd, base, &p)?;
-    key_value(c, body, base + fd.data_start(), &p, 1)
+    // One ASCII scan of the whole KeyValue usually covers both its strings (tags and short
+    // lengths are ASCII bytes too), saving a UTF-8 check per string.
+    key_value(c, body, base + fd.data_start(), &p, 1, body.is_ascii())
 }
 
 /// `KeyValue { string key = 1; AnyValue value = 2; int32 key_strindex = 3; }`; `depth` is
-/// the nesting level of its value (1 for a top-level attribute).
+/// the nesting level of its value (1 for a top-level attribute); `ascii`: `buf` is known to
+/// be ASCII, so its strings need no UTF-8 check.
 pub(crate) fn key_value(
     c: &Ctx<'_>,
     buf: &[u8],
     base: usize,
     p: &Path<'_>,
     depth: usize,
+    ascii: bool,
 ) -> Result<(), ValidationError> {
     each_field(buf, base, p, |fd| match fd.num {
         1 => {
             let kp = p.field("key");
-            let n = c.string(&fd, base, &kp)?;
+            let n = c.string_in(&fd, base, &kp, ascii)?;
             c.value_len(n, &fd, base, &kp)
         }
         2 => {
             let vp = p.field("value");
             let body = c.len(&fd, base, &vp)?;
-            any_value(c, body, base + fd.data_start(), &vp, depth)
+            any_value(c, body, base + fd.data_start(), &vp, depth, ascii)
         }
         3 => c.varint(&fd, base, &p.field("key_strindex")),
         _ => Ok(()),
@@ -60,6 +64,7 @@ pub(crate) fn any_value(
     base: usize,
     p: &Path<'_>,
     depth: usize,
+    ascii: bool,
 ) -> Result<(), ValidationError> {
     if depth > c.limits.max_depth {
         return Err(p.error(
@@ -72,7 +77,7 @@ pub(crate) fn any_value(
     each_field(buf, base, p, |fd| match fd.num {
         1 => {
             let sp = p.field("string_value");
-            let n = c.string(&fd, base, &sp)?;
+            let n = c.string_in(&fd, base, &sp, ascii)?;
             c.value_len(n, &fd, base, &sp)
         }
         2 => c.varint(&fd, base, &p.field("bool_value")),
@@ -90,7 +95,7 @@ pub(crate) fn any_value(
                 let ep = ap.item("values", i);
                 i += 1;
                 let v = c.len(&e, abase, &ep)?;
-                any_value(c, v, abase + e.data_start(), &ep, depth + 1)
+                any_value(c, v, abase + e.data_start(), &ep, depth + 1, ascii)
             })
         }
         6 => {
@@ -113,7 +118,7 @@ pub(crate) fn any_value(
                     ));
                 }
                 let v = c.len(&e, kbase, &ep)?;
-                key_value(c, v, kbase + e.data_start(), &ep, depth + 1)
+                key_value(c, v, kbase + e.data_start(), &ep, depth + 1, ascii)
             })
         }
         7 => {

@@ -51,7 +51,7 @@ fn log_record(c: &Ctx<'_>, buf: &[u8], base: usize, p: &Path<'_>) -> Result<(), 
         5 => {
             let bp = p.field("body");
             let body = c.len(&fd, base, &bp)?;
-            any_value(c, body, base + fd.data_start(), &bp, 1)
+            any_value(c, body, base + fd.data_start(), &bp, 1, false)
         }
         6 => attribute(c, &fd, base, p, "attributes", &mut attrs),
         7 => c.varint(&fd, base, &p.field("dropped_attributes_count")),

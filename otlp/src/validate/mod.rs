@@ -119,10 +119,27 @@ impl Ctx<'_> {
         p: &Path<'_>,
     ) -> Result<usize, ValidationError> {
         let b = self.len(fd, base, p)?;
-        if std::str::from_utf8(b).is_err() {
+        // Most OTLP strings are ASCII; `is_ascii` checks a word at a time.
+        if !b.is_ascii() && std::str::from_utf8(b).is_err() {
             return Err(p.error(ErrorKind::InvalidUtf8, base + fd.data_start()));
         }
         Ok(b.len())
+    }
+
+    /// A string field inside bytes already known to be ASCII (`ascii`), or checked here.
+    #[inline]
+    pub(crate) fn string_in(
+        &self,
+        fd: &Field<'_>,
+        base: usize,
+        p: &Path<'_>,
+        ascii: bool,
+    ) -> Result<usize, ValidationError> {
+        if ascii {
+            self.len(fd, base, p).map(<[u8]>::len)
+        } else {
+            self.string(fd, base, p)
+        }
     }
 
     /// A trace id (16) or span id (8): empty (the "invalid id" of the collector's pdata) or exact.

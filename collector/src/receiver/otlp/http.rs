@@ -206,14 +206,15 @@ async fn handle(
     } else {
         body
     };
-    let pb = match enc {
-        Encoding::Proto => body,
-        Encoding::Json => match json::to_protobuf(signal, &body) {
-            Ok(pb) => Bytes::from(pb),
+    // JSON is converted and validated in one step; protobuf is validated as it came.
+    let result = match enc {
+        Encoding::Proto => shared.export(signal, body).await,
+        Encoding::Json => match json::to_batch(signal, &body, &shared.limits) {
+            Ok(batch) => shared.export_batch(batch).await,
             Err(e) => return respond(enc, StatusCode::BAD_REQUEST, Some(&e.to_string())),
         },
     };
-    match shared.export(signal, pb).await {
+    match result {
         Ok(()) => respond(enc, StatusCode::OK, None),
         Err(e) => error_response(enc, e),
     }

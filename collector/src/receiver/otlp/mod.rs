@@ -389,6 +389,12 @@ impl Shared {
     async fn export(&self, signal: Signal, body: bytes::Bytes) -> Result<(), RequestError> {
         let batch = Batch::new_validated(signal, body, &self.limits)
             .map_err(|e| RequestError::Invalid(e.to_string()))?;
+        self.export_batch(batch).await
+    }
+
+    /// Hands an already validated batch down; counts the outcome.
+    async fn export_batch(&self, batch: Batch) -> Result<(), RequestError> {
+        let signal = batch.signal();
         let n = batch.items() as u64;
         if n == 0 {
             return Ok(());
