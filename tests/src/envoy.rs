@@ -195,6 +195,11 @@ impl Envoy {
             .collect())
     }
 
+    /// Envoy's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Envoy's log so far.
     pub fn log(&self) -> String {
         self.child.log()
