@@ -402,3 +402,37 @@ fn a_full_buffer_drops_and_counts_without_delaying_requests() {
     drop(mesh);
     drop(held);
 }
+
+/// The shipped file as users run it (`func-e run -c envoy/filter-demo.yaml`): only the
+/// `.wasm` path differs (the tests may build it elsewhere); Envoy's validate mode loads the
+/// filter and its configuration without binding the fixed ports.
+#[test]
+fn the_shipped_envoy_config_validates_as_users_run_it() {
+    use meshtrace_e2e::envoy::{DEMO_CONFIG, DemoConfig, envoy_binary};
+    use meshtrace_e2e::wasm::filter_wasm;
+    let wasm = filter_wasm().unwrap_or_else(|e| panic!("{e}"));
+    let template = DemoConfig::template().unwrap();
+    let config = template.replace(
+        "filename: target/wasm32-wasip1/wasm-release/meshtrace_filter.wasm",
+        &format!("filename: {}", wasm.display()),
+    );
+    let dir = meshtrace_e2e::process::TempDir::new("validate").unwrap();
+    let path = dir.path().join("filter-demo.yaml");
+    std::fs::write(&path, config).unwrap();
+    let out = std::process::Command::new(envoy_binary().unwrap())
+        .args(["--mode", "validate", "--disable-hot-restart", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{DEMO_CONFIG} does not validate:\n{log}"
+    );
+    assert!(log.contains("OK"), "{log}");
+    assert!(
+        log.contains("configured: mode=tracer"),
+        "the filter loaded its config:\n{log}"
+    );
+}
