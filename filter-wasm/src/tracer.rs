@@ -267,7 +267,11 @@ impl Tracer {
             .unwrap_or(0);
         let flags = number(stream, Property::ResponseFlags).unwrap_or(0);
         let protocol = stream.property(Property::RequestProtocol);
-        let request_size = number(stream, Property::RequestSize).unwrap_or(0);
+        let request_size = if may_have_body(&pending.request) {
+            number(stream, Property::RequestSize).unwrap_or(0)
+        } else {
+            0
+        };
         let response_size = number(stream, Property::ResponseSize).unwrap_or(0);
         let source = match kind {
             SpanKind::Server => stream.property(Property::SourceAddress),
@@ -309,6 +313,17 @@ impl Tracer {
             encode_span(buf, &pending.context, &exchange, &self.options)
         });
     }
+}
+
+/// Whether a request may carry a body: it announces one (`content-length`,
+/// `transfer-encoding`), or its method usually has one. A `GET` without either has none, and
+/// its body size costs no host call.
+fn may_have_body(request: &Fields) -> bool {
+    let bodyless_method = matches!(
+        request.first(":method"),
+        Some(b"GET" | b"HEAD" | b"OPTIONS" | b"DELETE" | b"TRACE")
+    );
+    !bodyless_method || request.contains("content-length") || request.contains("transfer-encoding")
 }
 
 /// An 8-byte little-endian integer property.

@@ -148,39 +148,39 @@ fn host_calls_per_request() {
             2,
         ),
         (
-            "sampled server span",
+            "sampled server span (GET without a body: no body size read)",
             exporting.clone(),
             request(&[("traceparent", TP)]),
             FakeStream::new(1, 200, 0),
-            13,
+            12,
         ),
         (
             "sampled server span, tracestate forwarded",
             exporting.clone(),
             request(&[("traceparent", TP), ("tracestate", "a=1")]),
             FakeStream::new(1, 200, 0),
-            14,
+            13,
         ),
         (
             "sampled client span (no downstream address)",
             exporting.clone(),
             request(&[("traceparent", TP)]),
             FakeStream::new(2, 200, 0),
-            12,
+            11,
         ),
         (
             "failed request: the error details too",
             exporting.clone(),
             request(&[("traceparent", TP)]),
             FakeStream::new(1, 503, 1 << 5),
-            14,
+            13,
         ),
         (
             "kind configured: no direction read",
             tracer(&format!(r#"{{{EXPORT}, "span": {{"kind": "client"}}}}"#)),
             request(&[("traceparent", TP)]),
             FakeStream::new(1, 200, 0),
-            11,
+            10,
         ),
         (
             "response header allow-list: one map read",
@@ -189,7 +189,7 @@ fn host_calls_per_request() {
             )),
             request(&[("traceparent", TP)]),
             FakeStream::new(1, 200, 0),
-            14,
+            13,
         ),
         (
             "access-log trace id header: one write",
@@ -198,7 +198,25 @@ fn host_calls_per_request() {
             )),
             request(&[("traceparent", TP)]),
             FakeStream::new(1, 200, 0),
-            14,
+            13,
+        ),
+        (
+            "a request announcing a body: its size is read",
+            exporting.clone(),
+            request(&[("traceparent", TP), ("content-length", "12")]),
+            FakeStream::new(1, 200, 0),
+            13,
+        ),
+        (
+            "a POST: its body size is read",
+            exporting.clone(),
+            {
+                let mut r = request(&[("traceparent", TP)]);
+                r.0[0].1 = b"POST".to_vec();
+                r
+            },
+            FakeStream::new(1, 200, 0),
+            13,
         ),
         (
             "dropped by a rule: the map read only",
