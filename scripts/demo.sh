@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job, today: builds the filter, starts the pinned Envoy with it (the shipped
-# envoy/filter-demo.yaml, v8 runtime) in front of a local echo upstream, sends a few requests
-# (valid traceparent, none, invalid, future version, B3) and shows what the upstream received.
+# The main job: builds the filter and the collector, starts the pinned Envoy with the shipped
+# envoy/filter-demo.yaml (a sidecar: the filter on its inbound and outbound listeners, v8
+# runtime) around a small app and an upstream, sends traffic, and prints the traces the
+# collector received — one tree per trace with kinds, durations and statuses — plus the
+# filter's counters from Envoy's /stats and the access log with trace ids.
 # Installs what it needs first (idempotent); stops everything it started.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -10,8 +12,11 @@ ensure_wasm_target
 ensure_venv
 log "building the filter (wasm32-wasip1, wasm-release)"
 MESHTRACE_WASM="$(build_filter)"
+log "building the collector"
+cargo build --quiet -p meshtrace-collector
+MESHTRACE_COLLECTOR_BIN="$ROOT/target/debug/meshtrace-collector"
 ENVOY_BIN="$(envoy_bin)"
-export MESHTRACE_WASM ENVOY_BIN
+export MESHTRACE_WASM MESHTRACE_COLLECTOR_BIN ENVOY_BIN
 log "building the demo driver"
 cargo build --quiet -p meshtrace-e2e --bin meshtrace-demo
 exec "$ROOT/target/debug/meshtrace-demo"

@@ -1,34 +1,50 @@
 //! The only module that calls proxy-wasm host functions. The core sees the host through small
-//! traits ([`RequestHeaders`], [`RandomSource`]) implemented here.
+//! traits ([`HeaderWriter`], [`StreamInfo`], [`NodeSource`], [`RandomSource`]) implemented
+//! here.
 //!
-//! The SDK's `Context` trait methods `unwrap()` host results; this module calls
-//! `proxy_wasm::hostcalls` directly and turns every failure into "absent" or a log line, so no
-//! header content and no host answer can panic the VM (a panic is an outage in Envoy).
+//! The SDK's `Context` trait methods `unwrap()` host results, and several of its
+//! `hostcalls` functions `panic!` on a status they do not expect. This module calls
+//! `hostcalls` directly, turns every failure into "absent" or a log line, and only calls a
+//! function where Envoy's answer is one the SDK handles:
+//! - header maps are read whole (`get_map_bytes`): Envoy answers `Ok` (an empty map when
+//!   there is none), never an error;
+//! - an export's response headers are read the same way, never with
+//!   `get_map_value_bytes`, which gets `BadArgument` (and the SDK panics) after a timeout
+//!   or reset, when Envoy has no response map;
+//! - `dispatch_http_call` panics on anything but `Ok`, `BadArgument` and `InternalFailure`.
+//!   Envoy returns those three for every argument (an unknown cluster or a missing
+//!   pseudo-header is `BadArgument`); the others (`InvalidMemoryAccess`) need a bad guest
+//!   pointer, which the SDK never passes. The configuration is validated beforehand (cluster
+//!   name, authority, path, header names and values, a timeout that fits in `u32`). The raw
+//!   ABI is not an option: the SDK routes responses by the token it registers in
+//!   `dispatch_http_call`, and panics on a token it does not know.
+
+use std::time::Duration;
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, LogLevel, MapType};
+use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType};
 
+use crate::export::Counts;
+use crate::fields::{Fields, HeaderWriter};
 use crate::ids::{RandomSource, SplitMix64};
-use crate::propagation::RequestHeaders;
+use crate::node::NodeSource;
+use crate::tracer::{Property, StreamInfo};
 
-/// The request headers of the HTTP context being called back.
-///
-/// Reads go through the `request.headers.<name>` property rather than the header map: Envoy
-/// answers it with every field of that name joined by `,`, which is exactly the RFC 9110
-/// combination the trace-context spec requires (two `traceparent` fields must make the
-/// value invalid; several `tracestate` fields must be combined). A plain header-map read
-/// returns only the first field. Reads also use bytes, never `String`: the SDK's string
-/// variants panic on non-UTF-8 values.
+/// The request headers, pseudo-headers included, in one host call.
+pub fn request_headers() -> Fields {
+    Fields(
+        hostcalls::get_map_bytes(MapType::HttpRequestHeaders)
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+    )
+}
+
+/// Writes to the request headers of the HTTP context being called back.
 #[derive(Debug, Default)]
 pub struct HostRequestHeaders;
 
-impl RequestHeaders for HostRequestHeaders {
-    fn get(&self, name: &str) -> Option<Vec<u8>> {
-        hostcalls::get_property(vec!["request", "headers", name])
-            .ok()
-            .flatten()
-    }
-
+impl HeaderWriter for HostRequestHeaders {
     fn set(&mut self, name: &str, value: &[u8]) {
         if let Err(status) =
             hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, name, Some(value))
@@ -42,6 +58,63 @@ impl RequestHeaders for HostRequestHeaders {
             log::warn!("could not remove request header {name}: {status:?}");
         }
     }
+}
+
+/// The stream of the HTTP context being called back, at `on_log`.
+#[derive(Debug, Default)]
+pub struct HostStream;
+
+impl StreamInfo for HostStream {
+    fn property(&mut self, property: Property) -> Option<Vec<u8>> {
+        hostcalls::get_property(property.path().to_vec())
+            .ok()
+            .flatten()
+    }
+
+    fn response_headers(&mut self) -> Fields {
+        Fields(
+            hostcalls::get_map_bytes(MapType::HttpResponseHeaders)
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        )
+    }
+
+    fn now_ns(&mut self) -> u64 {
+        now_ns()
+    }
+}
+
+/// The wall clock (WASI `clock_time_get`, which Envoy implements), Unix nanoseconds.
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Node metadata (`xds.node.metadata.*`, never the whole node: it is ~60 KB) and the VM's
+/// environment (Istio's `vmConfig.env`).
+#[derive(Debug, Default)]
+pub struct HostNode;
+
+impl NodeSource for HostNode {
+    fn metadata(&mut self, key: &str) -> Option<String> {
+        string_property(vec!["xds", "node", "metadata", key])
+    }
+
+    fn label(&mut self, key: &str) -> Option<String> {
+        string_property(vec!["xds", "node", "metadata", "LABELS", key])
+    }
+
+    fn env(&mut self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+fn string_property(path: Vec<&str>) -> Option<String> {
+    let bytes = hostcalls::get_property(path).ok().flatten()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// Randomness from WASI `random_get` (which Envoy implements). Should the host refuse, ids
@@ -59,7 +132,7 @@ impl RandomSource for HostRandom {
                 Ok(()) => return,
                 Err(e) => {
                     log::error!("host randomness failed ({e}); using a clock-seeded generator");
-                    self.fallback = Some(SplitMix64(clock_seed()));
+                    self.fallback = Some(SplitMix64(now_ns() | 1));
                 }
             }
         }
@@ -67,13 +140,6 @@ impl RandomSource for HostRandom {
             fallback.fill(buf);
         }
     }
-}
-
-fn clock_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0x5eed)
 }
 
 /// The plugin configuration bytes (empty when none was given).
@@ -88,4 +154,150 @@ pub fn plugin_configuration() -> Vec<u8> {
 pub fn sync_log_level() {
     let level = hostcalls::get_log_level().unwrap_or(LogLevel::Info);
     proxy_wasm::set_log_level(level);
+}
+
+/// Starts the root context's timer.
+pub fn set_tick_period(period: Duration) {
+    if let Err(status) = hostcalls::set_tick_period(period) {
+        log::error!("could not set the tick period: {status:?}");
+    }
+}
+
+/// An export request, as the host takes it.
+#[derive(Debug)]
+pub struct ExportRequest<'a> {
+    /// The Envoy cluster.
+    pub cluster: &'a str,
+    /// `:authority`.
+    pub authority: &'a str,
+    /// `:path`.
+    pub path: &'a str,
+    /// Extra headers.
+    pub headers: &'a [(String, String)],
+    /// The protobuf body.
+    pub body: &'a [u8],
+    /// Timeout.
+    pub timeout: Duration,
+}
+
+/// Sends an export request; the token that will identify its response, or why not.
+pub fn dispatch(request: &ExportRequest<'_>) -> Result<u32, String> {
+    let mut headers: Vec<(&str, &str)> = vec![
+        (":method", "POST"),
+        (":path", request.path),
+        (":authority", request.authority),
+        ("content-type", "application/x-protobuf"),
+        (
+            "user-agent",
+            concat!("meshtrace-filter/", env!("CARGO_PKG_VERSION")),
+        ),
+    ];
+    headers.extend(
+        request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str())),
+    );
+    hostcalls::dispatch_http_call(
+        request.cluster,
+        headers,
+        Some(request.body),
+        Vec::new(),
+        request.timeout,
+    )
+    .map_err(|status| match status {
+        proxy_wasm::types::Status::BadArgument => {
+            format!(
+                "Envoy refused the call (BadArgument): is there a cluster named {}?",
+                crate::config::quoted(request.cluster)
+            )
+        }
+        other => format!("Envoy could not start the call ({other:?})"),
+    })
+}
+
+/// The `:status` of an export's response (`None` after a timeout or reset) and its body.
+pub fn export_response(num_headers: usize, body_size: usize) -> (Option<u16>, Vec<u8>) {
+    if num_headers == 0 {
+        return (None, Vec::new());
+    }
+    let headers = hostcalls::get_map_bytes(MapType::HttpCallResponseHeaders).unwrap_or_default();
+    let status = headers
+        .iter()
+        .find(|(n, _)| n == ":status")
+        .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok());
+    let body = if body_size > 0 && status.is_some_and(|s: u16| (200..300).contains(&s)) {
+        hostcalls::get_buffer(
+            BufferType::HttpCallResponseBody,
+            0,
+            body_size.min(64 * 1024),
+        )
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    (status, body)
+}
+
+/// The filter's metrics (`wasmcustom.meshtrace.*` in Envoy's `/stats`, summed over VMs).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    ids: [Option<u32>; 7],
+    buffered: i64,
+}
+
+const COUNTERS: [&str; 6] = [
+    "meshtrace.spans_exported",
+    "meshtrace.spans_dropped",
+    "meshtrace.spans_failed",
+    "meshtrace.spans_filtered",
+    "meshtrace.export_requests",
+    "meshtrace.export_failures",
+];
+const BUFFERED: &str = "meshtrace.buffered_spans";
+
+impl Metrics {
+    /// Defines the metrics (idempotent in Envoy: the same name gives the same metric).
+    pub fn define() -> Self {
+        let mut m = Metrics::default();
+        for (slot, name) in m.ids.iter_mut().zip(COUNTERS) {
+            *slot = hostcalls::define_metric(MetricType::Counter, name).ok();
+        }
+        if let Some(slot) = m.ids.last_mut() {
+            *slot = hostcalls::define_metric(MetricType::Gauge, BUFFERED).ok();
+        }
+        m
+    }
+
+    /// Adds `counts` and moves the buffered-spans gauge to `buffered`.
+    pub fn report(&mut self, counts: &Counts, buffered: usize) {
+        let values = [
+            counts.exported,
+            counts.dropped,
+            counts.failed,
+            counts.filtered,
+            counts.requests,
+            counts.failed_requests,
+        ];
+        for (id, value) in self.ids.iter().zip(values) {
+            if let (Some(id), true) = (id, value > 0) {
+                increment(*id, i64::try_from(value).unwrap_or(i64::MAX));
+            }
+        }
+        let now = i64::try_from(buffered).unwrap_or(i64::MAX);
+        if now != self.buffered
+            && let Some(Some(id)) = self.ids.last()
+        {
+            increment(*id, now - self.buffered);
+            self.buffered = now;
+        }
+    }
+}
+
+fn increment(id: u32, by: i64) {
+    if let Err(status) = hostcalls::increment_metric(id, by) {
+        log::debug!("metric {id}: {status:?}");
+    }
 }

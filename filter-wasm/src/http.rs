@@ -1,26 +1,33 @@
 //! The HTTP context: one per request, a thin adapter from proxy-wasm callbacks to
-//! [`Propagator::propagate`].
+//! [`Tracer::on_request_headers`] and [`Tracer::on_log`].
 
 use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
-use crate::host::{HostRandom, HostRequestHeaders};
+use crate::host::{self, HostRandom, HostRequestHeaders, HostStream};
 use crate::ids::RandomIds;
-use crate::propagation::{Propagated, Propagator};
-use crate::root::VmIds;
+use crate::root::{SharedQueue, VmIds};
+use crate::tracer::{Pending, RequestOutcome, Tracer};
 
 /// Per-request state.
 pub struct Http {
-    propagator: Rc<Propagator>,
+    tracer: Rc<Tracer>,
     ids: VmIds,
+    queue: Option<SharedQueue>,
+    pending: Option<Box<Pending>>,
 }
 
 impl Http {
-    /// A context sharing the root's propagator and ids.
-    pub fn new(propagator: Rc<Propagator>, ids: VmIds) -> Self {
-        Http { propagator, ids }
+    /// A context sharing the root's tracer, ids and export buffer.
+    pub fn new(tracer: Rc<Tracer>, ids: VmIds, queue: Option<SharedQueue>) -> Self {
+        Http {
+            tracer,
+            ids,
+            queue,
+            pending: None,
+        }
     }
 }
 
@@ -28,27 +35,54 @@ impl Context for Http {}
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let mut headers = HostRequestHeaders;
-        let result = match self.ids.try_borrow_mut() {
-            Ok(mut ids) => self.propagator.propagate(&mut headers, &mut *ids),
+        let request = host::request_headers();
+        let mut writer = HostRequestHeaders;
+        let mut queue = self.queue.as_ref().and_then(|q| q.try_borrow_mut().ok());
+        let outcome = match self.ids.try_borrow_mut() {
+            Ok(mut ids) => self.tracer.on_request_headers(
+                request,
+                &mut writer,
+                &mut *ids,
+                queue.as_deref_mut(),
+            ),
             // Not reachable on a single-threaded VM; never worth a panic.
-            Err(_) => self
-                .propagator
-                .propagate(&mut headers, &mut RandomIds::new(HostRandom::default())),
+            Err(_) => self.tracer.on_request_headers(
+                request,
+                &mut writer,
+                &mut RandomIds::new(HostRandom::default()),
+                queue.as_deref_mut(),
+            ),
         };
-        log_outcome(&result);
+        log_outcome(&outcome);
+        self.pending = outcome.pending;
         Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        let Some(queue) = &self.queue else { return };
+        if let Ok(mut queue) = queue.try_borrow_mut() {
+            self.tracer.on_log(&pending, &mut HostStream, &mut queue);
+        }
     }
 }
 
-fn log_outcome(result: &Propagated) {
+fn log_outcome(outcome: &RequestOutcome) {
     if !log::log_enabled!(log::Level::Debug) {
         return;
     }
-    let span = &result.span;
-    let notes = &result.notes;
+    if let Some(reason) = outcome.dropped {
+        log::debug!("dropped by rule: {reason:?}");
+        return;
+    }
+    let Some(span) = &outcome.context else {
+        return;
+    };
+    let notes = &outcome.notes;
     log::debug!(
-        "origin={:?} trace_id={} span_id={} parent_span_id={} sampled={} traceparent_error={:?} tracestate_error={:?} tracestate_truncated={} tracestate_duplicates={} b3_error={:?}",
+        "origin={:?} trace_id={} span_id={} parent_span_id={} sampled={} recorded={} traceparent_error={:?} tracestate_error={:?} tracestate_truncated={} tracestate_duplicates={} b3_error={:?}",
         span.origin,
         span.trace_id,
         span.span_id,
@@ -56,6 +90,7 @@ fn log_outcome(result: &Propagated) {
             .map(|p| p.to_string())
             .unwrap_or_default(),
         span.sampled(),
+        outcome.pending.is_some(),
         notes.traceparent,
         notes.tracestate,
         notes.tracestate_truncated,

@@ -13,6 +13,8 @@
 //!
 //! Header access goes through [`RequestHeaders`] so this runs, and is tested, without a host.
 
+use std::borrow::Cow;
+
 use crate::config::{B3Inject, Config};
 use crate::ids::IdGenerator;
 use crate::sampling::Sampler;
@@ -43,7 +45,7 @@ pub const X_B3_FLAGS: &str = "x-b3-flags";
 pub trait RequestHeaders {
     /// The value of `name`; when the request has several fields of that name, their values
     /// joined with `,` (RFC 9110 field combination). `None` when absent.
-    fn get(&self, name: &str) -> Option<Vec<u8>>;
+    fn get(&self, name: &str) -> Option<Cow<'_, [u8]>>;
     /// Replaces every field named `name` by one with `value`.
     fn set(&mut self, name: &str, value: &[u8]);
     /// Removes every field named `name`.
@@ -277,7 +279,7 @@ impl Propagator {
     }
 
     /// The outgoing `tracestate` for an incoming one; empty when it must not be sent.
-    fn canonical_tracestate(&self, raw: Vec<u8>, notes: &mut Notes) -> String {
+    fn canonical_tracestate(&self, raw: Cow<'_, [u8]>, notes: &mut Notes) -> String {
         let unchanged = match TraceState::parse(&raw) {
             Ok(mut state) => {
                 notes.tracestate_truncated = state.truncate(self.tracestate_max_length);
@@ -296,7 +298,9 @@ impl Propagator {
         // Already canonical: members are contiguous in the input, so equal lengths mean
         // equal text, and the host's buffer is reused as is.
         match unchanged {
-            true => String::from_utf8(raw).unwrap_or_default(),
+            true => std::str::from_utf8(&raw)
+                .map(str::to_owned)
+                .unwrap_or_default(),
             false => String::new(),
         }
     }
@@ -391,9 +395,9 @@ impl MemoryHeaders {
 }
 
 impl RequestHeaders for MemoryHeaders {
-    fn get(&self, name: &str) -> Option<Vec<u8>> {
+    fn get(&self, name: &str) -> Option<Cow<'_, [u8]>> {
         let values = self.all(name);
-        (!values.is_empty()).then(|| values.join(&b','))
+        (!values.is_empty()).then(|| Cow::Owned(values.join(&b',')))
     }
 
     fn set(&mut self, name: &str, value: &[u8]) {

@@ -239,6 +239,11 @@ def test_enricher_mode_keeps_native_tracer_and_filter_does_not_trace():
         if "header" in tag
     ]
     assert headers and all(h.startswith("x-meshtrace-") for h in headers)
+    # Exactly the headers the filter writes (its `enricher` section), and the filter touches
+    # no trace context in this mode.
+    written = {v for v in (cfg.get("enricher") or {}).values() if v}
+    assert set(headers) == written, (headers, written)
+    assert not {"sampling", "propagation", "drop", "resource"} & set(cfg), cfg
 
 
 def test_native_mode_loads_no_filter():

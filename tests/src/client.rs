@@ -18,8 +18,21 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-/// Sends `GET path` to `127.0.0.1:port` with `headers` (plus `host` and `connection: close`).
+/// Sends `GET path` to `127.0.0.1:port` with `headers` (plus `host: localhost` and
+/// `connection: close`).
 pub fn get(port: u16, path: &str, headers: &[(&str, &[u8])]) -> Result<Response> {
+    send(port, "GET", path, "localhost", headers)
+}
+
+/// Sends `method path` to `127.0.0.1:port` with `host` and `headers` (plus
+/// `connection: close`).
+pub fn send(
+    port: u16,
+    method: &str,
+    path: &str,
+    host: &str,
+    headers: &[(&str, &[u8])],
+) -> Result<Response> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .context(format_args!("connecting to {addr}"))?;
@@ -27,7 +40,7 @@ pub fn get(port: u16, path: &str, headers: &[(&str, &[u8])]) -> Result<Response>
         .set_read_timeout(Some(Duration::from_secs(30)))
         .context("setting a read timeout")?;
     let mut request =
-        format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n").into_bytes();
+        format!("{method} {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n").into_bytes();
     for (name, value) in headers {
         request.extend_from_slice(name.as_bytes());
         request.extend_from_slice(b": ");

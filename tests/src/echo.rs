@@ -1,5 +1,6 @@
 //! An echo upstream: answers every request with a JSON object listing the request line and
-//! every header field it received, in order (values as lossy UTF-8).
+//! every header field it received, in order (values as lossy UTF-8); `/status/<code>` answers
+//! with that status.
 //!
 //! ```json
 //! {"method": "GET", "path": "/x", "headers": [["host", "..."], ["traceparent", "00-..."]]}
@@ -103,6 +104,16 @@ async fn echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallibl
         "headers": headers,
     });
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    // `/status/503` answers 503: a failing upstream for the tests and the demo.
+    if let Some(code) = req
+        .uri()
+        .path()
+        .strip_prefix("/status/")
+        .and_then(|c| c.parse::<u16>().ok())
+        .and_then(|c| hyper::StatusCode::from_u16(c).ok())
+    {
+        *response.status_mut() = code;
+    }
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json"),

@@ -34,15 +34,21 @@ fn envoy_binary_from(env: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
-/// Values substituted into the demo config.
+/// Values substituted into the demo config (0: any free port, where Envoy binds it).
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
-    /// Port of the `ingress` listener (0: any free port).
-    pub listener_port: u16,
-    /// Port of the admin endpoint (0: any free port).
+    /// Port of the `inbound` listener.
+    pub inbound_port: u16,
+    /// Port of the `outbound` listener.
+    pub outbound_port: u16,
+    /// Port of the admin endpoint.
     pub admin_port: u16,
-    /// Port of the upstream app.
+    /// Port of the app behind the inbound listener.
+    pub app_port: u16,
+    /// Port of the upstream behind the outbound listener.
     pub upstream_port: u16,
+    /// Port of the collector's OTLP/HTTP receiver.
+    pub collector_port: u16,
     /// The filter's `.wasm`.
     pub wasm: PathBuf,
     /// The plugin configuration JSON; `None` keeps the file's.
@@ -62,25 +68,20 @@ impl DemoConfig {
         let wasm = self.wasm.display().to_string();
         let mut out = template.to_owned();
         for (from, to) in [
-            (
-                "port_value: 9901",
-                format!("port_value: {}", self.admin_port),
-            ),
-            (
-                "port_value: 10000",
-                format!("port_value: {}", self.listener_port),
-            ),
-            (
-                "port_value: 8080",
-                format!("port_value: {}", self.upstream_port),
-            ),
-            (
-                "filename: target/wasm32-wasip1/wasm-release/meshtrace_filter.wasm",
-                format!("filename: {wasm}"),
-            ),
+            ("port_value: 9901", self.admin_port),
+            ("port_value: 10000", self.inbound_port),
+            ("port_value: 10001", self.outbound_port),
+            ("port_value: 8080", self.app_port),
+            ("port_value: 8081", self.upstream_port),
+            ("port_value: 4318", self.collector_port),
         ] {
-            out = replace_once(&out, from, &to)?;
+            out = replace_once(&out, from, &format!("port_value: {to}"))?;
         }
+        out = replace_once(
+            &out,
+            "filename: target/wasm32-wasip1/wasm-release/meshtrace_filter.wasm",
+            &format!("filename: {wasm}"),
+        )?;
         let Some(config) = &self.plugin_config else {
             return Ok(out);
         };
@@ -182,6 +183,23 @@ impl Envoy {
             .ok_or_else(|| Error(format!("no listener {name} in {json}")))
     }
 
+    /// Envoy's counters and gauges whose names contain `filter` (admin `/stats`).
+    pub fn stats(&self, filter: &str) -> Result<std::collections::BTreeMap<String, u64>> {
+        let r = client::get(self.admin_port, &format!("/stats?filter={filter}"), &[])?;
+        Ok(String::from_utf8_lossy(&r.body)
+            .lines()
+            .filter_map(|l| {
+                let (name, value) = l.split_once(": ")?;
+                Some((name.trim().to_owned(), value.trim().parse().ok()?))
+            })
+            .collect())
+    }
+
+    /// Envoy's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Envoy's log so far.
     pub fn log(&self) -> String {
         self.child.log()
@@ -218,6 +236,9 @@ fn spawn(config: &str) -> Result<(ChildGuard, TempDir, PathBuf)> {
             "2",
             "--log-level",
             "info",
+            // Access logs reach the log within a quarter second (default: 10 s).
+            "--file-flush-interval-msec",
+            "250",
         ])
         .current_dir(workspace_root());
     let child = ChildGuard::spawn("envoy", command, &dir.path().join("envoy.log"))?;
@@ -243,31 +264,27 @@ mod tests {
     #[test]
     fn the_shipped_config_renders_with_every_substitution() {
         let template = DemoConfig::template().unwrap();
-        let rendered = DemoConfig {
-            listener_port: 0,
+        let config = DemoConfig {
+            inbound_port: 0,
+            outbound_port: 0,
             admin_port: 0,
-            upstream_port: 4242,
+            app_port: 4242,
+            upstream_port: 4243,
+            collector_port: 4244,
             wasm: PathBuf::from("/x/f.wasm"),
             plugin_config: Some(r#"{"a": 'b'}"#.to_owned()),
+        };
+        let rendered = config.render(&template).unwrap();
+        assert_eq!(rendered.matches("port_value: 0").count(), 3);
+        for port in [4242, 4243, 4244] {
+            assert!(rendered.contains(&format!("port_value: {port}")), "{port}");
         }
-        .render(&template)
-        .unwrap();
-        assert_eq!(rendered.matches("port_value: 0").count(), 2);
-        assert!(rendered.contains("port_value: 4242"));
         assert!(rendered.contains("filename: /x/f.wasm"));
         assert!(rendered.contains(r#"value: '{"a": ''b''}'"#), "{rendered}");
         assert!(rendered.contains("envoy.wasm.runtime.v8"));
         // A template missing a line the tests rely on is an error, not a silent skip.
-        let broken = template.replace("port_value: 8080", "port_value: 8081");
-        let err = DemoConfig {
-            listener_port: 0,
-            admin_port: 0,
-            upstream_port: 1,
-            wasm: PathBuf::from("/x"),
-            plugin_config: None,
-        }
-        .render(&broken)
-        .unwrap_err();
-        assert!(err.0.contains("port_value: 8080"), "{err}");
+        let broken = template.replace("port_value: 8081", "port_value: 8082");
+        let err = config.render(&broken).unwrap_err();
+        assert!(err.0.contains("port_value: 8081"), "{err}");
     }
 }

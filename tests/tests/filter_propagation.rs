@@ -47,16 +47,20 @@ impl Proxy {
         let wasm = filter_wasm().unwrap_or_else(|e| panic!("{e}"));
         let echo = EchoServer::start(0).unwrap();
         let config = DemoConfig {
-            listener_port: 0,
+            inbound_port: 0,
+            outbound_port: 0,
             admin_port: 0,
+            app_port: echo.port(),
             upstream_port: echo.port(),
+            // Nothing exports in these tests; the cluster only has to exist.
+            collector_port: echo.port(),
             wasm,
             plugin_config: Some(plugin_config.to_owned()),
         }
         .render(&DemoConfig::template().unwrap())
         .unwrap();
         let envoy = Envoy::start(&config).unwrap_or_else(|e| panic!("{e}"));
-        let port = envoy.listener_port("ingress").unwrap();
+        let port = envoy.listener_port("inbound").unwrap();
         Proxy {
             envoy,
             port,
@@ -742,9 +746,12 @@ fn a_bad_configuration_is_refused_at_startup_with_the_field_named() {
         ),
     ] {
         let config = DemoConfig {
-            listener_port: 0,
+            inbound_port: 0,
+            outbound_port: 0,
             admin_port: 0,
+            app_port: 9,
             upstream_port: 9,
+            collector_port: 9,
             wasm: wasm.clone(),
             plugin_config: Some(plugin_config.to_owned()),
         }

@@ -1,84 +1,52 @@
-//! `scripts/demo.sh`: the real Envoy with the meshtrace filter in front of an echo upstream;
-//! sends a few requests and shows, per request, the trace headers sent and what the upstream
-//! received. Everything it starts stops when it ends.
+//! `scripts/demo.sh`: the shipped `envoy/filter-demo.yaml` — Envoy as a sidecar with the
+//! meshtrace filter on its inbound and outbound listeners — in front of a small app that calls
+//! an upstream through it, and the collector receiving the spans. Sends a few requests and
+//! prints the traces that arrived, one tree per trace. Everything it starts stops when it ends.
 
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-use meshtrace_e2e::Result;
 use meshtrace_e2e::client;
-use meshtrace_e2e::echo::{EchoServer, Received};
-use meshtrace_e2e::envoy::{DEMO_CONFIG, DemoConfig, Envoy};
+use meshtrace_e2e::envoy::DEMO_CONFIG;
+use meshtrace_e2e::mesh::Mesh;
+use meshtrace_e2e::traces::render;
 use meshtrace_e2e::wasm::filter_wasm;
+use meshtrace_e2e::{Error, Result};
 
-const TRACE_HEADERS: &[&str] = &[
-    "traceparent",
-    "tracestate",
-    "b3",
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-parentspanid",
-    "x-b3-sampled",
-    "x-b3-flags",
-];
-
-struct Case {
-    title: &'static str,
+struct Request {
+    what: &'static str,
+    path: &'static str,
     headers: &'static [(&'static str, &'static str)],
-    explain: &'static str,
+    spans: usize,
 }
 
-const CASES: &[Case] = &[
-    Case {
-        title: "a caller that is already traced (valid traceparent + tracestate)",
-        headers: &[
-            (
-                "traceparent",
-                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            ),
-            ("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
-        ],
-        explain: "same trace id and sampled flag; the parent-id is now the proxy's span; tracestate kept",
+const REQUESTS: &[Request] = &[
+    Request {
+        what: "a new request: the inbound proxy starts the trace",
+        path: "/productpage",
+        headers: &[("user-agent", "demo/1.0")],
+        spans: 2,
     },
-    Case {
-        title: "no trace context",
-        headers: &[],
-        explain: "a new trace: random ids, flags 03 = sampled (100 % by default) + random trace id",
-    },
-    Case {
-        title: "an invalid traceparent (uppercase hex) with a tracestate",
-        headers: &[
-            (
-                "traceparent",
-                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01",
-            ),
-            ("tracestate", "congo=t61rcWkgMzE"),
-        ],
-        explain: "treated as absent: a new trace, and the orphaned tracestate is not forwarded",
-    },
-    Case {
-        title: "a future traceparent version with extra fields",
+    Request {
+        what: "a caller already traced: the trace continues",
+        path: "/reviews/1",
         headers: &[(
             "traceparent",
-            "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-will-be-like",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
         )],
-        explain: "the known fields are used and written back as version 00",
+        spans: 2,
     },
-    Case {
-        title: "a Zipkin app: single b3 header",
-        headers: &[(
-            "b3",
-            "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90",
-        )],
-        explain: "the B3 trace continues as W3C traceparent (b3 is passed on as is: injection is off)",
+    Request {
+        what: "the upstream fails with 503: both hops are ERROR",
+        path: "/status/503",
+        headers: &[],
+        spans: 2,
     },
-    Case {
-        title: "a Zipkin app: multi x-b3-* headers, not sampled",
-        headers: &[
-            ("x-b3-traceid", "64fe8b2a57d3eff7"),
-            ("x-b3-spanid", "e457b5a2e4d86bd1"),
-            ("x-b3-sampled", "0"),
-        ],
-        explain: "the 64-bit trace id is widened to 128 bits; the not-sampled decision is kept",
+    Request {
+        what: "a kubelet probe: dropped in the proxy, no span",
+        path: "/healthz",
+        headers: &[("user-agent", "kube-probe/1.32")],
+        spans: 0,
     },
 ];
 
@@ -95,62 +63,83 @@ fn main() -> ExitCode {
 fn run() -> Result<()> {
     let wasm = filter_wasm()?;
     let size = std::fs::metadata(&wasm).map(|m| m.len()).unwrap_or(0);
-    let echo = EchoServer::start(0)?;
-    let config = DemoConfig {
-        listener_port: 0,
-        admin_port: 0,
-        upstream_port: echo.port(),
-        wasm: wasm.clone(),
-        plugin_config: None,
-    }
-    .render(&DemoConfig::template()?)?;
-    let envoy = Envoy::start(&config)?;
-    let port = envoy.listener_port("ingress")?;
-
+    let mut mesh = Mesh::start(None)?;
     println!("meshtrace demo");
     println!(
-        "  Envoy (v8 runtime) from {DEMO_CONFIG} with {} ({} KiB)",
+        "  Envoy (v8) from {DEMO_CONFIG} with {} ({} KiB), collector OTLP/HTTP on 127.0.0.1:{}",
         wasm.display(),
-        size / 1024
+        size / 1024,
+        mesh.collector.http_port()
     );
     println!(
-        "  client -> Envoy 127.0.0.1:{port} -> echo upstream 127.0.0.1:{}",
-        echo.port()
+        "  client -> inbound :{} -> app :{} -> outbound :{} -> upstream :{}",
+        mesh.inbound,
+        mesh.app.port(),
+        mesh.outbound,
+        mesh.upstream.port()
     );
-    for (i, case) in CASES.iter().enumerate() {
-        let headers: Vec<(&str, &[u8])> = case
-            .headers
-            .iter()
-            .map(|(n, v)| (*n, v.as_bytes()))
-            .collect();
-        let response = client::get(port, "/demo", &headers)?;
-        let received = Received::from_body(&response.body)?;
-        println!();
-        println!("{}. {} -> HTTP {}", i + 1, case.title, response.status);
-        if case.headers.is_empty() {
-            println!("   sent:     (no trace headers)");
+    println!();
+    let mut want = 0;
+    for r in REQUESTS {
+        let headers: Vec<(&str, &[u8])> =
+            r.headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        let response = client::send(mesh.inbound, "GET", r.path, "productpage:9080", &headers)?;
+        println!("  GET {:<14} -> {}   {}", r.path, response.status, r.what);
+        want += r.spans;
+    }
+    let spans = mesh
+        .collector
+        .wait_for(Duration::from_secs(30), |s| s.len() >= want)?;
+    println!();
+    println!("Traces the collector received ({} spans):", spans.len());
+    println!();
+    print!("{}", render(&spans));
+
+    // The filter's counters (summed over Envoy's worker VMs), once the exports are answered.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let stats = loop {
+        let stats = mesh.envoy.stats("wasmcustom.meshtrace")?;
+        let exported = stats
+            .get("wasmcustom.meshtrace.spans_exported")
+            .copied()
+            .unwrap_or(0);
+        if exported >= want as u64 || Instant::now() > deadline {
+            break stats;
         }
-        for (j, (name, value)) in case.headers.iter().enumerate() {
-            let label = if j == 0 { "sent:" } else { "" };
-            println!("   {label:<9} {name}: {value}");
-        }
-        let mut first = true;
-        for (name, value) in &received.headers {
-            if TRACE_HEADERS.contains(&name.as_str()) {
-                let label = if first { "upstream:" } else { "" };
-                println!("   {label:<9} {name}: {value}");
-                first = false;
-            }
-        }
-        println!("   => {}", case.explain);
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    if stats.is_empty() {
+        return Err(Error::new(
+            "no wasmcustom.meshtrace.* stats in Envoy's /stats",
+        ));
+    }
+    println!("Envoy /stats:");
+    for (name, value) in &stats {
+        println!("  {name}: {value}");
     }
     println!();
-    println!(
-        "Run it yourself: cargo build -p meshtrace-filter --target wasm32-wasip1 --profile wasm-release"
-    );
-    println!(
-        "                 func-e run -c {DEMO_CONFIG}   (or .venv/bin/envoy -c {DEMO_CONFIG})"
-    );
-    println!("Configuration reference: docs/filter.md");
+    // Envoy flushes its stdout access log about once a second.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let lines = loop {
+        let log = mesh.envoy.log();
+        let lines: Vec<String> = log
+            .lines()
+            .filter(|l| l.contains("] access "))
+            .map(|l| l.trim().to_owned())
+            .collect();
+        if lines.len() > want || Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!("Access log (trace_id from the x-trace-id request header the filter sets):");
+    for line in lines {
+        println!("  {line}");
+    }
+    println!();
+    println!("Run it yourself (docs/filter.md, \"Run it\"):");
+    println!("  cargo build -p meshtrace-filter --target wasm32-wasip1 --profile wasm-release");
+    println!("  cargo run -p meshtrace-collector -- --config envoy/collector-demo.yaml");
+    println!("  func-e run -c {DEMO_CONFIG}      # or: .venv/bin/envoy -c {DEMO_CONFIG}");
     Ok(())
 }

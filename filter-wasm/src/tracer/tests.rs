@@ -1,0 +1,383 @@
+//! The per-request flow with a fake host that counts every call: which headers are written,
+//! which properties are read, and how many host calls a request costs in each case.
+
+use std::collections::HashMap;
+
+use super::*;
+use crate::config::Config;
+use crate::export::{Counts, QueueSettings};
+use crate::fields::RecordedWrites;
+use crate::ids::{RandomIds, SplitMix64};
+use crate::otlp::Framing;
+
+/// Properties of a finished request; counts reads.
+#[derive(Default)]
+struct FakeStream {
+    values: HashMap<Property, Vec<u8>>,
+    reads: Vec<Property>,
+    response_header_reads: usize,
+    clock_reads: usize,
+}
+
+impl FakeStream {
+    fn new(direction: u64, status: u64, flags: u64) -> Self {
+        let mut s = FakeStream::default();
+        let n = |v: u64| v.to_le_bytes().to_vec();
+        s.values.insert(Property::ListenerDirection, n(direction));
+        s.values
+            .insert(Property::RequestTime, n(1_700_000_000_000_000_000));
+        s.values.insert(Property::RequestDuration, n(2_500_000));
+        s.values.insert(Property::ResponseCode, n(status));
+        s.values.insert(Property::ResponseFlags, n(flags));
+        s.values
+            .insert(Property::RequestProtocol, b"HTTP/1.1".to_vec());
+        s.values.insert(Property::RequestSize, n(0));
+        s.values.insert(Property::ResponseSize, n(42));
+        s.values
+            .insert(Property::SourceAddress, b"10.0.0.1:51234".to_vec());
+        s.values
+            .insert(Property::UpstreamAddress, b"10.0.0.2:8080".to_vec());
+        s.values
+            .insert(Property::ClusterName, b"inbound|8080||".to_vec());
+        s.values
+            .insert(Property::ResponseCodeDetails, b"via_upstream".to_vec());
+        s
+    }
+}
+
+impl StreamInfo for FakeStream {
+    fn property(&mut self, property: Property) -> Option<Vec<u8>> {
+        self.reads.push(property);
+        self.values.get(&property).cloned()
+    }
+    fn response_headers(&mut self) -> Fields {
+        self.response_header_reads += 1;
+        Fields::from_pairs([(":status", &b"200"[..]), ("content-type", b"text/plain")])
+    }
+    fn now_ns(&mut self) -> u64 {
+        self.clock_reads += 1;
+        1_800_000_000_000_000_000
+    }
+}
+
+fn tracer(json: &str) -> Tracer {
+    let config = Config::from_json(json.as_bytes()).unwrap();
+    let node = NodeInfo {
+        metadata: vec![("WORKLOAD_NAME", "productpage-v1".into())],
+        ..NodeInfo::default()
+    };
+    Tracer::new(&config, &node)
+}
+
+fn queue() -> ExportQueue {
+    ExportQueue::new(
+        QueueSettings {
+            batch_size: 10,
+            max_spans: 10,
+            when_full: crate::config::WhenFull::DropNewest,
+            flush_interval_ms: 1000,
+        },
+        Framing::new(&[]),
+    )
+}
+
+const EXPORT: &str = r#""export": {"cluster": "collector"}"#;
+const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const TP_UNSAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+
+fn request(extra: &[(&str, &str)]) -> Fields {
+    let mut pairs = vec![
+        (":method", "GET"),
+        (":path", "/users/7?x=1"),
+        (":authority", "reviews:9080"),
+        (":scheme", "http"),
+        ("user-agent", "curl/8.5.0"),
+        ("x-request-id", "5d3f"),
+    ];
+    pairs.extend_from_slice(extra);
+    Fields::from_pairs(pairs.iter().map(|(n, v)| (*n, v.as_bytes())))
+}
+
+/// Runs one request through both steps; returns (writes, stream, queue, outcome-had-pending).
+struct Run {
+    writes: RecordedWrites,
+    stream: FakeStream,
+    queue: ExportQueue,
+    pending: bool,
+    dropped: bool,
+}
+
+impl Run {
+    /// Host calls: one header-map read, each write, each property / header / clock read.
+    fn host_calls(&self) -> usize {
+        1 + self.writes.0.len()
+            + self.stream.reads.len()
+            + self.stream.response_header_reads
+            + self.stream.clock_reads
+    }
+}
+
+fn run(t: &Tracer, req: Fields, stream: FakeStream) -> Run {
+    let mut writes = RecordedWrites::default();
+    let mut ids = RandomIds::new(SplitMix64(1));
+    let mut q = queue();
+    let outcome = t.on_request_headers(req, &mut writes, &mut ids, Some(&mut q));
+    let mut stream = stream;
+    let pending = outcome.pending.is_some();
+    if let Some(p) = &outcome.pending {
+        t.on_log(p, &mut stream, &mut q);
+    }
+    Run {
+        writes,
+        stream,
+        queue: q,
+        pending,
+        dropped: outcome.dropped.is_some(),
+    }
+}
+
+#[test]
+fn host_calls_per_request() {
+    let exporting = tracer(&format!("{{{EXPORT}}}"));
+    let cases: Vec<(&str, Tracer, Fields, FakeStream, usize)> = vec![
+        (
+            "unsampled, no trace headers in",
+            exporting.clone(),
+            request(&[("traceparent", TP_UNSAMPLED)]),
+            FakeStream::new(1, 200, 0),
+            2,
+        ),
+        (
+            "sampled server span (GET without a body: no body size read)",
+            exporting.clone(),
+            request(&[("traceparent", TP)]),
+            FakeStream::new(1, 200, 0),
+            12,
+        ),
+        (
+            "sampled server span, tracestate forwarded",
+            exporting.clone(),
+            request(&[("traceparent", TP), ("tracestate", "a=1")]),
+            FakeStream::new(1, 200, 0),
+            13,
+        ),
+        (
+            "sampled client span (no downstream address)",
+            exporting.clone(),
+            request(&[("traceparent", TP)]),
+            FakeStream::new(2, 200, 0),
+            11,
+        ),
+        (
+            "failed request: the error details too",
+            exporting.clone(),
+            request(&[("traceparent", TP)]),
+            FakeStream::new(1, 503, 1 << 5),
+            13,
+        ),
+        (
+            "kind configured: no direction read",
+            tracer(&format!(r#"{{{EXPORT}, "span": {{"kind": "client"}}}}"#)),
+            request(&[("traceparent", TP)]),
+            FakeStream::new(1, 200, 0),
+            10,
+        ),
+        (
+            "response header allow-list: one map read",
+            tracer(&format!(
+                r#"{{{EXPORT}, "span": {{"response_headers": ["content-type"]}}}}"#
+            )),
+            request(&[("traceparent", TP)]),
+            FakeStream::new(1, 200, 0),
+            13,
+        ),
+        (
+            "access-log trace id header: one write",
+            tracer(&format!(
+                r#"{{{EXPORT}, "access_log": {{"trace_id_header": "x-trace-id"}}}}"#
+            )),
+            request(&[("traceparent", TP)]),
+            FakeStream::new(1, 200, 0),
+            13,
+        ),
+        (
+            "a request announcing a body: its size is read",
+            exporting.clone(),
+            request(&[("traceparent", TP), ("content-length", "12")]),
+            FakeStream::new(1, 200, 0),
+            13,
+        ),
+        (
+            "a POST: its body size is read",
+            exporting.clone(),
+            {
+                let mut r = request(&[("traceparent", TP)]);
+                r.0[0].1 = b"POST".to_vec();
+                r
+            },
+            FakeStream::new(1, 200, 0),
+            13,
+        ),
+        (
+            "dropped by a rule: the map read only",
+            tracer(&format!(
+                r#"{{{EXPORT}, "drop": {{"user_agents": ["curl/*"]}}}}"#
+            )),
+            request(&[("traceparent", TP)]),
+            FakeStream::new(1, 200, 0),
+            1,
+        ),
+        (
+            "no export (propagation only)",
+            tracer("{}"),
+            request(&[("traceparent", TP)]),
+            FakeStream::new(1, 200, 0),
+            2,
+        ),
+        (
+            "enricher: route and workload headers",
+            tracer(r#"{"mode": "enricher", "span": {"routes": ["/users/{id}"]}}"#),
+            request(&[("traceparent", TP)]),
+            FakeStream::new(1, 200, 0),
+            3,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, t, req, stream, want) in cases {
+        let r = run(&t, req, stream);
+        if r.host_calls() != want {
+            failures.push(format!(
+                "{name}: {} host calls, want {want}: writes {:?}, reads {:?}",
+                r.host_calls(),
+                r.writes.0,
+                r.stream.reads
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_sampled_request_is_recorded_once() {
+    let r = run(
+        &tracer(&format!("{{{EXPORT}}}")),
+        request(&[("traceparent", TP)]),
+        FakeStream::new(1, 200, 0),
+    );
+    assert!(r.pending);
+    assert_eq!(r.queue.buffered(), 1);
+    // Only the outgoing traceparent was written.
+    assert_eq!(r.writes.0.len(), 1);
+    assert_eq!(r.writes.0[0].0, "traceparent");
+}
+
+#[test]
+fn unsampled_and_export_off_record_nothing() {
+    let r = run(
+        &tracer(&format!("{{{EXPORT}}}")),
+        request(&[("traceparent", TP_UNSAMPLED)]),
+        FakeStream::new(1, 200, 0),
+    );
+    assert!(!r.pending);
+    let r = run(
+        &tracer("{}"),
+        request(&[("traceparent", TP)]),
+        FakeStream::new(1, 200, 0),
+    );
+    assert!(!r.pending);
+}
+
+#[test]
+fn dropped_requests_pass_through_untouched_and_are_counted() {
+    let t = tracer(&format!(
+        r#"{{{EXPORT}, "drop": {{"paths": [{{"exact": "/healthz"}}]}}, "access_log": {{"trace_id_header": "x-trace-id"}}}}"#
+    ));
+    let mut req = request(&[("traceparent", TP), ("x-trace-id", "forged")]);
+    req.0[1].1 = b"/healthz".to_vec();
+    let mut r = run(&t, req, FakeStream::new(1, 200, 0));
+    assert!(r.dropped && !r.pending);
+    // No trace header rewritten; a forged trace-id header is not left for the access log.
+    assert_eq!(r.writes.0, vec![("x-trace-id".to_owned(), None)]);
+    assert_eq!(
+        r.queue.take_counts(),
+        Counts {
+            filtered: 1,
+            ..Counts::default()
+        }
+    );
+}
+
+#[test]
+fn trace_id_header_carries_the_trace_id() {
+    let t = tracer(r#"{"access_log": {"trace_id_header": "x-trace-id"}}"#);
+    let r = run(
+        &t,
+        request(&[("traceparent", TP), ("x-trace-id", "forged")]),
+        FakeStream::default(),
+    );
+    assert!(r.writes.0.contains(&(
+        "x-trace-id".to_owned(),
+        Some(b"4bf92f3577b34da6a3ce929d0e0e4736".to_vec())
+    )));
+}
+
+#[test]
+fn enricher_writes_its_headers_and_never_touches_the_context() {
+    let t = tracer(r#"{"mode": "enricher", "span": {"routes": ["/users/{id}"]}}"#);
+    let r = run(
+        &t,
+        request(&[("traceparent", TP), ("x-meshtrace-route", "forged")]),
+        FakeStream::default(),
+    );
+    assert!(!r.pending);
+    assert_eq!(
+        r.writes.0,
+        vec![
+            (
+                "x-meshtrace-route".to_owned(),
+                Some(b"/users/{id}".to_vec())
+            ),
+            (
+                "x-meshtrace-workload".to_owned(),
+                Some(b"productpage-v1".to_vec())
+            ),
+        ]
+    );
+    // No template matches: a forged route header is removed, not forwarded.
+    let mut req = request(&[("x-meshtrace-route", "forged")]);
+    req.0[1].1 = b"/other".to_vec();
+    let r = run(&t, req, FakeStream::default());
+    assert_eq!(r.writes.0[0], ("x-meshtrace-route".to_owned(), None));
+}
+
+#[test]
+fn a_full_buffer_costs_no_property_reads() {
+    let t = tracer(&format!("{{{EXPORT}}}"));
+    let mut q = queue();
+    let mut ids = RandomIds::new(SplitMix64(3));
+    for i in 0..12 {
+        let outcome = t.on_request_headers(
+            request(&[("traceparent", TP)]),
+            &mut RecordedWrites::default(),
+            &mut ids,
+            Some(&mut q),
+        );
+        let mut stream = FakeStream::new(1, 200, 0);
+        t.on_log(outcome.pending.as_ref().unwrap(), &mut stream, &mut q);
+        // The 11th and 12th spans are dropped before any property is read.
+        assert_eq!(stream.reads.is_empty(), i >= 10, "request {i}");
+    }
+    assert_eq!(q.buffered(), 10);
+    assert_eq!(q.take_counts().dropped, 2);
+}
+
+#[test]
+fn times_fall_back_to_the_clock() {
+    let t = tracer(&format!("{{{EXPORT}}}"));
+    let mut s = FakeStream::new(1, 200, 0);
+    s.values.remove(&Property::RequestDuration);
+    let r = run(&t, request(&[("traceparent", TP)]), s);
+    assert_eq!(r.stream.clock_reads, 1);
+    assert_eq!(le_u64(&[1, 0, 0, 0, 0, 0, 0, 0]), Some(1));
+    assert_eq!(le_u64(&[1, 0]), None);
+}

@@ -1,0 +1,438 @@
+//! Spans from the filter in the real Envoy (v8), through the real collector:
+//!
+//! client → Envoy inbound listener (filter) → app → Envoy outbound listener (filter) → upstream,
+//! the filter exporting OTLP/HTTP to the collector (`otlp` HTTP receiver → `file` exporter).
+//! Envoy runs the shipped `envoy/filter-demo.yaml` (node metadata as Istio sets it, no native
+//! tracing — what Istio generates with `disableSpanReporting: true`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use meshtrace_e2e::client;
+use meshtrace_e2e::echo::Received;
+use meshtrace_e2e::envoy::Envoy;
+use meshtrace_e2e::mesh::Mesh;
+use meshtrace_e2e::traces::{FlatSpan, render};
+
+const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
+const WAIT: Duration = Duration::from_secs(60);
+
+fn start(plugin_config: Option<&str>) -> Mesh {
+    Mesh::start(plugin_config).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn get(mesh: &Mesh, path: &str, headers: &[(&str, &str)]) -> client::Response {
+    let headers: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+    client::send(mesh.inbound, "GET", path, "productpage:9080", &headers)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Waits until Envoy's `wasmcustom.meshtrace.*` counters satisfy `done`.
+fn wait_stats(
+    envoy: &Envoy,
+    done: impl Fn(&BTreeMap<String, u64>) -> bool,
+) -> BTreeMap<String, u64> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let stats = envoy.stats("wasmcustom.meshtrace").unwrap();
+        if done(&stats) {
+            return stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "counters never reached the expected values: {stats:?}\nEnvoy log:\n{}",
+            envoy.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn stat(stats: &BTreeMap<String, u64>, name: &str) -> u64 {
+    stats
+        .get(&format!("wasmcustom.meshtrace.{name}"))
+        .copied()
+        .unwrap_or(0)
+}
+
+fn by_kind<'a>(spans: &[&'a FlatSpan], kind: &str) -> &'a FlatSpan {
+    let found: Vec<&&FlatSpan> = spans.iter().filter(|s| s.kind() == kind).collect();
+    assert_eq!(found.len(), 1, "one {kind} span expected:\n{spans:#?}");
+    found[0]
+}
+
+#[test]
+fn two_hops_make_one_trace() {
+    let mut mesh = start(None);
+
+    // A caller that is already traced, a failing upstream, and two kinds of noise.
+    let ok = get(
+        &mesh,
+        "/reviews/7?token=secret",
+        &[
+            (
+                "traceparent",
+                &format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"),
+            ),
+            ("tracestate", "congo=t61rcWkgMzE"),
+            ("user-agent", "e2e/1.0"),
+        ],
+    );
+    assert_eq!(ok.status, 200);
+    let failing = get(&mesh, "/status/503", &[]);
+    assert_eq!(failing.status, 503);
+    let probe = get(&mesh, "/healthz", &[("user-agent", "kube-probe/1.32")]);
+    assert_eq!(probe.status, 200);
+    // Dropped by path on both hops (the app forwards it).
+    let readyz = get(&mesh, "/readyz", &[]);
+    assert_eq!(readyz.status, 200);
+
+    let spans = mesh
+        .collector
+        .wait_for(WAIT, |s| s.len() >= 4)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let tree = render(&spans);
+    assert_eq!(
+        spans.len(),
+        4,
+        "exactly two spans per traced request:\n{tree}"
+    );
+    for s in &spans {
+        let path = s.attr("url.path").unwrap();
+        assert!(
+            path != "/healthz" && path != "/readyz",
+            "noise was not dropped:\n{tree}"
+        );
+    }
+
+    // --- The caller's trace, continued across both hops.
+    let traced: Vec<&FlatSpan> = spans
+        .iter()
+        .filter(|s| s.trace_id() == CALLER_TRACE)
+        .collect();
+    assert_eq!(traced.len(), 2, "{tree}");
+    let server = by_kind(&traced, "SERVER");
+    let client_span = by_kind(&traced, "CLIENT");
+    assert_eq!(
+        server.parent_id(),
+        CALLER_SPAN,
+        "the caller is the parent:\n{tree}"
+    );
+    assert_eq!(client_span.parent_id(), server.span_id(), "{tree}");
+    assert_eq!(server.span.trace_state, "congo=t61rcWkgMzE");
+    assert_eq!(client_span.span.trace_state, "congo=t61rcWkgMzE");
+    // The upstream got the outbound proxy's span as its parent: nothing else rewrote it.
+    let received = Received::from_body(&ok.body).unwrap();
+    assert_eq!(
+        received.one("traceparent").unwrap(),
+        Some(format!("00-{CALLER_TRACE}-{}-01", client_span.span_id()).as_str())
+    );
+    assert_eq!(
+        received.one("tracestate").unwrap(),
+        Some("congo=t61rcWkgMzE")
+    );
+    // Timing: the client hop lies within the server hop.
+    let (s, c) = (&server.span, &client_span.span);
+    assert!(s.start_time_unix_nano <= c.start_time_unix_nano, "{tree}");
+    assert!(c.end_time_unix_nano <= s.end_time_unix_nano, "{tree}");
+    assert!(c.start_time_unix_nano < c.end_time_unix_nano);
+    // Names by the HTTP conventions (route template from the config), flags sampled + remote.
+    assert_eq!(server.span.name, "GET /reviews/{id}");
+    assert_eq!(client_span.span.name, "GET /reviews/{id}");
+    assert_eq!(server.span.flags, 0x301);
+    assert_eq!((server.status(), client_span.status()), ("UNSET", "UNSET"));
+
+    let a = server.attributes();
+    let want_server = [
+        ("http.request.method", "GET"),
+        ("url.scheme", "http"),
+        ("url.path", "/reviews/7"),
+        ("server.address", "productpage"),
+        ("server.port", "9080"),
+        ("http.route", "/reviews/{id}"),
+        ("http.response.status_code", "200"),
+        ("user_agent.original", "e2e/1.0"),
+        ("network.protocol.version", "1.1"),
+        ("network.peer.address", "127.0.0.1"),
+        ("upstream_cluster", "inbound|8080||"),
+    ];
+    for (k, v) in want_server {
+        assert_eq!(a.get(k).map(String::as_str), Some(v), "server {k}: {a:#?}");
+    }
+    assert!(
+        !a.contains_key("url.query"),
+        "queries are off by default: {a:#?}"
+    );
+    assert!(a["http.response.body.size"].parse::<u64>().unwrap() > 0);
+    assert_eq!(
+        a["upstream_address"],
+        format!("127.0.0.1:{}", mesh.app.port())
+    );
+    let b = client_span.attributes();
+    let want_client = [
+        ("http.request.method", "GET"),
+        (
+            "url.full",
+            "http://reviews.bookinfo.svc.cluster.local:9080/reviews/7",
+        ),
+        ("server.address", "reviews.bookinfo.svc.cluster.local"),
+        ("server.port", "9080"),
+        ("http.response.status_code", "200"),
+        ("network.peer.address", "127.0.0.1"),
+        (
+            "upstream_cluster",
+            "outbound|8081||reviews.bookinfo.svc.cluster.local",
+        ),
+    ];
+    for (k, v) in want_client {
+        assert_eq!(b.get(k).map(String::as_str), Some(v), "client {k}: {b:#?}");
+    }
+    assert_eq!(
+        b["network.peer.port"],
+        mesh.upstream.port().to_string(),
+        "the client span's peer is the upstream host"
+    );
+    // Envoy generated x-request-id at the inbound proxy; the app forwarded it.
+    assert_eq!(a["guid:x-request-id"], b["guid:x-request-id"]);
+    assert_eq!(a["guid:x-request-id"].len(), 36);
+
+    // --- The failing request: a new trace, both hops ERROR.
+    let failed: Vec<&FlatSpan> = spans
+        .iter()
+        .filter(|s| s.trace_id() != CALLER_TRACE)
+        .collect();
+    assert_eq!(failed.len(), 2, "{tree}");
+    let server = by_kind(&failed, "SERVER");
+    let client_span = by_kind(&failed, "CLIENT");
+    assert!(
+        server.span.parent_span_id.is_empty(),
+        "a new trace has a root"
+    );
+    assert_eq!(client_span.parent_id(), server.span_id());
+    for s in [server, client_span] {
+        assert_eq!(s.status(), "ERROR", "{tree}");
+        assert_eq!(s.attr("http.response.status_code").as_deref(), Some("503"));
+        assert_eq!(s.attr("error.type").as_deref(), Some("503"));
+        assert_eq!(s.span.name, "GET /status/{code}");
+        assert_eq!(s.span.status.as_ref().unwrap().message, "via_upstream");
+    }
+
+    // --- The resource: the node metadata of the bootstrap, as Istio sets it.
+    let want_resource = [
+        ("service.name", "productpage.bookinfo"),
+        ("service.namespace", "bookinfo"),
+        ("service.version", "v1"),
+        ("k8s.pod.name", "productpage-v1-6b7f6db7b6-x2x9q"),
+        ("k8s.namespace.name", "bookinfo"),
+        ("k8s.node.name", "demo-node"),
+        ("k8s.deployment.name", "productpage-v1"),
+        ("istio.canonical_service", "productpage"),
+        ("istio.canonical_revision", "v1"),
+        ("istio.workload_name", "productpage-v1"),
+        ("istio.mesh_id", "cluster.local"),
+        ("istio.cluster_id", "Kubernetes"),
+        ("telemetry.sdk.name", "meshtrace"),
+    ];
+    for s in &spans {
+        for (k, v) in want_resource {
+            assert_eq!(
+                s.resource.get(k).map(String::as_str),
+                Some(v),
+                "resource {k}"
+            );
+        }
+        assert_eq!(s.scope, "meshtrace-filter");
+    }
+
+    // --- Envoy's /stats: every span exported, the noise counted as filtered (the probe at
+    // the inbound proxy; /readyz at both), nothing dropped or failed, the buffer empty.
+    let stats = wait_stats(&mesh.envoy, |s| stat(s, "spans_exported") >= 4);
+    assert_eq!(stat(&stats, "spans_exported"), 4, "{stats:?}");
+    assert_eq!(stat(&stats, "spans_filtered"), 3, "{stats:?}");
+    assert_eq!(stat(&stats, "spans_dropped"), 0, "{stats:?}");
+    assert_eq!(stat(&stats, "spans_failed"), 0, "{stats:?}");
+    assert_eq!(stat(&stats, "export_failures"), 0, "{stats:?}");
+    assert_eq!(stat(&stats, "buffered_spans"), 0, "{stats:?}");
+    assert!(stat(&stats, "export_requests") >= 1, "{stats:?}");
+
+    // --- The access log prints the trace id the filter set (item 5), on both listeners.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let log = mesh.envoy.log();
+        let lines = log
+            .lines()
+            .filter(|l| {
+                l.contains("\"GET /reviews/7?token=secret\"")
+                    && l.contains(&format!("trace_id={CALLER_TRACE}"))
+            })
+            .count();
+        if lines == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "access log lines with the trace id:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!mesh.envoy.log().contains("panicked"));
+}
+
+#[test]
+fn header_allow_lists_tags_and_envoy_style_names() {
+    let mesh = start(Some(
+        r#"{"span": {"name": "envoy", "url_query": true,
+            "request_headers": ["x-tenant", "x-feature-*"], "response_headers": ["content-type"],
+            "tags": {"team": "payments"}},
+           "export": {"cluster": "outbound|4318||meshtrace-collector.observability.svc.cluster.local", "flush_interval_ms": 100}}"#,
+    ));
+    let mut mesh = mesh;
+    let r = get(
+        &mesh,
+        "/search?q=1",
+        &[
+            ("x-tenant", "acme"),
+            ("x-feature-flag", "on"),
+            ("x-feature-token", "must-not-appear"),
+            ("authorization", "Bearer must-not-appear"),
+        ],
+    );
+    assert_eq!(r.status, 200);
+    let spans = mesh
+        .collector
+        .wait_for(WAIT, |s| s.len() >= 2)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let server = spans.iter().find(|s| s.kind() == "SERVER").unwrap();
+    assert_eq!(server.span.name, "productpage:9080/search");
+    let a = server.attributes();
+    assert_eq!(a["url.query"], "q=1");
+    assert_eq!(a["http.request.header.x-tenant"], "acme");
+    assert_eq!(a["http.request.header.x-feature-flag"], "on");
+    assert_eq!(a["http.response.header.content-type"], "application/json");
+    assert_eq!(a["team"], "payments");
+    let all = format!("{spans:?}");
+    assert!(
+        !all.contains("must-not-appear"),
+        "a credential leaked: {a:#?}"
+    );
+    // The app does not forward x-tenant: the client span has none.
+    let client_span = spans.iter().find(|s| s.kind() == "CLIENT").unwrap();
+    assert_eq!(client_span.attr("http.request.header.x-tenant"), None);
+    assert_eq!(
+        client_span.span.name,
+        "reviews.bookinfo.svc.cluster.local:9080/search"
+    );
+}
+
+#[test]
+fn export_failures_are_counted_and_never_fail_a_request() {
+    // The collector cluster points at a port where nothing listens; a second plugin config
+    // names a cluster Envoy does not have.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for (cluster, what) in [
+        (
+            "outbound|4318||meshtrace-collector.observability.svc.cluster.local",
+            "connection refused",
+        ),
+        ("no-such-cluster", "unknown cluster"),
+    ] {
+        let config = format!(
+            r#"{{"export": {{"cluster": "{cluster}", "flush_interval_ms": 100, "timeout_ms": 2000}}}}"#
+        );
+        let mesh = Mesh::start_with_collector_port(Some(&config), closed)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..5 {
+            assert_eq!(get(&mesh, "/reviews/1", &[]).status, 200, "{what}");
+        }
+        let stats = wait_stats(&mesh.envoy, |s| stat(s, "spans_failed") >= 10);
+        assert_eq!(stat(&stats, "spans_failed"), 10, "{what}: {stats:?}");
+        assert_eq!(stat(&stats, "spans_exported"), 0, "{what}: {stats:?}");
+        assert!(stat(&stats, "export_failures") >= 1, "{what}: {stats:?}");
+        let log = mesh.envoy.log();
+        assert!(
+            log.contains("span export"),
+            "{what}: the failure is logged:\n{log}"
+        );
+        assert!(!log.contains("panicked"), "{what}:\n{log}");
+    }
+}
+
+#[test]
+fn a_full_buffer_drops_and_counts_without_delaying_requests() {
+    // A collector that accepts connections and never answers: every export stays in flight
+    // until its timeout, so the per-VM buffer fills up.
+    let black_hole = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = black_hole.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        for conn in black_hole.incoming().take(64) {
+            match conn {
+                Ok(c) => conns.push(c),
+                Err(_) => break,
+            }
+        }
+    });
+    let config = r#"{"export": {"cluster": "outbound|4318||meshtrace-collector.observability.svc.cluster.local",
+        "batch_size": 1, "max_buffered_spans": 1, "flush_interval_ms": 50, "timeout_ms": 300000}}"#;
+    let mesh =
+        Mesh::start_with_collector_port(Some(config), port).unwrap_or_else(|e| panic!("{e}"));
+    let requests = 20;
+    for _ in 0..requests {
+        assert_eq!(get(&mesh, "/reviews/1", &[]).status, 200);
+    }
+    // Per worker VM (2 workers): 4 exports in flight + 1 span buffered, the rest dropped.
+    let spans = 2 * requests;
+    let stats = wait_stats(&mesh.envoy, |s| {
+        stat(s, "spans_dropped") >= spans - 2 * (4 + 1)
+    });
+    assert!(stat(&stats, "buffered_spans") <= 2, "bounded: {stats:?}");
+    assert_eq!(stat(&stats, "spans_exported"), 0);
+    drop(mesh);
+    drop(held);
+}
+
+/// The shipped file as users run it (`func-e run -c envoy/filter-demo.yaml`): only the
+/// `.wasm` path differs (the tests may build it elsewhere); Envoy's validate mode loads the
+/// filter and its configuration without binding the fixed ports.
+#[test]
+fn the_shipped_envoy_config_validates_as_users_run_it() {
+    use meshtrace_e2e::envoy::{DEMO_CONFIG, DemoConfig, envoy_binary};
+    use meshtrace_e2e::wasm::filter_wasm;
+    let wasm = filter_wasm().unwrap_or_else(|e| panic!("{e}"));
+    let template = DemoConfig::template().unwrap();
+    let config = template.replace(
+        "filename: target/wasm32-wasip1/wasm-release/meshtrace_filter.wasm",
+        &format!("filename: {}", wasm.display()),
+    );
+    let dir = meshtrace_e2e::process::TempDir::new("validate").unwrap();
+    let path = dir.path().join("filter-demo.yaml");
+    std::fs::write(&path, config).unwrap();
+    let out = std::process::Command::new(envoy_binary().unwrap())
+        .args(["--mode", "validate", "--disable-hot-restart", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{DEMO_CONFIG} does not validate:\n{log}"
+    );
+    assert!(log.contains("OK"), "{log}");
+    assert!(
+        log.contains("configured: mode=tracer"),
+        "the filter loaded its config:\n{log}"
+    );
+}
