@@ -72,11 +72,10 @@ pub struct ArrayRef<'a> {
 
 impl<'a> ArrayRef<'a> {
     /// The elements.
-    pub fn iter(&self) -> impl Iterator<Item = AnyValueRef<'a>> + use<'a> {
-        Fields::ok(self.buf).filter_map(|f| match (f.num, f.val) {
-            (1, Val::Len(b)) => Some(AnyValueRef::parse(b)),
-            _ => None,
-        })
+    pub fn iter(&self) -> ArrayIter<'a> {
+        ArrayIter {
+            fields: Fields::new(self.buf),
+        }
     }
 
     /// The encoded `ArrayValue` message.
@@ -176,9 +175,13 @@ impl<'a> Attributes<'a> {
         })
     }
 
-    /// The attributes, in order (duplicates included, if the sender sent any).
-    pub fn iter(&self) -> impl Iterator<Item = KeyValueRef<'a>> + Clone + use<'a> {
-        self.raw_entries().map(KeyValueRef::parse)
+    /// The attributes, in order (duplicates included, if the sender sent any). The iterator
+    /// is a named type so that callers can store it (e.g. as an associated `Iter` type).
+    pub fn iter(&self) -> AttributesIter<'a> {
+        AttributesIter {
+            fields: Fields::new(self.buf),
+            field: self.field,
+        }
     }
 
     /// The value of the first attribute named `key`, decoding no other value.
@@ -208,6 +211,57 @@ impl<'a> Attributes<'a> {
     /// True when there are none.
     pub fn is_empty(&self) -> bool {
         self.raw_entries().next().is_none()
+    }
+}
+
+/// Iterator over an [`ArrayRef`]'s elements.
+#[derive(Debug, Clone)]
+pub struct ArrayIter<'a> {
+    fields: Fields<'a>,
+}
+
+impl<'a> Iterator for ArrayIter<'a> {
+    type Item = AnyValueRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<AnyValueRef<'a>> {
+        loop {
+            match self.fields.next()? {
+                Ok(f) => {
+                    if let (1, Val::Len(b)) = (f.num, f.val) {
+                        return Some(AnyValueRef::parse(b));
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+/// Iterator over an [`Attributes`] list's entries, in order.
+#[derive(Debug, Clone)]
+pub struct AttributesIter<'a> {
+    fields: Fields<'a>,
+    field: u32,
+}
+
+impl<'a> Iterator for AttributesIter<'a> {
+    type Item = KeyValueRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<KeyValueRef<'a>> {
+        loop {
+            match self.fields.next()? {
+                Ok(f) => {
+                    if let Val::Len(b) = f.val
+                        && f.num == self.field
+                    {
+                        return Some(KeyValueRef::parse(b));
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
     }
 }
 

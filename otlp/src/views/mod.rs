@@ -33,7 +33,8 @@ mod traces;
 
 pub(crate) use common::last_len_opt;
 pub use common::{
-    AnyValueRef, ArrayRef, Attributes, KeyValueRef, KvListRef, ResourceView, ScopeView,
+    AnyValueRef, ArrayIter, ArrayRef, Attributes, AttributesIter, KeyValueRef, KvListRef,
+    ResourceView, ScopeView,
 };
 pub use group::{Item, ResourceGroup, ScopeGroup};
 pub use logs::{LogRecordView, LogsView, ResourceLogsView, ScopeLogsView};
