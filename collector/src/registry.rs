@@ -58,7 +58,7 @@ impl Registry {
     pub fn builtin() -> Self {
         use crate::exporter::{debug, file, otlp_grpc, otlp_http};
         use crate::extension::health_check;
-        use crate::processor::batch;
+        use crate::processor::{batch, filter};
         use crate::receiver::otlp;
         Self {
             receivers: vec![factory!(
@@ -68,13 +68,10 @@ impl Registry {
                 otlp::OtlpReceiverConfig,
                 ReceiverConfig
             )],
-            processors: vec![factory!(
-                "batch",
-                ALL,
-                None,
-                batch::BatchConfig,
-                ProcessorConfig
-            )],
+            processors: vec![
+                factory!("batch", ALL, None, batch::BatchConfig, ProcessorConfig),
+                factory!("filter", ALL, None, filter::FilterConfig, ProcessorConfig),
+            ],
             exporters: vec![
                 factory!(
                     "otlp_grpc",
