@@ -29,6 +29,7 @@ pub fn parse_typed<T: DeserializeOwned>(v: &Value) -> Result<T, ConfigError> {
 }
 
 const ALL: &[Signal] = &[Signal::Traces, Signal::Metrics, Signal::Logs];
+const TRACES: &[Signal] = &[Signal::Traces];
 
 /// Every known component type.
 pub struct Registry {
@@ -58,7 +59,7 @@ impl Registry {
     pub fn builtin() -> Self {
         use crate::exporter::{debug, file, otlp_grpc, otlp_http};
         use crate::extension::health_check;
-        use crate::processor::{batch, filter};
+        use crate::processor::{attributes, batch, filter, resource};
         use crate::receiver::otlp;
         Self {
             receivers: vec![factory!(
@@ -71,6 +72,20 @@ impl Registry {
             processors: vec![
                 factory!("batch", ALL, None, batch::BatchConfig, ProcessorConfig),
                 factory!("filter", ALL, None, filter::FilterConfig, ProcessorConfig),
+                factory!(
+                    "attributes",
+                    TRACES,
+                    None,
+                    attributes::AttributesConfig,
+                    ProcessorConfig
+                ),
+                factory!(
+                    "resource",
+                    ALL,
+                    None,
+                    resource::ResourceConfig,
+                    ProcessorConfig
+                ),
             ],
             exporters: vec![
                 factory!(

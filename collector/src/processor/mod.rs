@@ -10,11 +10,14 @@
 //! `rewrite_traces`: spans they leave alone are copied as raw bytes, and a request nobody
 //! changes is passed on as the same buffer.
 
+pub mod actions;
+pub mod attributes;
 pub mod batch;
 mod counters;
 pub mod filter;
 pub mod matcher;
 pub mod ottl_views;
+pub mod resource;
 #[cfg(test)]
 pub(crate) mod testspans;
 
