@@ -59,7 +59,7 @@ impl Registry {
     pub fn builtin() -> Self {
         use crate::exporter::{debug, file, otlp_grpc, otlp_http};
         use crate::extension::health_check;
-        use crate::processor::{attributes, batch, filter, resource};
+        use crate::processor::{attributes, batch, filter, probabilistic_sampler, resource};
         use crate::receiver::otlp;
         Self {
             receivers: vec![factory!(
@@ -84,6 +84,13 @@ impl Registry {
                     ALL,
                     None,
                     resource::ResourceConfig,
+                    ProcessorConfig
+                ),
+                factory!(
+                    "probabilistic_sampler",
+                    TRACES,
+                    None,
+                    probabilistic_sampler::SamplerConfig,
                     ProcessorConfig
                 ),
             ],

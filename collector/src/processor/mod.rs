@@ -17,6 +17,7 @@ mod counters;
 pub mod filter;
 pub mod matcher;
 pub mod ottl_views;
+pub mod probabilistic_sampler;
 pub mod resource;
 #[cfg(test)]
 pub(crate) mod testspans;
