@@ -59,7 +59,9 @@ impl Registry {
     pub fn builtin() -> Self {
         use crate::exporter::{debug, file, otlp_grpc, otlp_http};
         use crate::extension::health_check;
-        use crate::processor::{attributes, batch, filter, probabilistic_sampler, resource};
+        use crate::processor::{
+            attributes, batch, filter, memory_limiter, probabilistic_sampler, resource,
+        };
         use crate::receiver::otlp;
         Self {
             receivers: vec![factory!(
@@ -91,6 +93,13 @@ impl Registry {
                     TRACES,
                     None,
                     probabilistic_sampler::SamplerConfig,
+                    ProcessorConfig
+                ),
+                factory!(
+                    "memory_limiter",
+                    ALL,
+                    None,
+                    memory_limiter::MemoryLimiterConfig,
                     ProcessorConfig
                 ),
             ],

@@ -16,6 +16,7 @@ pub mod batch;
 mod counters;
 pub mod filter;
 pub mod matcher;
+pub mod memory_limiter;
 pub mod ottl_views;
 pub mod probabilistic_sampler;
 pub mod resource;
