@@ -29,6 +29,21 @@ impl ClientInfo {
     }
 }
 
+impl ClientInfo {
+    /// The client of an HTTP request: its peer address, and its headers when the receiver
+    /// has `include_metadata: true`.
+    pub fn from_http(addr: Option<IpAddr>, headers: Option<&http::HeaderMap>) -> Self {
+        Self {
+            address: addr,
+            metadata: headers.map_or_else(Vec::new, |h| {
+                h.iter()
+                    .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                    .collect()
+            }),
+        }
+    }
+}
+
 tokio::task_local! {
     static CLIENT: Arc<ClientInfo>;
 }

@@ -62,15 +62,12 @@ impl Registry {
         use crate::processor::{
             attributes, batch, filter, memory_limiter, probabilistic_sampler, resource,
         };
-        use crate::receiver::otlp;
+        use crate::receiver::{otlp, zipkin};
         Self {
-            receivers: vec![factory!(
-                "otlp",
-                ALL,
-                None,
-                otlp::OtlpReceiverConfig,
-                ReceiverConfig
-            )],
+            receivers: vec![
+                factory!("otlp", ALL, None, otlp::OtlpReceiverConfig, ReceiverConfig),
+                factory!("zipkin", TRACES, None, zipkin::ZipkinConfig, ReceiverConfig),
+            ],
             processors: vec![
                 factory!("batch", ALL, None, batch::BatchConfig, ProcessorConfig),
                 factory!("filter", ALL, None, filter::FilterConfig, ProcessorConfig),
