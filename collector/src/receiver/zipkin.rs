@@ -89,7 +89,11 @@ impl Validate for ZipkinConfig {
         if let Err(r) = net::check_endpoint(&self.endpoint) {
             e.push(ConfigError::new(r).field("endpoint"));
         }
-        for (name, v) in [("tls", &self.tls), ("cors", &self.cors), ("auth", &self.auth)] {
+        for (name, v) in [
+            ("tls", &self.tls),
+            ("cors", &self.cors),
+            ("auth", &self.auth),
+        ] {
             if v.is_some() {
                 e.push(ConfigError::new(format!("{name} is not supported yet")).field(name));
             }
@@ -97,7 +101,8 @@ impl Validate for ZipkinConfig {
         for k in self.response_headers.keys() {
             if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
                 e.push(
-                    ConfigError::new(format!("invalid header name {k:?}")).field("response_headers"),
+                    ConfigError::new(format!("invalid header name {k:?}"))
+                        .field("response_headers"),
                 );
             }
         }
@@ -253,10 +258,17 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
     // JSON unless protobuf is declared, as the Collector's receiver decides.
-    let (format, counters) = if media == "application/x-protobuf" || media == "application/protobuf" {
+    let (format, counters) = if media == "application/x-protobuf" || media == "application/protobuf"
+    {
         (meshtrace_zipkin::Format::Proto, &shared.proto)
     } else {
         (meshtrace_zipkin::Format::Json, &shared.json)
@@ -276,7 +288,9 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
     let body = match Limited::new(req.into_body(), max).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 return reply(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!("request body exceeds {max} bytes\n"),

@@ -43,7 +43,12 @@ async fn start(extra: &str) -> Running {
     let mut r = ZipkinReceiver::new(cfg, &c, sink.clone());
     r.start().await.unwrap();
     let url = format!("http://{}", r.server.as_ref().unwrap().local_addr);
-    Running { r, sink, url, ctx: c }
+    Running {
+        r,
+        sink,
+        url,
+        ctx: c,
+    }
 }
 
 async fn post(
@@ -55,7 +60,9 @@ async fn post(
     let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http();
-    let mut req = http::Request::builder().method("POST").uri(format!("{url}{path}"));
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri(format!("{url}{path}"));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -111,18 +118,43 @@ async fn json_protobuf_and_compressed_bodies_are_accepted() {
         z.finish().unwrap()
     };
     for (headers, body) in [
-        (vec![("content-type", "application/json")], SPAN.as_bytes().to_vec()),
+        (
+            vec![("content-type", "application/json")],
+            SPAN.as_bytes().to_vec(),
+        ),
         // No content type: JSON, as the Collector assumes.
         (vec![], SPAN.as_bytes().to_vec()),
-        (vec![("content-type", "application/json; charset=utf-8"), ("content-encoding", "gzip")], gzip::compress(SPAN.as_bytes(), 6)),
-        (vec![("content-type", "application/json"), ("content-encoding", "deflate")], deflated),
+        (
+            vec![
+                ("content-type", "application/json; charset=utf-8"),
+                ("content-encoding", "gzip"),
+            ],
+            gzip::compress(SPAN.as_bytes(), 6),
+        ),
+        (
+            vec![
+                ("content-type", "application/json"),
+                ("content-encoding", "deflate"),
+            ],
+            deflated,
+        ),
         (vec![("content-type", "application/x-protobuf")], pb),
     ] {
         let (status, _, text) = post(&t.url, "/api/v2/spans", &headers, body).await;
         assert_eq!((status, text.as_str()), (202, ""), "{headers:?}");
     }
-    let got: Vec<(String, String)> = t.sink.got.lock().unwrap().iter().map(|(b, _)| only_span_name(b)).collect();
-    assert_eq!(got[..4], vec![("frontend".to_owned(), "get /".to_owned()); 4]);
+    let got: Vec<(String, String)> = t
+        .sink
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(b, _)| only_span_name(b))
+        .collect();
+    assert_eq!(
+        got[..4],
+        vec![("frontend".to_owned(), "get /".to_owned()); 4]
+    );
     assert_eq!(got[4], ("pb".to_owned(), "proto span".to_owned()));
     let m = t.ctx.telemetry.render();
     for l in [
@@ -139,15 +171,69 @@ async fn json_protobuf_and_compressed_bodies_are_accepted() {
 async fn bad_requests_get_a_clear_answer() {
     let mut t = start("max_request_body_size: 2048\n").await;
     for (path, headers, body, status, text) in [
-        ("/api/v1/spans", vec![], SPAN.as_bytes().to_vec(), 400, "Zipkin v1 spans are not supported"),
-        ("/spans", vec![], SPAN.as_bytes().to_vec(), 404, "404 page not found"),
-        ("/api/v2/spans", vec![], b"{\"not\":\"a list\"}".to_vec(), 400, "invalid Zipkin v2 JSON"),
-        ("/api/v2/spans", vec![], br#"[{"traceId":"1","id":"0"}]"#.to_vec(), 400, "invalid span 0: invalid id"),
-        ("/api/v2/spans", vec![("content-type", "application/x-protobuf")], vec![0xff; 3], 400, "invalid Zipkin protobuf"),
-        ("/api/v2/spans", vec![("content-encoding", "gzip")], b"not gzip".to_vec(), 400, "gzip"),
-        ("/api/v2/spans", vec![("content-encoding", "br")], SPAN.as_bytes().to_vec(), 400, "unsupported Content-Encoding \"br\""),
-        ("/api/v2/spans", vec![], vec![b' '; 4096], 413, "request body exceeds 2048 bytes"),
-        ("/api/v2/spans", vec![("content-encoding", "gzip")], gzip::compress(&[b' '; 100_000], 9), 413, "decompressed body exceeds 2048 bytes"),
+        (
+            "/api/v1/spans",
+            vec![],
+            SPAN.as_bytes().to_vec(),
+            400,
+            "Zipkin v1 spans are not supported",
+        ),
+        (
+            "/spans",
+            vec![],
+            SPAN.as_bytes().to_vec(),
+            404,
+            "404 page not found",
+        ),
+        (
+            "/api/v2/spans",
+            vec![],
+            b"{\"not\":\"a list\"}".to_vec(),
+            400,
+            "invalid Zipkin v2 JSON",
+        ),
+        (
+            "/api/v2/spans",
+            vec![],
+            br#"[{"traceId":"1","id":"0"}]"#.to_vec(),
+            400,
+            "invalid span 0: invalid id",
+        ),
+        (
+            "/api/v2/spans",
+            vec![("content-type", "application/x-protobuf")],
+            vec![0xff; 3],
+            400,
+            "invalid Zipkin protobuf",
+        ),
+        (
+            "/api/v2/spans",
+            vec![("content-encoding", "gzip")],
+            b"not gzip".to_vec(),
+            400,
+            "gzip",
+        ),
+        (
+            "/api/v2/spans",
+            vec![("content-encoding", "br")],
+            SPAN.as_bytes().to_vec(),
+            400,
+            "unsupported Content-Encoding \"br\"",
+        ),
+        (
+            "/api/v2/spans",
+            vec![],
+            vec![b' '; 4096],
+            413,
+            "request body exceeds 2048 bytes",
+        ),
+        (
+            "/api/v2/spans",
+            vec![("content-encoding", "gzip")],
+            gzip::compress(&[b' '; 100_000], 9),
+            413,
+            "decompressed body exceeds 2048 bytes",
+        ),
     ] {
         let (s, _, body) = post(&t.url, path, &headers, body).await;
         assert_eq!(s, status, "{path} {headers:?}: {body}");
@@ -155,7 +241,10 @@ async fn bad_requests_get_a_clear_answer() {
     }
     assert!(t.sink.got.lock().unwrap().is_empty());
     // An empty list is fine.
-    assert_eq!(post(&t.url, "/api/v2/spans", &[], b"[]".to_vec()).await.0, 202);
+    assert_eq!(
+        post(&t.url, "/api/v2/spans", &[], b"[]".to_vec()).await.0,
+        202
+    );
     t.r.shutdown().await;
 }
 
@@ -163,9 +252,16 @@ async fn bad_requests_get_a_clear_answer() {
 async fn downstream_refusals_map_to_retry_answers() {
     let mut t = start("").await;
     for (answer, status, retry_after) in [
-        (ConsumeError::retryable("data refused due to high memory usage"), 503, None),
         (
-            ConsumeError::Retryable { reason: "queue full".into(), retry_after: Some(Duration::from_millis(1500)) },
+            ConsumeError::retryable("data refused due to high memory usage"),
+            503,
+            None,
+        ),
+        (
+            ConsumeError::Retryable {
+                reason: "queue full".into(),
+                retry_after: Some(Duration::from_millis(1500)),
+            },
             429,
             Some("2"),
         ),
@@ -175,25 +271,47 @@ async fn downstream_refusals_map_to_retry_answers() {
         let (s, h, body) = post(&t.url, "/api/v2/spans", &[], SPAN.as_bytes().to_vec()).await;
         assert_eq!(s, status, "{answer:?}");
         assert!(body.contains(&answer.to_string()), "{body}");
-        assert_eq!(h.get("retry-after").and_then(|v| v.to_str().ok()), retry_after);
+        assert_eq!(
+            h.get("retry-after").and_then(|v| v.to_str().ok()),
+            retry_after
+        );
     }
     let m = t.ctx.telemetry.render();
-    assert!(m.contains("otelcol_receiver_refused_spans_total{receiver=\"zipkin\",") && m.contains("transport=\"http_v2_json\"} 3"), "{m}");
+    assert!(
+        m.contains("otelcol_receiver_refused_spans_total{receiver=\"zipkin\",")
+            && m.contains("transport=\"http_v2_json\"} 3"),
+        "{m}"
+    );
     t.r.shutdown().await;
 }
 
 #[tokio::test]
 async fn the_client_travels_with_the_request() {
     let mut t = start("include_metadata: true\n").await;
-    post(&t.url, "/api/v2/spans", &[("x-tenant", "blue")], SPAN.as_bytes().to_vec()).await;
+    post(
+        &t.url,
+        "/api/v2/spans",
+        &[("x-tenant", "blue")],
+        SPAN.as_bytes().to_vec(),
+    )
+    .await;
     let got = t.sink.got.lock().unwrap()[0].1.clone().unwrap();
     assert_eq!(got.address, Some("127.0.0.1".parse().unwrap()));
-    assert_eq!(got.metadata_values("x-tenant").collect::<Vec<_>>(), ["blue"]);
+    assert_eq!(
+        got.metadata_values("x-tenant").collect::<Vec<_>>(),
+        ["blue"]
+    );
     t.r.shutdown().await;
 
     // Without include_metadata: the address only.
     let mut t = start("").await;
-    post(&t.url, "/api/v2/spans", &[("x-tenant", "blue")], SPAN.as_bytes().to_vec()).await;
+    post(
+        &t.url,
+        "/api/v2/spans",
+        &[("x-tenant", "blue")],
+        SPAN.as_bytes().to_vec(),
+    )
+    .await;
     let got = t.sink.got.lock().unwrap()[0].1.clone().unwrap();
     assert!(got.metadata.is_empty());
     assert!(got.address.is_some());
@@ -208,8 +326,14 @@ fn config_defaults_and_refusals() {
     assert!(!cfg.parse_string_tags);
     for (yaml, want) in [
         ("endpoint: nowhere", "field `endpoint`"),
-        ("tls: {cert_file: x}", "field `tls`: tls is not supported yet"),
-        ("auth: {authenticator: x}", "field `auth`: auth is not supported yet"),
+        (
+            "tls: {cert_file: x}",
+            "field `tls`: tls is not supported yet",
+        ),
+        (
+            "auth: {authenticator: x}",
+            "field `auth`: auth is not supported yet",
+        ),
     ] {
         let cfg: ZipkinConfig =
             crate::registry::parse_typed(&crate::config::value::from_yaml(yaml).unwrap()).unwrap();
