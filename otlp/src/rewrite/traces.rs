@@ -241,9 +241,24 @@ pub fn rewrite_traces<'a, E: TracesEditor<'a> + ?Sized>(batch: &'a Batch, editor
                 }
                 kept_in_rs += 1;
                 if sedit.is_unchanged() {
-                    pieces.push(Piece::Src(ss_off + h.start..ss_off + h.end));
+                    // Consecutive unchanged spans are one contiguous source range: one piece,
+                    // so a request the editor leaves alone records O(groups), not O(spans).
+                    let r = ss_off + h.start..ss_off + h.end;
+                    let after_a_span = pieces.len() > s0;
+                    match pieces.last_mut() {
+                        Some(Piece::Src(prev)) if after_a_span && prev.end == r.start => {
+                            prev.end = r.end;
+                        }
+                        _ => pieces.push(Piece::Src(r)),
+                    }
                 } else {
                     rs_changed = true;
+                    if scratch.is_empty() {
+                        // Room for the edited spans of this group in one allocation: edits
+                        // rarely grow a group by more than a fraction.
+                        scratch.reserve(rs_buf.len() + rs_buf.len() / 4);
+                        pieces.reserve(ss_buf.len() / span_buf.len().max(1));
+                    }
                     tmp.clear();
                     sedit.encode(span_buf, &mut tmp);
                     let at = scratch.len();
