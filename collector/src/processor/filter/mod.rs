@@ -12,12 +12,15 @@
 //! - Scopes and resources left without spans are removed; a request left empty is not sent
 //!   on.
 //!
+//! - `trace_conditions`: the newest Collectors' context-inferred form ([`inferred`]).
+//!
 //! Conditions compile when the configuration is validated, so `meshtrace-collector validate`
 //! reports an OTTL error with the condition, its position and a caret under the culprit.
-//! Only traces are filtered: non-empty `metrics`, `logs`, `profiles`, `trace_conditions`, …
+//! Only traces are filtered: non-empty `metrics`, `logs`, `profiles`, `metric_conditions`, …
 //! sections are refused by name; in metrics and logs pipelines the processor passes data
 //! through unchanged.
 
+mod inferred;
 mod processor;
 
 use meshtrace_ottl::{ConditionSet, ErrorMode, Span, SpanCondition, SpanEvent, SpanEventCondition};
@@ -54,7 +57,9 @@ pub struct FilterConfig {
     /// Profile conditions: not supported (only an empty section is accepted).
     #[serde(default)]
     pub profiles: Option<Value>,
-    /// Context-inferred conditions (newest Collectors): not supported yet; use `traces.span`.
+    /// Context-inferred conditions (newest Collectors): a list of conditions whose paths
+    /// carry their context (`span.name`, `spanevent.name`, `resource.attributes["k"]`), or
+    /// of groups `{context, conditions, error_mode}`.
     #[serde(default)]
     pub trace_conditions: Option<Value>,
     /// Not supported (metrics).
@@ -111,8 +116,10 @@ fn has_content(v: &Value) -> bool {
 /// The compiled form: what a running filter evaluates.
 #[derive(Debug)]
 pub(crate) struct Compiled {
-    pub spans: Option<ConditionSet<Span>>,
-    pub events: Option<ConditionSet<SpanEvent>>,
+    /// Span condition sets (one per group; `traces.span` is one group).
+    pub spans: Vec<ConditionSet<Span>>,
+    /// Span-event condition sets.
+    pub events: Vec<ConditionSet<SpanEvent>>,
     pub legacy: Option<SkipMatcher>,
 }
 
@@ -145,14 +152,14 @@ impl FilterConfig {
                 );
             }
         }
-        if self.trace_conditions.as_ref().is_some_and(has_content) {
-            errors.push(
-                ConfigError::new(
-                    "context-inferred `trace_conditions` are not supported yet: write span conditions under `traces.span` and span-event conditions under `traces.spanevent`",
-                )
-                .field("trace_conditions"),
-            );
-        }
+        let inferred = self.trace_conditions.as_ref().filter(|v| has_content(v));
+        let groups = match inferred {
+            None => Vec::new(),
+            Some(v) => inferred::groups(v, self.error_mode).unwrap_or_else(|e| {
+                errors.extend(e);
+                Vec::new()
+            }),
+        };
         if !self.traces.resource.is_empty() {
             errors.push(
                 ConfigError::new(
@@ -167,6 +174,28 @@ impl FilterConfig {
             errors.push(ConfigError::new(
                 "cannot use \"traces.span\", \"traces.spanevent\" and the span settings \"spans.include\", \"spans.exclude\" at the same time",
             ));
+        }
+        if inferred.is_some() && (has_ottl || !self.traces.resource.is_empty()) {
+            errors.push(ConfigError::new(
+                "cannot use context inferred trace conditions \"trace_conditions\" and the settings \"traces.resource\", \"traces.span\", \"traces.spanevent\" at the same time",
+            ));
+        }
+        if inferred.is_some() && has_legacy {
+            errors.push(ConfigError::new(
+                "cannot use context inferred trace conditions \"trace_conditions\" and the span settings \"spans.include\", \"spans.exclude\" at the same time",
+            ));
+        }
+        for g in &groups {
+            for (i, c) in g.conditions.iter().enumerate() {
+                let r = if g.level == inferred::Level::SpanEvent {
+                    SpanEventCondition::parse(c).map(|_| ())
+                } else {
+                    SpanCondition::parse(c).map(|_| ())
+                };
+                if let Err(e) = r {
+                    errors.push(ottl_error(format!("{}.{i}", g.field), c, &e));
+                }
+            }
         }
         for (i, c) in self.traces.span.iter().enumerate() {
             if let Err(e) = SpanCondition::parse(c) {
@@ -192,23 +221,26 @@ impl FilterConfig {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let set = |list: &[String]| -> Result<Option<ConditionSet<Span>>, Vec<ConfigError>> {
-            if list.is_empty() {
-                return Ok(None);
+        let mut spans = Vec::new();
+        let mut events = Vec::new();
+        let fail = |e: meshtrace_ottl::ConditionError| vec![ConfigError::new(e.to_string())];
+        if !self.traces.span.is_empty() {
+            spans.push(ConditionSet::parse(&self.traces.span, self.error_mode).map_err(fail)?);
+        }
+        if !self.traces.spanevent.is_empty() {
+            events
+                .push(ConditionSet::parse(&self.traces.spanevent, self.error_mode).map_err(fail)?);
+        }
+        for g in &groups {
+            if g.conditions.is_empty() {
+                continue;
             }
-            ConditionSet::parse(list, self.error_mode)
-                .map(Some)
-                .map_err(|e| vec![ConfigError::new(e.to_string()).field("traces.span")])
-        };
-        let spans = set(&self.traces.span)?;
-        let events = if self.traces.spanevent.is_empty() {
-            None
-        } else {
-            Some(
-                ConditionSet::parse(&self.traces.spanevent, self.error_mode)
-                    .map_err(|e| vec![ConfigError::new(e.to_string()).field("traces.spanevent")])?,
-            )
-        };
+            if g.level == inferred::Level::SpanEvent {
+                events.push(ConditionSet::parse(&g.conditions, g.error_mode).map_err(fail)?);
+            } else {
+                spans.push(ConditionSet::parse(&g.conditions, g.error_mode).map_err(fail)?);
+            }
+        }
         Ok(Compiled {
             spans,
             events,

@@ -38,7 +38,9 @@ impl FilterProcessor {
             &[("filter", &id)],
         );
         let active = signal == Signal::Traces
-            && (compiled.spans.is_some() || compiled.events.is_some() || compiled.legacy.is_some());
+            && (!compiled.spans.is_empty()
+                || !compiled.events.is_empty()
+                || compiled.legacy.is_some());
         Self {
             compiled: active.then_some(compiled),
             next,
@@ -114,7 +116,7 @@ impl<'a> TracesEditor<'a> for Editor<'_, 'a> {
         {
             return Action::Drop;
         }
-        if let Some(set) = &c.spans {
+        for set in &c.spans {
             let mut ignored: Option<(String, meshtrace_ottl::EvalError)> = None;
             let r = set.matches(&ctx, |cond, e| {
                 if ignored.is_none() {
@@ -133,26 +135,29 @@ impl<'a> TracesEditor<'a> for Editor<'_, 'a> {
                 }
             }
         }
-        if let Some(set) = &c.events
-            && span.events_len() > 0
-        {
+        if !c.events.is_empty() && span.events_len() > 0 {
             for (i, event) in span.events().enumerate() {
                 let ectx = EventCtx { span: ctx, event };
-                let mut ignored: Option<(String, meshtrace_ottl::EvalError)> = None;
-                let r = set.matches(&ectx, |cond, e| {
-                    if ignored.is_none() {
-                        ignored = Some((cond.source().to_owned(), e.clone()));
+                for set in &c.events {
+                    let mut ignored: Option<(String, meshtrace_ottl::EvalError)> = None;
+                    let r = set.matches(&ectx, |cond, e| {
+                        if ignored.is_none() {
+                            ignored = Some((cond.source().to_owned(), e.clone()));
+                        }
+                    });
+                    if let Some((cond, e)) = ignored {
+                        self.note_ignored(&cond, &e);
                     }
-                });
-                if let Some((cond, e)) = ignored {
-                    self.note_ignored(&cond, &e);
-                }
-                match r {
-                    Ok(true) => edit.drop_event(i),
-                    Ok(false) => {}
-                    Err(f) => {
-                        self.failure = Some(f);
-                        return Action::Keep;
+                    match r {
+                        Ok(true) => {
+                            edit.drop_event(i);
+                            break;
+                        }
+                        Ok(false) => {}
+                        Err(f) => {
+                            self.failure = Some(f);
+                            return Action::Keep;
+                        }
                     }
                 }
             }

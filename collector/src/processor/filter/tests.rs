@@ -467,8 +467,28 @@ fn invalid_configs_are_refused_with_the_reason() {
             "field `logs`: `logs` conditions are not supported",
         ),
         (
-            "trace_conditions: ['span.name == \"x\"']\n",
-            "field `trace_conditions`: context-inferred",
+            "trace_conditions: ['name == \"x\"']\n",
+            "field `trace_conditions.0`: condition \"name == \\\"x\\\"\": path \"name\" has no context prefix",
+        ),
+        (
+            "trace_conditions: ['span.name == \"x\"', {conditions: ['span.name == \"y\"']}]\n",
+            "configuring multiple configuration styles is not supported",
+        ),
+        (
+            "trace_conditions: ['span.name == \"x\"']\ntraces:\n  span: ['true']\n",
+            "cannot use context inferred trace conditions",
+        ),
+        (
+            "trace_conditions:\n  - context: resource\n    conditions: ['attributes[\"k\"] == 1']\n",
+            "field `trace_conditions.0.context`: `context: resource` is not supported yet",
+        ),
+        (
+            "trace_conditions:\n  - context: span\n    conditions: ['attributes[test] == 1']\n",
+            "field `trace_conditions.0.conditions.0`: invalid OTTL condition: 1:12",
+        ),
+        (
+            "trace_conditions:\n  - conditions: ['span.name == 1']\n    error_mode: loud\n",
+            "field `trace_conditions.0.error_mode`: unknown error mode",
         ),
         (
             "traces:\n  resource: ['attributes[\"x\"] == 1']\n",
@@ -533,4 +553,67 @@ fn legacy_spans_config_warns_about_its_deprecation() {
     assert_eq!(cfg.warnings().len(), 1);
     let cfg: FilterConfig = config(SEED);
     assert!(cfg.warnings().is_empty());
+}
+
+#[tokio::test]
+async fn context_inferred_trace_conditions() {
+    // Flat: one group; span and resource paths infer the span context.
+    let (p, rec, _) = filter(
+        "trace_conditions:\n  - span.name == \"drop\"\n  - resource.attributes[\"service.name\"] == \"noisy\"\n",
+        Signal::Traces,
+    );
+    p.consume(batch(vec![
+        group(
+            vec![s("service.name", "noisy")],
+            "envoy",
+            vec![span(1, "keep?", vec![])],
+        ),
+        group(
+            vec![s("service.name", "app")],
+            "envoy",
+            vec![span(2, "drop", vec![]), span(3, "keep", vec![])],
+        ),
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(names(&received(&rec)[0]), ["keep"]);
+
+    // A spanevent path makes the group span-event conditions.
+    let (p, rec, _) = filter(
+        "trace_conditions: ['spanevent.name == \"retry\" and span.name == \"a\"']\n",
+        Signal::Traces,
+    );
+    let mut a = span(1, "a", vec![]);
+    a.events = vec![event("retry", vec![]), event("other", vec![])];
+    let mut b2 = span(2, "b", vec![]);
+    b2.events = vec![event("retry", vec![])];
+    p.consume(batch(vec![group(vec![], "envoy", vec![a, b2])]))
+        .await
+        .unwrap();
+    let req = decode(&received(&rec)[0]);
+    let events: Vec<Vec<&str>> = req.resource_spans[0].scope_spans[0]
+        .spans
+        .iter()
+        .map(|s| s.events.iter().map(|e| e.name.as_str()).collect())
+        .collect();
+    assert_eq!(events, vec![vec!["other"], vec!["retry"]]);
+
+    // Structured groups: an explicit context allows unprefixed paths; each group has its
+    // own error mode.
+    let (p, rec, _) = filter(
+        "error_mode: propagate\ntrace_conditions:\n  - context: span\n    error_mode: ignore\n    conditions:\n      - 'Substring(name, 0, 8) == \"long-nam\"'\n  - conditions: ['span.name == \"x\"']\n",
+        Signal::Traces,
+    );
+    p.consume(batch(vec![group(
+        vec![],
+        "envoy",
+        vec![
+            span(1, "long-name", vec![]),
+            span(2, "x", vec![]),
+            span(3, "y", vec![]),
+        ],
+    )]))
+    .await
+    .unwrap();
+    assert_eq!(names(&received(&rec)[0]), ["y"]);
 }
