@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use meshtrace_ottl::EvalFailure;
+use meshtrace_ottl::{EvalError, EvalFailure};
 
 use super::Compiled;
 use crate::component::{Context, Processor};
@@ -88,11 +88,33 @@ struct Editor<'c, 'a> {
     first_ignored: Option<String>,
 }
 
-impl<'a> Editor<'_, 'a> {
-    fn note_ignored(&mut self, condition: &str, error: &meshtrace_ottl::EvalError) {
-        self.ignored += 1;
-        if self.first_ignored.is_none() {
-            self.first_ignored = Some(format!("{condition}: {error}"));
+/// Remembers the first evaluation error a condition list ignored (cloned only on errors).
+fn keep_first(first: &mut Option<(String, EvalError)>, condition: &str, e: &EvalError) {
+    if first.is_none() {
+        *first = Some((condition.to_owned(), e.clone()));
+    }
+}
+
+impl Editor<'_, '_> {
+    /// The outcome of one condition list: `Some(matched)`, or `None` when the request fails
+    /// (`error_mode: propagate`). Ignored errors are counted for the request's log line.
+    fn settle(
+        &mut self,
+        r: Result<bool, EvalFailure>,
+        ignored: Option<(String, EvalError)>,
+    ) -> Option<bool> {
+        if let Some((condition, error)) = ignored {
+            self.ignored += 1;
+            if self.first_ignored.is_none() {
+                self.first_ignored = Some(format!("{condition}: {error}"));
+            }
+        }
+        match r {
+            Ok(m) => Some(m),
+            Err(f) => {
+                self.failure = Some(f);
+                None
+            }
         }
     }
 }
@@ -117,47 +139,27 @@ impl<'a> TracesEditor<'a> for Editor<'_, 'a> {
             return Action::Drop;
         }
         for set in &c.spans {
-            let mut ignored: Option<(String, meshtrace_ottl::EvalError)> = None;
-            let r = set.matches(&ctx, |cond, e| {
-                if ignored.is_none() {
-                    ignored = Some((cond.source().to_owned(), e.clone()));
-                }
-            });
-            if let Some((cond, e)) = ignored {
-                self.note_ignored(&cond, &e);
-            }
-            match r {
-                Ok(true) => return Action::Drop,
-                Ok(false) => {}
-                Err(f) => {
-                    self.failure = Some(f);
-                    return Action::Keep;
-                }
+            let mut first = None;
+            let r = set.matches(&ctx, |cond, e| keep_first(&mut first, cond.source(), e));
+            match self.settle(r, first) {
+                Some(true) => return Action::Drop,
+                Some(false) => {}
+                None => return Action::Keep,
             }
         }
         if !c.events.is_empty() && span.events_len() > 0 {
             for (i, event) in span.events().enumerate() {
                 let ectx = EventCtx { span: ctx, event };
                 for set in &c.events {
-                    let mut ignored: Option<(String, meshtrace_ottl::EvalError)> = None;
-                    let r = set.matches(&ectx, |cond, e| {
-                        if ignored.is_none() {
-                            ignored = Some((cond.source().to_owned(), e.clone()));
-                        }
-                    });
-                    if let Some((cond, e)) = ignored {
-                        self.note_ignored(&cond, &e);
-                    }
-                    match r {
-                        Ok(true) => {
+                    let mut first = None;
+                    let r = set.matches(&ectx, |cond, e| keep_first(&mut first, cond.source(), e));
+                    match self.settle(r, first) {
+                        Some(true) => {
                             edit.drop_event(i);
                             break;
                         }
-                        Ok(false) => {}
-                        Err(f) => {
-                            self.failure = Some(f);
-                            return Action::Keep;
-                        }
+                        Some(false) => {}
+                        None => return Action::Keep,
                     }
                 }
             }
