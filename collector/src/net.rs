@@ -88,6 +88,10 @@ pub async fn bind(
     Ok(listener)
 }
 
+/// The peer of an HTTP request, set by [`HttpServer::serve`] in the request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteAddr(pub SocketAddr);
+
 /// A running HTTP server; [`HttpServer::shutdown`] stops it gracefully.
 pub struct HttpServer {
     stop: CancellationToken,
@@ -115,7 +119,7 @@ impl HttpServer {
             let graceful = hyper_util::server::graceful::GracefulShutdown::new();
             let builder = auto::Builder::new(TokioExecutor::new());
             loop {
-                let (stream, _) = tokio::select! {
+                let (stream, peer) = tokio::select! {
                     () = token.cancelled() => break,
                     r = listener.accept() => match r {
                         Ok(s) => s,
@@ -127,7 +131,8 @@ impl HttpServer {
                 };
                 let _ = stream.set_nodelay(true);
                 let h = handler.clone();
-                let svc = hyper::service::service_fn(move |req| {
+                let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                    req.extensions_mut().insert(RemoteAddr(peer));
                     let fut = h(req);
                     async move { Ok::<_, Infallible>(fut.await) }
                 });

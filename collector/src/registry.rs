@@ -29,6 +29,7 @@ pub fn parse_typed<T: DeserializeOwned>(v: &Value) -> Result<T, ConfigError> {
 }
 
 const ALL: &[Signal] = &[Signal::Traces, Signal::Metrics, Signal::Logs];
+const TRACES: &[Signal] = &[Signal::Traces];
 
 /// Every known component type.
 pub struct Registry {
@@ -58,23 +59,47 @@ impl Registry {
     pub fn builtin() -> Self {
         use crate::exporter::{debug, file, otlp_grpc, otlp_http};
         use crate::extension::health_check;
-        use crate::processor::batch;
-        use crate::receiver::otlp;
+        use crate::processor::{
+            attributes, batch, filter, memory_limiter, probabilistic_sampler, resource,
+        };
+        use crate::receiver::{otlp, zipkin};
         Self {
-            receivers: vec![factory!(
-                "otlp",
-                ALL,
-                None,
-                otlp::OtlpReceiverConfig,
-                ReceiverConfig
-            )],
-            processors: vec![factory!(
-                "batch",
-                ALL,
-                None,
-                batch::BatchConfig,
-                ProcessorConfig
-            )],
+            receivers: vec![
+                factory!("otlp", ALL, None, otlp::OtlpReceiverConfig, ReceiverConfig),
+                factory!("zipkin", TRACES, None, zipkin::ZipkinConfig, ReceiverConfig),
+            ],
+            processors: vec![
+                factory!("batch", ALL, None, batch::BatchConfig, ProcessorConfig),
+                factory!("filter", ALL, None, filter::FilterConfig, ProcessorConfig),
+                factory!(
+                    "attributes",
+                    TRACES,
+                    None,
+                    attributes::AttributesConfig,
+                    ProcessorConfig
+                ),
+                factory!(
+                    "resource",
+                    ALL,
+                    None,
+                    resource::ResourceConfig,
+                    ProcessorConfig
+                ),
+                factory!(
+                    "probabilistic_sampler",
+                    TRACES,
+                    None,
+                    probabilistic_sampler::SamplerConfig,
+                    ProcessorConfig
+                ),
+                factory!(
+                    "memory_limiter",
+                    ALL,
+                    None,
+                    memory_limiter::MemoryLimiterConfig,
+                    ProcessorConfig
+                ),
+            ],
             exporters: vec![
                 factory!(
                     "otlp_grpc",

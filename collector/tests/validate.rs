@@ -141,7 +141,13 @@ fn components_lists_what_is_supported() {
     assert_eq!(code, 0);
     for line in [
         "receivers:\n  - otlp [traces, metrics, logs]\n",
+        "  - zipkin [traces]\n",
         "processors:\n  - batch [traces, metrics, logs]\n",
+        "  - filter [traces, metrics, logs]\n",
+        "  - attributes [traces]\n",
+        "  - resource [traces, metrics, logs]\n",
+        "  - probabilistic_sampler [traces]\n",
+        "  - memory_limiter [traces, metrics, logs]\n",
         "  - otlp_grpc [traces, metrics, logs]\n",
         "  - otlp [traces, metrics, logs] (deprecated name of otlp_grpc)\n",
         "  - otlp_http [traces, metrics, logs]\n",

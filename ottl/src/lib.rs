@@ -120,3 +120,4 @@ pub use context::{
 pub use error::{ErrorKind, EvalError, ParseError};
 pub use functions::supported_converters;
 pub use parser::{MAX_CONDITION_LEN, MAX_DEPTH, parse as parse_ast};
+pub use regex_go::compile as compile_go_regex;

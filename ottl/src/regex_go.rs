@@ -13,8 +13,10 @@ use regex::{Regex, RegexBuilder};
 /// collector against pathological patterns in configuration.
 const SIZE_LIMIT: usize = 8 << 20;
 
-/// Compiles a Go-syntax pattern.
-pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
+/// Compiles a Go-syntax (RE2) pattern with Go's semantics, for other Collector features that
+/// take regular expressions (the filter processor's `match_type: regexp`, the attributes
+/// processor's `pattern`). The error is a one-line description.
+pub fn compile(pattern: &str) -> Result<Regex, String> {
     let translated = translate(pattern)?;
     RegexBuilder::new(&translated)
         .size_limit(SIZE_LIMIT)

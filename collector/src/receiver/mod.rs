@@ -2,3 +2,4 @@
 //! and turn downstream errors into the status codes clients understand.
 
 pub mod otlp;
+pub mod zipkin;

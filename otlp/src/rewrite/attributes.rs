@@ -164,8 +164,8 @@ impl<'a> AttributeEdits<'a> {
         }
         if !self.clear {
             for raw in self.original.into_iter().flat_map(|a| a.raw_entries()) {
-                let kv = crate::views::KeyValueRef::parse(raw);
-                match self.ops.iter().find(|o| o.key.as_bytes() == kv.key_bytes()) {
+                let key = crate::views::key_of(raw);
+                match self.ops.iter().find(|o| o.key.as_bytes() == key) {
                     None => f(raw.len(), &|out: &mut Vec<u8>| out.extend_from_slice(raw)),
                     Some(Op { value: None, .. }) => {}
                     Some(op) => {

@@ -25,14 +25,26 @@ where
     let mut changed = false;
     let mut edits = AttributeEdits::default();
     let mut body = Vec::new();
+    // Until the first change the output would be a prefix of the source: nothing is copied.
+    let begin_output = |out: &mut Vec<u8>, changed: &mut bool, upto: usize| {
+        if !*changed {
+            *changed = true;
+            out.reserve(src.len());
+            out.extend_from_slice(src.get(..upto).unwrap_or(&[]));
+        }
+    };
     for f in Fields::ok(src) {
         let rec = src.get(f.start..f.end).unwrap_or(&[]);
         let crate::wire::Val::Len(group) = f.val else {
-            out.extend_from_slice(rec);
+            if changed {
+                out.extend_from_slice(rec);
+            }
             continue;
         };
         if f.num != 1 {
-            out.extend_from_slice(rec);
+            if changed {
+                out.extend_from_slice(rec);
+            }
             continue;
         }
         let res_buf = crate::views::last_len_opt(group, 1);
@@ -40,14 +52,16 @@ where
         edits.reset(resource.attributes());
         if editor(&resource, &mut edits) == Action::Drop {
             items = items.saturating_sub(count_group_items(signal, group));
-            changed = true;
+            begin_output(&mut out, &mut changed, f.start);
             continue;
         }
         if edits.is_unchanged() {
-            out.extend_from_slice(rec);
+            if changed {
+                out.extend_from_slice(rec);
+            }
             continue;
         }
-        changed = true;
+        begin_output(&mut out, &mut changed, f.start);
         // The new Resource message: its other fields copied, attributes re-encoded.
         let mut res = Vec::new();
         encode_with_attributes(res_buf.unwrap_or(&[]), 1, &edits, &mut res);

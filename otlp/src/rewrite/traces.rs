@@ -155,9 +155,18 @@ pub fn rewrite_traces<'a, E: TracesEditor<'a> + ?Sized>(batch: &'a Batch, editor
         return batch.clone();
     }
     let src: &'a [u8] = batch.bytes();
-    let mut out = Vec::with_capacity(src.len());
+    // Allocated at the first change: until then the output would be a prefix of the source,
+    // so a batch the editor leaves alone costs no copy and no output buffer.
+    let mut out: Vec<u8> = Vec::new();
     let mut items = 0usize;
     let mut changed = false;
+    let begin_output = |out: &mut Vec<u8>, changed: &mut bool, upto: usize| {
+        if !*changed {
+            *changed = true;
+            out.reserve(src.len());
+            out.extend_from_slice(src.get(..upto).unwrap_or(&[]));
+        }
+    };
     // Scratch state, reused for every resource.
     let mut redit = AttributeEdits::default();
     let mut sedit = SpanEdit::default();
@@ -168,7 +177,9 @@ pub fn rewrite_traces<'a, E: TracesEditor<'a> + ?Sized>(batch: &'a Batch, editor
 
     for f in Fields::ok(src) {
         let (1, Val::Len(rs_buf)) = (f.num, f.val) else {
-            out.extend_from_slice(src.get(f.start..f.end).unwrap_or(&[]));
+            if changed {
+                out.extend_from_slice(src.get(f.start..f.end).unwrap_or(&[]));
+            }
             continue;
         };
         let rs_off = f.data_start();
@@ -176,7 +187,7 @@ pub fn rewrite_traces<'a, E: TracesEditor<'a> + ?Sized>(batch: &'a Batch, editor
         let resource = rs.resource();
         redit.reset(resource.attributes());
         if editor.resource(&rs, &mut redit) == Action::Drop {
-            changed = true;
+            begin_output(&mut out, &mut changed, f.start);
             continue;
         }
         let mut rs_changed = !redit.is_unchanged();
@@ -230,9 +241,24 @@ pub fn rewrite_traces<'a, E: TracesEditor<'a> + ?Sized>(batch: &'a Batch, editor
                 }
                 kept_in_rs += 1;
                 if sedit.is_unchanged() {
-                    pieces.push(Piece::Src(ss_off + h.start..ss_off + h.end));
+                    // Consecutive unchanged spans are one contiguous source range: one piece,
+                    // so a request the editor leaves alone records O(groups), not O(spans).
+                    let r = ss_off + h.start..ss_off + h.end;
+                    let after_a_span = pieces.len() > s0;
+                    match pieces.last_mut() {
+                        Some(Piece::Src(prev)) if after_a_span && prev.end == r.start => {
+                            prev.end = r.end;
+                        }
+                        _ => pieces.push(Piece::Src(r)),
+                    }
                 } else {
                     rs_changed = true;
+                    if scratch.is_empty() {
+                        // Room for the edited spans of this group in one allocation: edits
+                        // rarely grow a group by more than a fraction.
+                        scratch.reserve(rs_buf.len() + rs_buf.len() / 4);
+                        pieces.reserve(ss_buf.len() / span_buf.len().max(1));
+                    }
                     tmp.clear();
                     sedit.encode(span_buf, &mut tmp);
                     let at = scratch.len();
@@ -249,11 +275,13 @@ pub fn rewrite_traces<'a, E: TracesEditor<'a> + ?Sized>(batch: &'a Batch, editor
         }
 
         if !rs_changed {
-            out.extend_from_slice(src.get(f.start..f.end).unwrap_or(&[]));
+            if changed {
+                out.extend_from_slice(src.get(f.start..f.end).unwrap_or(&[]));
+            }
             items += kept_in_rs;
             continue;
         }
-        changed = true;
+        begin_output(&mut out, &mut changed, f.start);
         // Scopes emptied by drops go; so does a resource whose scopes all went.
         let keep = |s: &ScopePlan| !s.had_spans || !s.spans.is_empty();
         if !scopes.is_empty() && !scopes.iter().any(keep) {

@@ -83,6 +83,12 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// Appends the encoded `AnyValue` message (its body, without a tag) to `out`: to read a
+    /// value built in memory back through [`AnyValueRef::parse`].
+    pub fn encode_to(&self, out: &mut Vec<u8>) {
+        self.encode(out);
+    }
+
     /// Size of the encoded `AnyValue` message.
     pub(crate) fn encoded_len(&self) -> usize {
         match self {

@@ -1,6 +1,6 @@
 //! Views shared by all signals: attribute lists, AnyValue, Resource, InstrumentationScope.
 
-use crate::wire::{Field, Fields, Val};
+use crate::wire::{Field, Fields, Val, read_varint};
 
 use super::utf8;
 
@@ -72,11 +72,10 @@ pub struct ArrayRef<'a> {
 
 impl<'a> ArrayRef<'a> {
     /// The elements.
-    pub fn iter(&self) -> impl Iterator<Item = AnyValueRef<'a>> + use<'a> {
-        Fields::ok(self.buf).filter_map(|f| match (f.num, f.val) {
-            (1, Val::Len(b)) => Some(AnyValueRef::parse(b)),
-            _ => None,
-        })
+    pub fn iter(&self) -> ArrayIter<'a> {
+        ArrayIter {
+            fields: Fields::new(self.buf),
+        }
     }
 
     /// The encoded `ArrayValue` message.
@@ -176,9 +175,13 @@ impl<'a> Attributes<'a> {
         })
     }
 
-    /// The attributes, in order (duplicates included, if the sender sent any).
-    pub fn iter(&self) -> impl Iterator<Item = KeyValueRef<'a>> + Clone + use<'a> {
-        self.raw_entries().map(KeyValueRef::parse)
+    /// The attributes, in order (duplicates included, if the sender sent any). The iterator
+    /// is a named type so that callers can store it (e.g. as an associated `Iter` type).
+    pub fn iter(&self) -> AttributesIter<'a> {
+        AttributesIter {
+            fields: Fields::new(self.buf),
+            field: self.field,
+        }
     }
 
     /// The value of the first attribute named `key`, decoding no other value.
@@ -187,12 +190,52 @@ impl<'a> Attributes<'a> {
     }
 
     /// The first attribute named `key`.
+    ///
+    /// The hot path of every attribute condition, so it walks the fields with a tight loop
+    /// instead of the general field iterator, and compares keys in place (a full parse only
+    /// for unusual layouts). Stops, like every view, at the first malformed field.
     pub fn find(&self, key: &str) -> Option<KeyValueRef<'a>> {
         let key = key.as_bytes();
-        self.raw_entries().find_map(|raw| {
-            let kv = KeyValueRef::parse(raw);
-            (kv.key == key).then_some(kv)
-        })
+        let buf = self.buf;
+        let want = u64::from(self.field);
+        let mut pos = 0usize;
+        while pos < buf.len() {
+            let tag = read_varint(buf, &mut pos).ok()?;
+            if tag >> 3 == 0 {
+                return None;
+            }
+            match tag & 7 {
+                2 => {
+                    let len = usize::try_from(read_varint(buf, &mut pos).ok()?).ok()?;
+                    let end = pos.checked_add(len)?;
+                    let data = buf.get(pos..end)?;
+                    pos = end;
+                    if tag >> 3 != want {
+                        continue;
+                    }
+                    match canonical_key(data) {
+                        Some(k) => {
+                            if k == key {
+                                return Some(KeyValueRef::parse(data));
+                            }
+                        }
+                        None => {
+                            let kv = KeyValueRef::parse(data);
+                            if kv.key == key {
+                                return Some(kv);
+                            }
+                        }
+                    }
+                }
+                0 => {
+                    read_varint(buf, &mut pos).ok()?;
+                }
+                1 => pos = pos.checked_add(8).filter(|&p| p <= buf.len())?,
+                5 => pos = pos.checked_add(4).filter(|&p| p <= buf.len())?,
+                _ => return None,
+            }
+        }
+        None
     }
 
     /// True when an attribute named `key` exists.
@@ -209,6 +252,98 @@ impl<'a> Attributes<'a> {
     pub fn is_empty(&self) -> bool {
         self.raw_entries().next().is_none()
     }
+}
+
+/// Iterator over an [`ArrayRef`]'s elements.
+#[derive(Debug, Clone)]
+pub struct ArrayIter<'a> {
+    fields: Fields<'a>,
+}
+
+impl<'a> Iterator for ArrayIter<'a> {
+    type Item = AnyValueRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<AnyValueRef<'a>> {
+        loop {
+            match self.fields.next()? {
+                Ok(f) => {
+                    if let (1, Val::Len(b)) = (f.num, f.val) {
+                        return Some(AnyValueRef::parse(b));
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+/// Iterator over an [`Attributes`] list's entries, in order.
+#[derive(Debug, Clone)]
+pub struct AttributesIter<'a> {
+    fields: Fields<'a>,
+    field: u32,
+}
+
+impl<'a> Iterator for AttributesIter<'a> {
+    type Item = KeyValueRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<KeyValueRef<'a>> {
+        loop {
+            match self.fields.next()? {
+                Ok(f) => {
+                    if let Val::Len(b) = f.val
+                        && f.num == self.field
+                    {
+                        return Some(KeyValueRef::parse(b));
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+/// A varint of at most two bytes (lengths below 16 KiB), and the rest.
+#[inline(always)]
+fn short_varint(b: &[u8]) -> Option<(usize, &[u8])> {
+    let (&b0, rest) = b.split_first()?;
+    if b0 < 0x80 {
+        return Some((usize::from(b0), rest));
+    }
+    let (&b1, rest) = rest.split_first()?;
+    (b1 < 0x80).then(|| (usize::from(b0 & 0x7f) | (usize::from(b1) << 7), rest))
+}
+
+/// The key of a `KeyValue` encoded the way every SDK and Envoy encode it — the key field,
+/// then at most the value field, and nothing else — read without the general field reader.
+/// `None` for any other layout (the caller then parses it fully, so a repeated key field
+/// still resolves to its last occurrence).
+#[inline(always)]
+fn canonical_key(raw: &[u8]) -> Option<&[u8]> {
+    let (&tag, rest) = raw.split_first()?;
+    if tag != 0x0a {
+        return None;
+    }
+    let (klen, rest) = short_varint(rest)?;
+    let key = rest.get(..klen)?;
+    let rest = rest.get(klen..)?;
+    if rest.is_empty() {
+        return Some(key);
+    }
+    let (&tag, rest) = rest.split_first()?;
+    if tag != 0x12 {
+        return None;
+    }
+    let (vlen, rest) = short_varint(rest)?;
+    (rest.len() == vlen).then_some(key)
+}
+
+/// The key of an encoded `KeyValue` (in place for the usual layout).
+#[inline]
+pub(crate) fn key_of(raw: &[u8]) -> &[u8] {
+    canonical_key(raw).unwrap_or_else(|| KeyValueRef::parse(raw).key)
 }
 
 /// Tracks the byte region holding all occurrences of one repeated field, so iterating it

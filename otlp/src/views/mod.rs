@@ -31,10 +31,11 @@ mod logs;
 mod metrics;
 mod traces;
 
-pub(crate) use common::last_len_opt;
 pub use common::{
-    AnyValueRef, ArrayRef, Attributes, KeyValueRef, KvListRef, ResourceView, ScopeView,
+    AnyValueRef, ArrayIter, ArrayRef, Attributes, AttributesIter, KeyValueRef, KvListRef,
+    ResourceView, ScopeView,
 };
+pub(crate) use common::{key_of, last_len_opt};
 pub use group::{Item, ResourceGroup, ScopeGroup};
 pub use logs::{LogRecordView, LogsView, ResourceLogsView, ScopeLogsView};
 pub use metrics::{MetricView, MetricsView, ResourceMetricsView, ScopeMetricsView};

@@ -1,6 +1,6 @@
 //! Views over the official examples, value by value.
 
-use crate::views::{AnyValueRef, LogsView, MetricsView, TracesView};
+use crate::views::{AnyValueRef, Attributes, LogsView, MetricsView, TracesView};
 
 fn example(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -123,4 +123,86 @@ fn garbage_reads_as_nothing() {
     let junk = [0x0a, 0x05, 0x12, 0x7f, 0xff];
     assert_eq!(TracesView::new(&junk).spans().count(), 0);
     assert_eq!(AnyValueRef::parse(&[0x0a, 0x01, 0xff]), AnyValueRef::Empty);
+}
+
+/// `Attributes::find` compares keys in place for the usual `key, value` layout; every other
+/// layout (value first, a repeated key where the last wins, extra fields) must give the same
+/// answer as a full parse.
+#[test]
+fn attribute_lookup_in_every_layout() {
+    fn len_field(num: u8, data: &[u8]) -> Vec<u8> {
+        let mut out = vec![(num << 3) | 2];
+        let mut n = data.len();
+        while n >= 0x80 {
+            out.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+        out.extend_from_slice(data);
+        out
+    }
+    let value = |s: &str| len_field(1, s.as_bytes());
+    let long_key = "k".repeat(200);
+    let kvs: Vec<Vec<u8>> = vec![
+        [len_field(1, b"a"), len_field(2, &value("1"))].concat(),
+        // Value before key.
+        [len_field(2, &value("2")), len_field(1, b"b")].concat(),
+        // The key field twice: the last one counts.
+        [
+            len_field(1, b"x"),
+            len_field(2, &value("3")),
+            len_field(1, b"c"),
+        ]
+        .concat(),
+        // A two-byte key length.
+        [len_field(1, long_key.as_bytes()), len_field(2, &value("4"))].concat(),
+        // An unknown extra field (key_strindex).
+        [
+            len_field(1, b"d"),
+            len_field(2, &value("5")),
+            vec![3 << 3, 7],
+        ]
+        .concat(),
+        // No value.
+        len_field(1, b"e"),
+    ];
+    let list: Vec<u8> = kvs.iter().flat_map(|kv| len_field(9, kv)).collect();
+    let attrs = Attributes::new(&list, 9);
+    for (key, want) in [
+        ("a", Some("1")),
+        ("b", Some("2")),
+        ("x", None),
+        ("c", Some("3")),
+        (long_key.as_str(), Some("4")),
+        ("d", Some("5")),
+        ("zz", None),
+    ] {
+        assert_eq!(attrs.get(key).and_then(|v| v.as_str()), want, "{key}");
+    }
+    assert_eq!(attrs.get("e"), Some(AnyValueRef::Empty));
+}
+
+proptest::proptest! {
+    /// The in-place lookup finds what a full decode finds: the first attribute with the key.
+    #[test]
+    fn attribute_lookup_matches_a_full_decode(
+        pairs in proptest::collection::vec(("[a-c]{1,2}", "[a-z]{0,3}|.{200}"), 0..12),
+        probe in "[a-c]{1,2}",
+    ) {
+        use crate::proto::common::v1::{AnyValue, KeyValue, any_value};
+        use prost::Message;
+        let kvs: Vec<KeyValue> = pairs
+            .iter()
+            .map(|(k, v)| KeyValue {
+                key: k.clone(),
+                value: Some(AnyValue { value: Some(any_value::Value::StringValue(v.clone())) }),
+                ..Default::default()
+            })
+            .collect();
+        let span = crate::proto::trace::v1::Span { attributes: kvs, ..Default::default() };
+        let buf = span.encode_to_vec();
+        let want = pairs.iter().find(|(k, _)| *k == probe).map(|(_, v)| v.as_str());
+        let view = crate::views::SpanView::parse(&buf);
+        proptest::prop_assert_eq!(view.attributes().get(&probe).and_then(|v| v.as_str()), want);
+    }
 }

@@ -117,8 +117,23 @@ impl<S: SignalService> tonic::codegen::Service<Request<Bytes>> for Unary<S> {
     fn call(&mut self, req: Request<Bytes>) -> Self::Future {
         let shared = self.shared.clone();
         Box::pin(async move {
-            shared
-                .export(S::SIGNAL, req.into_inner())
+            let client = Arc::new(crate::client::ClientInfo {
+                address: req.remote_addr().map(|a| a.ip()),
+                metadata: if shared.include_metadata {
+                    req.metadata()
+                        .iter()
+                        .filter_map(|kv| match kv {
+                            tonic::metadata::KeyAndValueRef::Ascii(k, v) => {
+                                Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned()))
+                            }
+                            tonic::metadata::KeyAndValueRef::Binary(..) => None,
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            });
+            crate::client::scope(client, shared.export(S::SIGNAL, req.into_inner()))
                 .await
                 .map_err(status)?;
             // An empty Export*ServiceResponse: everything accepted, no partial success.

@@ -149,6 +149,10 @@ async fn handle(
             );
         }
     };
+    let client = std::sync::Arc::new(crate::client::ClientInfo::from_http(
+        req.extensions().get::<net::RemoteAddr>().map(|a| a.0.ip()),
+        shared.include_metadata.then(|| req.headers()),
+    ));
     let gzipped = match req
         .headers()
         .get(header::CONTENT_ENCODING)
@@ -208,9 +212,9 @@ async fn handle(
     };
     // JSON is converted and validated in one step; protobuf is validated as it came.
     let result = match enc {
-        Encoding::Proto => shared.export(signal, body).await,
+        Encoding::Proto => crate::client::scope(client, shared.export(signal, body)).await,
         Encoding::Json => match json::to_batch(signal, &body, &shared.limits) {
-            Ok(batch) => shared.export_batch(batch).await,
+            Ok(batch) => crate::client::scope(client, shared.export_batch(batch)).await,
             Err(e) => return respond(enc, StatusCode::BAD_REQUEST, Some(&e.to_string())),
         },
     };

@@ -115,7 +115,8 @@ pub struct GrpcConfig {
     /// Keepalive.
     #[serde(default)]
     pub keepalive: Option<KeepaliveConfig>,
-    /// Accepted; client metadata is not propagated.
+    /// Pass gRPC metadata on as client metadata (for `from_context` in the `attributes` and
+    /// `resource` processors).
     #[serde(default)]
     pub include_metadata: bool,
     /// Server TLS: arrives with issue 6; refused rather than silently serving plaintext.
@@ -148,7 +149,8 @@ pub struct HttpConfig {
     /// Headers added to every response.
     #[serde(default)]
     pub response_headers: BTreeMap<String, String>,
-    /// Accepted; client metadata is not propagated.
+    /// Pass request headers on as client metadata (for `from_context` in the `attributes`
+    /// and `resource` processors).
     #[serde(default)]
     pub include_metadata: bool,
     /// Accepted; gzip (and identity) request bodies are supported.
@@ -374,6 +376,8 @@ struct Shared {
     limits: Limits,
     metrics: TransportMetrics,
     label: String,
+    /// Pass request headers / gRPC metadata on as client metadata.
+    include_metadata: bool,
 }
 
 /// Why a request failed, for either transport to render.
@@ -442,6 +446,7 @@ impl Receiver for OtlpReceiver {
                     limits: Limits::default(),
                     metrics: TransportMetrics::new(&self.ctx, "grpc"),
                     label: label.clone(),
+                    include_metadata: g.include_metadata,
                 });
                 self.grpc = Some(
                     grpc::start(&label, g, shared)
@@ -455,6 +460,7 @@ impl Receiver for OtlpReceiver {
                     limits: Limits::default(),
                     metrics: TransportMetrics::new(&self.ctx, "http"),
                     label: label.clone(),
+                    include_metadata: h.include_metadata,
                 });
                 match http::start(&label, h, shared).await {
                     Ok(s) => self.http = Some(s),

@@ -1,0 +1,120 @@
+//! The data-editing processors on Envoy-sidecar-shaped requests (100 spans, 15 attributes
+//! each, as istio-proxy exports them; `otlp/benches/envoy.rs`): cost per span of the seed
+//! pipeline's `filter` (four OTTL conditions) and `attributes` (one upsert), alone and
+//! chained, next to `batching::concat` — what a pass-through pipeline costs per span — for
+//! the ratio issue 8 asks about. Time is the benchmark thread's CPU time.
+//!
+//! Run: `cargo bench -p meshtrace-collector --bench processors`
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use meshtrace_collector::otlp::proto::collector::trace::v1::ExportTraceServiceRequest;
+use meshtrace_collector::otlp::{Batch, Limits, Signal, batching};
+use prost::Message;
+
+#[path = "../../otlp/benches/cpu_time.rs"]
+mod cpu_time;
+#[path = "../../otlp/benches/envoy.rs"]
+mod envoy;
+#[path = "support/pipeline.rs"]
+mod pipeline;
+
+use cpu_time::CpuTime;
+use pipeline::{Null, SEED_ATTRIBUTES, SEED_FILTER, chain, now};
+
+const SPANS: usize = 100;
+
+/// The Envoy request, with every tenth span renamed so that the seed filter drops it.
+fn with_matches(pb: &[u8]) -> Batch {
+    let mut req = ExportTraceServiceRequest::decode(pb).unwrap();
+    for (n, s) in req.resource_spans[0].scope_spans[0]
+        .spans
+        .iter_mut()
+        .enumerate()
+    {
+        if n % 10 == 0 {
+            s.name = "OperationHandler.handle".into();
+        }
+    }
+    Batch::new_validated(
+        Signal::Traces,
+        Bytes::from(req.encode_to_vec()),
+        &Limits::default(),
+    )
+    .unwrap()
+}
+
+fn benches(c: &mut Criterion<CpuTime>) {
+    let pb = envoy::envoy_request(SPANS);
+    let batch =
+        Batch::new_validated(Signal::Traces, Bytes::from(pb.clone()), &Limits::default()).unwrap();
+    let ten_percent = with_matches(&pb);
+    let null: Arc<dyn meshtrace_collector::pipeline::Consumer> = Arc::new(Null);
+    let filter = chain(&[("filter", SEED_FILTER)], null.clone());
+    let attributes = chain(&[("attributes", SEED_ATTRIBUTES)], null.clone());
+    let seed = chain(
+        &[("filter", SEED_FILTER), ("attributes", SEED_ATTRIBUTES)],
+        null.clone(),
+    );
+    let resource = chain(
+        &[(
+            "resource",
+            "attributes:\n  - {key: k8s.cluster.name, value: tap-sandbox, action: upsert}\n",
+        )],
+        null.clone(),
+    );
+    let sampler = chain(
+        &[(
+            "probabilistic_sampler",
+            "sampling_percentage: 50\nmode: proportional\n",
+        )],
+        null.clone(),
+    );
+
+    let mut g = c.benchmark_group(format!("processors/{SPANS}_spans"));
+    g.throughput(Throughput::Elements(SPANS as u64));
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+    let parts: Vec<Batch> = (0..2).map(|_| batch.clone()).collect();
+    g.throughput(Throughput::Elements(2 * SPANS as u64));
+    g.bench_function("concat (pass-through reference, 2 requests)", |b| {
+        b.iter(|| batching::concat(Signal::Traces, black_box(&parts)))
+    });
+    g.throughput(Throughput::Elements(SPANS as u64));
+    for (name, p, input) in [
+        ("filter seed, no match", &filter, &batch),
+        ("filter seed, 10% dropped", &filter, &ten_percent),
+        ("attributes upsert", &attributes, &batch),
+        ("filter + attributes (seed)", &seed, &batch),
+        (
+            "filter + attributes (seed), 10% dropped",
+            &seed,
+            &ten_percent,
+        ),
+        ("resource upsert", &resource, &batch),
+        ("probabilistic_sampler 50% proportional", &sampler, &batch),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| now(p.consume(black_box(input).clone())).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = processors;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = benches
+}
+criterion_main!(processors);

@@ -1,0 +1,378 @@
+//! `zipkin` receiver: Zipkin v2 spans over HTTP (`POST /api/v2/spans`, JSON or protobuf,
+//! optionally gzip/deflate-compressed), translated to OTLP as the OpenTelemetry Collector's
+//! `zipkin` receiver does (`meshtrace_zipkin`), then validated and handed down the traces
+//! pipelines like any OTLP request.
+//!
+//! Answers, as Zipkin servers do: 202 Accepted when the spans entered the pipeline; 400 for a
+//! body that is not Zipkin v2 (or for `/api/v1/spans`: v1 is not supported); 413 for a body
+//! over `max_request_body_size`; 503 (429 with `Retry-After` when a delay is known) when the
+//! pipeline refuses for now, so reporters retry.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use serde::Deserialize;
+
+use crate::client::{self, ClientInfo};
+use crate::component::{
+    ComponentError, Context, Receiver, ReceiverConfig, SignalConsumers, Validate,
+};
+use crate::config::{ConfigError, Value};
+use crate::net::{self, HttpServer, RemoteAddr};
+use crate::otlp::{Limits, gzip};
+use crate::pipeline::{BoxFuture, ConsumeError, Consumer};
+use crate::telemetry::Counter;
+
+/// `receivers: zipkin:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZipkinConfig {
+    /// `host:port` to listen on (default `localhost:9411`, as in current Collectors; set
+    /// `0.0.0.0:9411` to receive from other pods).
+    #[serde(default = "default_endpoint")]
+    pub endpoint: String,
+    /// Turn tag values that look like numbers or booleans into typed attributes.
+    #[serde(default)]
+    pub parse_string_tags: bool,
+    /// Largest request body, compressed and decompressed, in bytes (default 20 MiB).
+    #[serde(default = "default_max_body")]
+    pub max_request_body_size: u64,
+    /// Pass request headers on as client metadata (for `from_context` in the `attributes`
+    /// and `resource` processors).
+    #[serde(default)]
+    pub include_metadata: bool,
+    /// Headers added to every response.
+    #[serde(default)]
+    pub response_headers: BTreeMap<String, String>,
+    /// Accepted; gzip, deflate and zlib are always decoded.
+    #[serde(default)]
+    pub compression_algorithms: Option<Vec<String>>,
+    /// Accepted for compatibility.
+    #[serde(default)]
+    pub read_timeout: Option<Value>,
+    /// Accepted for compatibility.
+    #[serde(default)]
+    pub read_header_timeout: Option<Value>,
+    /// Accepted for compatibility.
+    #[serde(default)]
+    pub write_timeout: Option<Value>,
+    /// Accepted for compatibility.
+    #[serde(default)]
+    pub idle_timeout: Option<Value>,
+    /// Server TLS: not supported yet; refused rather than silently serving plaintext.
+    #[serde(default)]
+    pub tls: Option<Value>,
+    /// Browser CORS: not supported; refused.
+    #[serde(default)]
+    pub cors: Option<Value>,
+    /// Authenticators: not supported yet; refused.
+    #[serde(default)]
+    pub auth: Option<Value>,
+}
+
+fn default_endpoint() -> String {
+    "localhost:9411".into()
+}
+fn default_max_body() -> u64 {
+    20 * 1024 * 1024
+}
+
+impl Validate for ZipkinConfig {
+    fn validate(&self) -> Vec<ConfigError> {
+        let mut e = Vec::new();
+        if let Err(r) = net::check_endpoint(&self.endpoint) {
+            e.push(ConfigError::new(r).field("endpoint"));
+        }
+        for (name, v) in [
+            ("tls", &self.tls),
+            ("cors", &self.cors),
+            ("auth", &self.auth),
+        ] {
+            if v.is_some() {
+                e.push(ConfigError::new(format!("{name} is not supported yet")).field(name));
+            }
+        }
+        for k in self.response_headers.keys() {
+            if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                e.push(
+                    ConfigError::new(format!("invalid header name {k:?}"))
+                        .field("response_headers"),
+                );
+            }
+        }
+        if self.max_request_body_size == 0 {
+            e.push(ConfigError::new("must be positive").field("max_request_body_size"));
+        }
+        e
+    }
+}
+
+impl ReceiverConfig for ZipkinConfig {
+    fn build(
+        &self,
+        ctx: &Context,
+        consumers: SignalConsumers,
+    ) -> Result<Box<dyn Receiver>, ComponentError> {
+        let next = consumers
+            .traces
+            .ok_or_else(|| ctx.error("the zipkin receiver is not used by a traces pipeline"))?;
+        Ok(Box::new(ZipkinReceiver::new(self.clone(), ctx, next)))
+    }
+}
+
+impl ZipkinReceiver {
+    fn new(cfg: ZipkinConfig, ctx: &Context, next: Arc<dyn Consumer>) -> Self {
+        let id = ctx.id.to_string();
+        let counter = |kind: &str, transport: &str, help: &'static str| {
+            ctx.telemetry.counter(
+                &format!("otelcol_receiver_{kind}_spans_total"),
+                help,
+                &[("receiver", &id), ("transport", transport)],
+            )
+        };
+        let accepted = "Number of spans successfully pushed into the pipeline.";
+        let refused = "Number of spans that could not be pushed into the pipeline.";
+        ZipkinReceiver {
+            shared: Arc::new(Shared {
+                cfg,
+                next,
+                label: ctx.label(),
+                json: [
+                    counter("accepted", "http_v2_json", accepted),
+                    counter("refused", "http_v2_json", refused),
+                ],
+                proto: [
+                    counter("accepted", "http_v2_proto", accepted),
+                    counter("refused", "http_v2_proto", refused),
+                ],
+            }),
+            label: ctx.label(),
+            server: None,
+        }
+    }
+}
+
+struct Shared {
+    cfg: ZipkinConfig,
+    next: Arc<dyn Consumer>,
+    label: String,
+    /// [accepted, refused] per transport.
+    json: [Arc<Counter>; 2],
+    proto: [Arc<Counter>; 2],
+}
+
+struct ZipkinReceiver {
+    shared: Arc<Shared>,
+    label: String,
+    server: Option<HttpServer>,
+}
+
+impl Receiver for ZipkinReceiver {
+    fn start(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
+        Box::pin(async move {
+            let listener = net::bind(
+                &self.label,
+                "Zipkin receiver",
+                &self.shared.cfg.endpoint,
+                true,
+            )
+            .await
+            .map_err(|reason| ComponentError {
+                component: self.label.clone(),
+                reason,
+            })?;
+            let shared = self.shared.clone();
+            self.server = Some(HttpServer::serve(listener, move |req| {
+                let shared = shared.clone();
+                async move {
+                    let mut r = handle(req, &shared).await;
+                    for (k, v) in &shared.cfg.response_headers {
+                        if let (Ok(k), Ok(v)) = (
+                            http::HeaderName::from_bytes(k.as_bytes()),
+                            HeaderValue::from_str(v),
+                        ) {
+                            r.headers_mut().insert(k, v);
+                        }
+                    }
+                    r
+                }
+            }));
+            Ok(())
+        })
+    }
+
+    fn shutdown(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(mut s) = self.server.take() {
+                s.shutdown().await;
+            }
+        })
+    }
+}
+
+fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    net::text(status, body)
+}
+
+/// zlib (`deflate`, `zlib`) with the same cap as gzip.
+fn inflate_zlib(body: &[u8], max: usize) -> Result<Vec<u8>, StatusCode> {
+    let mut out = Vec::new();
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    flate2::read::ZlibDecoder::new(body)
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|_| StatusCode::BAD_REQUEST)?;
+    if out.len() > max {
+        return Err(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    Ok(out)
+}
+
+async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+    match req.uri().path() {
+        "/api/v2/spans" => {}
+        "/api/v1/spans" => {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                "Zipkin v1 spans are not supported: configure the reporter for the v2 API (POST /api/v2/spans, JSON or protobuf)\n",
+            );
+        }
+        _ => return reply(StatusCode::NOT_FOUND, "404 page not found\n"),
+    }
+    if req.method() != http::Method::POST {
+        let mut r = reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{} method not allowed, supported: [POST]\n", req.method()),
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return r;
+    }
+    let media = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    // JSON unless protobuf is declared, as the Collector's receiver decides.
+    let (format, counters) = if media == "application/x-protobuf" || media == "application/protobuf"
+    {
+        (meshtrace_zipkin::Format::Proto, &shared.proto)
+    } else {
+        (meshtrace_zipkin::Format::Json, &shared.json)
+    };
+    let encoding = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let max = usize::try_from(shared.cfg.max_request_body_size).unwrap_or(usize::MAX);
+    let info = Arc::new(ClientInfo::from_http(
+        req.extensions().get::<RemoteAddr>().map(|a| a.0.ip()),
+        shared.cfg.include_metadata.then(|| req.headers()),
+    ));
+    let body = match Limited::new(req.into_body(), max).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                return reply(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body exceeds {max} bytes\n"),
+                );
+            }
+            return reply(
+                StatusCode::BAD_REQUEST,
+                format!("failed to read the request body: {e}\n"),
+            );
+        }
+    };
+    let body: Bytes = match encoding.as_str() {
+        "" | "identity" => body,
+        "gzip" | "x-gzip" => match gzip::decompress(&body, max) {
+            Ok(b) => Bytes::from(b),
+            Err(gzip::GzipError::TooLarge { .. }) => {
+                return reply(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("decompressed body exceeds {max} bytes\n"),
+                );
+            }
+            Err(e) => return reply(StatusCode::BAD_REQUEST, format!("{e}\n")),
+        },
+        "deflate" | "zlib" => match inflate_zlib(&body, max) {
+            Ok(b) => Bytes::from(b),
+            Err(StatusCode::PAYLOAD_TOO_LARGE) => {
+                return reply(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("decompressed body exceeds {max} bytes\n"),
+                );
+            }
+            Err(_) => return reply(StatusCode::BAD_REQUEST, "invalid zlib/deflate body\n"),
+        },
+        other => {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                format!("unsupported Content-Encoding {other:?} (supported: gzip, deflate)\n"),
+            );
+        }
+    };
+    let options = meshtrace_zipkin::Options {
+        parse_string_tags: shared.cfg.parse_string_tags,
+    };
+    let batch = match meshtrace_zipkin::to_batch(&body, format, options, &Limits::default()) {
+        Ok(b) => b,
+        Err(e) => return reply(StatusCode::BAD_REQUEST, format!("{e}\n")),
+    };
+    let n = batch.items() as u64;
+    if n == 0 {
+        return reply(StatusCode::ACCEPTED, "");
+    }
+    let [accepted, refused] = counters;
+    match client::scope(info, shared.next.consume(batch)).await {
+        Ok(()) => {
+            accepted.add(n);
+            reply(StatusCode::ACCEPTED, "")
+        }
+        Err(e) => {
+            refused.add(n);
+            tracing::debug!(component = %shared.label, items = n, error = %e, "data refused");
+            match e {
+                ConsumeError::Permanent { reason } => {
+                    reply(StatusCode::BAD_REQUEST, format!("{reason}\n"))
+                }
+                ConsumeError::Retryable {
+                    reason,
+                    retry_after: Some(d),
+                } => {
+                    let mut r = reply(StatusCode::TOO_MANY_REQUESTS, format!("{reason}\n"));
+                    let secs = (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1);
+                    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                        r.headers_mut().insert(header::RETRY_AFTER, v);
+                    }
+                    r
+                }
+                ConsumeError::Retryable { reason, .. } => {
+                    reply(StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n"))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
