@@ -175,10 +175,16 @@ impl Validate for OtlpHttpConfig {
         e
     }
     fn referenced_extensions(&self) -> Vec<(String, String)> {
-        self.auth
+        let auth = self
+            .auth
             .iter()
-            .map(|a| ("auth.authenticator".to_owned(), a.authenticator.clone()))
-            .collect()
+            .map(|a| ("auth.authenticator".to_owned(), a.authenticator.clone()));
+        let storage = self
+            .sending_queue
+            .storage
+            .iter()
+            .map(|s| ("sending_queue.storage".to_owned(), s.clone()));
+        auth.chain(storage).collect()
     }
     fn warnings(&self) -> Vec<String> {
         self.settings().warnings()
