@@ -183,5 +183,8 @@ fn secrets_never_appear_in_validate_output() {
             "{secret} leaked:\n{stderr}"
         );
     }
-    assert!(stderr.contains("invalid value for header \"api-key\""), "{stderr}");
+    assert!(
+        stderr.contains("invalid value for header \"api-key\""),
+        "{stderr}"
+    );
 }
