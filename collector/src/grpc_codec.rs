@@ -59,9 +59,9 @@ pub fn export_path(signal: crate::otlp::Signal) -> &'static str {
     }
 }
 
-/// Local copies of the few `google.rpc` messages needed to read `RetryInfo`.
+/// Local copies of the few `google.rpc` messages needed for `RetryInfo`: `Status`, `Any`,
+/// `Duration` and `RetryInfo` itself.
 pub mod rpc {
-    //! `google.rpc.Status`, `Any`, `Duration` and `RetryInfo`.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Any {
         #[prost(string, tag = "1")]

@@ -175,6 +175,12 @@ impl HelperSettings {
                 e.push(ConfigError::new("must be positive").field("sending_queue.queue_size"));
             }
         }
+        if q.storage.is_some() && !q.enabled {
+            e.push(
+                ConfigError::new("a persistent queue needs sending_queue.enabled: true")
+                    .field("sending_queue.storage"),
+            );
+        }
         if q.wait_for_result {
             e.push(
                 ConfigError::new("wait_for_result is not supported yet")

@@ -49,7 +49,11 @@ const fn crc_table() -> [u32; 256] {
             };
             k += 1;
         }
-        t[i] = c;
+        // A const fn cannot use `get_mut`; `i < 256` by the loop condition.
+        #[allow(clippy::indexing_slicing)]
+        {
+            t[i] = c;
+        }
         i += 1;
     }
     t

@@ -130,11 +130,14 @@ impl State {
     }
 }
 
+/// The writer's answer to one append.
+type Reply = oneshot::Sender<Result<(), String>>;
+
 enum Msg {
     Append {
         batch: Batch,
         units: usize,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: Reply,
     },
     /// The watermark may have moved: save it and delete finished segments.
     Acked,
@@ -407,7 +410,7 @@ impl Writer {
     fn append(
         &mut self,
         q: &PersistentQueue,
-        appends: Vec<(Batch, usize, oneshot::Sender<Result<(), String>>)>,
+        appends: Vec<(Batch, usize, Reply)>,
         buf: &mut Vec<u8>,
     ) {
         let first_seq = q.lock().next_seq;
