@@ -5,6 +5,8 @@
 //! cargo build --release -p meshtrace-collector --examples
 //! target/release/examples/loadgen target/release/meshtrace-collector [SECONDS] [CONNECTIONS] [SPANS_PER_REQUEST] [COMPRESSION]
 //! ```
+//!
+//! `LOADGEN_QUEUE=file` (or `file-fsync`) puts the exporter's queue on disk (`file_storage`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -168,8 +170,21 @@ async fn main() {
 
     let dir = std::env::temp_dir().join(format!("meshtrace-loadgen-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    // LOADGEN_QUEUE=file or file-fsync: the exporter's queue on disk (file_storage).
+    let (queue, ext, service_ext) = match std::env::var("LOADGEN_QUEUE").as_deref() {
+        Ok(q @ ("file" | "file-fsync")) => (
+            "    sending_queue:\n      storage: file_storage\n".to_owned(),
+            format!(
+                "extensions:\n  file_storage:\n    directory: {}\n    create_directory: true\n    fsync: {}\n",
+                dir.join("storage").display(),
+                q == "file-fsync"
+            ),
+            "  extensions: [file_storage]\n",
+        ),
+        _ => (String::new(), String::new(), ""),
+    };
     let cfg = format!(
-        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\n        max_recv_msg_size_mib: 64\nprocessors:\n  batch:\nexporters:\n  otlp_grpc:\n    endpoint: {sink_addr}\n    compression: {compression}\n    tls:\n      insecure: true\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [otlp_grpc]\n  telemetry:\n    logs:\n      encoding: json\n    metrics:\n      level: none\n"
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\n        max_recv_msg_size_mib: 64\nprocessors:\n  batch:\nexporters:\n  otlp_grpc:\n    endpoint: {sink_addr}\n    compression: {compression}\n    tls:\n      insecure: true\n{queue}{ext}service:\n{service_ext}  pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [otlp_grpc]\n  telemetry:\n    logs:\n      encoding: json\n    metrics:\n      level: none\n"
     );
     std::fs::write(dir.join("c.yaml"), cfg).unwrap();
     let mut child = Command::new(&bin)

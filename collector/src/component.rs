@@ -118,6 +118,8 @@ pub struct Context {
     pub telemetry: Arc<Telemetry>,
     /// The collector's health, for the health check.
     pub health: Arc<Health>,
+    /// The running extensions (storage, authenticators); empty while extensions are built.
+    pub host: Arc<crate::extension::Host>,
 }
 
 impl Context {
@@ -243,6 +245,18 @@ pub trait Extension: Send {
     fn start(&mut self) -> BoxFuture<'_, Result<(), ComponentError>>;
     /// Stops it (extensions stop last).
     fn shutdown(&mut self) -> BoxFuture<'_, ()>;
+    /// Storage for persistent queues, if it is a storage extension.
+    fn storage(&self) -> Option<Arc<crate::extension::file_storage::FileStorage>> {
+        None
+    }
+    /// A server-side authenticator, if it is one.
+    fn server_auth(&self) -> Option<Arc<dyn crate::extension::auth::ServerAuthenticator>> {
+        None
+    }
+    /// A client-side authenticator, if it is one.
+    fn client_auth(&self) -> Option<Arc<dyn crate::extension::auth::ClientAuthenticator>> {
+        None
+    }
 }
 
 #[cfg(test)]

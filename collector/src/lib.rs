@@ -19,6 +19,7 @@ pub mod processor;
 pub mod receiver;
 pub mod registry;
 pub mod telemetry;
+pub mod tls;
 
 use otlp::Signal;
 use std::sync::Arc;

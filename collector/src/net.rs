@@ -3,10 +3,9 @@
 //! for loopback-only listeners, and graceful shutdown (stop accepting, finish in-flight
 //! requests).
 //!
-//! Server-side TLS (issue 6) belongs here: `HttpServer::serve` and the gRPC server take the
-//! accepted TCP streams, so a rustls `TlsAcceptor` built from the receiver's `tls:` block
-//! (next to `exporter::ClientTlsConfig`) wraps them before hyper/tonic see them. Until then
-//! receivers refuse a `tls:` block rather than serve plaintext.
+//! With a receiver's `tls:` block, each accepted TCP stream goes through a rustls handshake
+//! ([`crate::tls::server::TlsServer`]) in its own task before hyper or tonic see it, so a
+//! client that stalls its handshake holds up nobody else.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -100,12 +99,131 @@ pub struct HttpServer {
     pub local_addr: SocketAddr,
 }
 
+/// How a server is served.
+#[derive(Clone, Default)]
+pub struct ServeOptions {
+    /// TLS: every connection is a TLS one.
+    pub tls: Option<std::sync::Arc<crate::tls::server::TlsServer>>,
+    /// HTTP/1 clients must send their request headers within this long (slowloris).
+    pub read_header_timeout: Option<Duration>,
+}
+
+/// A stream of accepted connections for tonic: plain TCP, or TLS after a handshake done in
+/// its own task (so one slow handshake does not hold up the accept loop).
+pub fn grpc_incoming(
+    listener: TcpListener,
+    tls: Option<std::sync::Arc<crate::tls::server::TlsServer>>,
+    stop: CancellationToken,
+) -> tokio_stream::wrappers::ReceiverStream<Result<GrpcConn, std::io::Error>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let (stream, peer) = tokio::select! {
+                () = stop.cancelled() => break,
+                r = listener.accept() => match r {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "accept failed");
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            match &tls {
+                None => {
+                    if tx.send(Ok(GrpcConn::Plain(stream))).await.is_err() {
+                        break;
+                    }
+                }
+                Some(tls) => {
+                    let (tls, tx) = (tls.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        match tls.accept(stream).await {
+                            Ok(s) => {
+                                let _ = tx.send(Ok(GrpcConn::Tls(Box::new(s)))).await;
+                            }
+                            Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        }
+                    });
+                }
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// A gRPC server connection: plain TCP or TLS.
+pub enum GrpcConn {
+    /// h2c.
+    Plain(tokio::net::TcpStream),
+    /// h2 over TLS.
+    Tls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
+}
+
+impl tonic::transport::server::Connected for GrpcConn {
+    type ConnectInfo = ();
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+impl tokio::io::AsyncRead for GrpcConn {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            GrpcConn::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            GrpcConn::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for GrpcConn {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            GrpcConn::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            GrpcConn::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            GrpcConn::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
+            GrpcConn::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            GrpcConn::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            GrpcConn::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 /// How long in-flight HTTP requests get to finish on shutdown.
 const GRACE: Duration = Duration::from_secs(10);
 
 impl HttpServer {
     /// Serves `handler` on `listener` (HTTP/1.1 and h2c) until shut down.
     pub fn serve<H, F>(listener: TcpListener, handler: H) -> Self
+    where
+        H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+    {
+        Self::serve_with(listener, ServeOptions::default(), handler)
+    }
+
+    /// Serves `handler` on `listener` with `opts` (TLS, header timeout) until shut down.
+    pub fn serve_with<H, F>(listener: TcpListener, opts: ServeOptions, handler: H) -> Self
     where
         H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
         F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
@@ -117,7 +235,11 @@ impl HttpServer {
         let token = stop.clone();
         let task = tokio::spawn(async move {
             let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-            let builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(opts.read_header_timeout);
             loop {
                 let (stream, peer) = tokio::select! {
                     () = token.cancelled() => break,
@@ -136,10 +258,25 @@ impl HttpServer {
                     let fut = h(req);
                     async move { Ok::<_, Infallible>(fut.await) }
                 });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                let conn = graceful.watch(conn.into_owned());
+                let watcher = graceful.watcher();
+                let builder = builder.clone();
+                let tls = opts.tls.clone();
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    match tls {
+                        None => {
+                            let conn =
+                                builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                            let _ = watcher.watch(conn.into_owned()).await;
+                        }
+                        Some(tls) => match tls.accept(stream).await {
+                            Ok(s) => {
+                                let conn =
+                                    builder.serve_connection_with_upgrades(TokioIo::new(s), svc);
+                                let _ = watcher.watch(conn.into_owned()).await;
+                            }
+                            Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        },
+                    }
                 });
             }
             drop(listener);

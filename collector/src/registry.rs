@@ -139,13 +139,37 @@ impl Registry {
                 ),
                 factory!("file", ALL, None, file::FileConfig, ExporterConfig),
             ],
-            extensions: vec![factory!(
-                "health_check",
-                &[],
-                None,
-                health_check::HealthCheckConfig,
-                ExtensionConfig
-            )],
+            extensions: vec![
+                factory!(
+                    "health_check",
+                    &[],
+                    None,
+                    health_check::HealthCheckConfig,
+                    ExtensionConfig
+                ),
+                // Issue 6: persistent queues and authenticators.
+                factory!(
+                    "file_storage",
+                    &[],
+                    None,
+                    crate::extension::file_storage::FileStorageConfig,
+                    ExtensionConfig
+                ),
+                factory!(
+                    "bearertokenauth",
+                    &[],
+                    None,
+                    crate::extension::auth::bearer::BearerTokenAuthConfig,
+                    ExtensionConfig
+                ),
+                factory!(
+                    "basicauth",
+                    &[],
+                    None,
+                    crate::extension::auth::basic::BasicAuthConfig,
+                    ExtensionConfig
+                ),
+            ],
         }
     }
 

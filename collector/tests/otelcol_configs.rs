@@ -188,8 +188,6 @@ fn component_level_configs() {
             "otlp",
             "otlpreceiver/config.yaml",
             Err(&[
-                "field `protocols.grpc.tls`: server-side TLS is not supported yet",
-                "field `protocols.http.tls`: server-side TLS is not supported yet",
                 "field `protocols.http.cors`: CORS is not supported yet",
                 "field `protocols.http.auth.authenticator`: references extension \"test\" which is not configured",
             ]),

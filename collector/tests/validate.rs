@@ -168,3 +168,29 @@ fn a_bad_config_stops_the_collector_with_the_same_message() {
     assert_eq!(code, 1);
     assert!(stderr.contains("unknown_field.yaml: exporters::otlp_grpc/tempo: field `endpont`: unknown field `endpont`, expected one of `endpoint`"), "{stderr}");
 }
+
+#[test]
+fn secrets_never_appear_in_validate_output() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/validate");
+    let args: Vec<String> = ["validate", "--config", "extensions_security.yaml"]
+        .map(String::from)
+        .to_vec();
+    let (code, stdout, stderr) = run(&dir, &args, &[]);
+    assert_eq!(code, 1);
+    // Every secret in the file is in a field that has an error or sits next to one.
+    for secret in [
+        "super-secret-api-key",
+        "s3cr3t-token-value",
+        "hunter2-password",
+        "SECRET-KEY-MATERIAL",
+    ] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} leaked:\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("invalid value for header \"api-key\""),
+        "{stderr}"
+    );
+}

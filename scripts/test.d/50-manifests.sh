@@ -11,15 +11,15 @@ command -v kubectl >/dev/null 2>&1 || die "kubectl (with kustomize) is needed: t
 [ -d "$ROOT/../shared/schemas/istio" ] || die "missing $ROOT/../shared/schemas (Istio CRDs, Kubernetes schemas)"
 
 # The real artifacts the consistency tests run, when they build: the filter's .wasm (for
-# the OCI packaging test) and the collector binary (for `meshtrace-collector validate`).
+# the OCI packaging test) and the collector binary (for `meshtrace-collector validate`, which
+# every shipped collector config must pass).
 if wasm="$(build_filter 2>/dev/null)" && [ -f "$wasm" ]; then
     export MESHTRACE_WASM="$wasm"
 else
     log "filter .wasm did not build: the OCI test packages a small stand-in module"
 fi
-if cargo build --quiet -p meshtrace-collector >&2; then
-    export MESHTRACE_COLLECTOR_BIN="$ROOT/target/debug/meshtrace-collector"
-fi
+cargo build --quiet -p meshtrace-collector >&2
+export MESHTRACE_COLLECTOR_BIN="$ROOT/target/debug/meshtrace-collector"
 
 report="$(mktemp)"
 trap 'rm -f "$report"' EXIT

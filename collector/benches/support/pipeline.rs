@@ -59,6 +59,7 @@ pub fn chain(processors: &[(&str, &str)], next: Arc<dyn Consumer>) -> Arc<dyn Co
             kind: Kind::Processor,
             telemetry: telemetry.clone(),
             health: health.clone(),
+            host: Default::default(),
         };
         let p: Arc<dyn Processor> = cfg.build(&ctx, Signal::Traces, next).unwrap();
         next = p;

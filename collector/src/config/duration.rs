@@ -93,6 +93,11 @@ pub fn de<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     }
 }
 
+/// Deserializes an optional duration (`#[serde(default, deserialize_with = "de_opt")]`).
+pub fn de_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    de(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

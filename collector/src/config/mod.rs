@@ -8,11 +8,13 @@ mod error;
 pub mod expand;
 pub mod merge;
 mod resolve;
+pub mod secret;
 mod service;
 pub mod value;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use resolve::{Resolved, resolve};
+pub use secret::Secret;
 pub use service::{PipelineConfig, PipelineId, ServiceConfig};
 pub use value::Value;
 

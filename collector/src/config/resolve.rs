@@ -150,6 +150,43 @@ fn section<C: ?Sized + Validate>(
     (out, defined, signals)
 }
 
+/// The extension types a reference from `field` may name.
+fn expected_types(field: &str) -> (&'static [&'static str], &'static str) {
+    if field.ends_with("storage") {
+        (&["file_storage"], "a storage extension (file_storage)")
+    } else {
+        (
+            &["bearertokenauth", "basicauth"],
+            "an authenticator (bearertokenauth, basicauth)",
+        )
+    }
+}
+
+/// Why the reference `field: ext` is wrong, if it is.
+fn check_reference(
+    field: &str,
+    ext: &str,
+    defined: &BTreeSet<String>,
+    enabled: &[String],
+) -> Option<String> {
+    if !defined.contains(ext) {
+        return Some(format!(
+            "references extension {ext:?} which is not configured under `extensions`"
+        ));
+    }
+    let (types, what) = expected_types(field);
+    let type_name = ext.split('/').next().unwrap_or(ext);
+    if !types.contains(&type_name) {
+        return Some(format!("extension {ext:?} is not {what}"));
+    }
+    if !enabled.iter().any(|e| e == ext) {
+        return Some(format!(
+            "extension {ext:?} must also be listed in service.extensions to run"
+        ));
+    }
+    None
+}
+
 /// Checks and types `raw` against `registry`.
 pub fn resolve(raw: RawConfig, registry: &Registry) -> Result<Resolved, ConfigErrors> {
     let mut ctx = Ctx {
@@ -238,17 +275,14 @@ pub fn resolve(raw: RawConfig, registry: &Registry) -> Result<Resolved, ConfigEr
     for (label, list) in refs {
         let (section, id) = label.split_once("::").unwrap_or(("", ""));
         for (field, ext) in list {
-            let reason = if xdef.contains(&ext) {
-                format!("extension {ext:?} is not an authenticator this collector supports yet")
-            } else {
-                format!("references extension {ext:?} which is not configured under `extensions`")
-            };
-            ctx.err(
-                &[section, id],
-                ConfigError::new(reason)
-                    .component(label.clone())
-                    .field(field),
-            );
+            if let Some(reason) = check_reference(&field, &ext, &xdef, &service.extensions) {
+                ctx.err(
+                    &[section, id],
+                    ConfigError::new(reason)
+                        .component(label.clone())
+                        .field(field),
+                );
+            }
         }
     }
 

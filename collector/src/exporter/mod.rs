@@ -1,6 +1,7 @@
 //! Exporters: where data leaves. The network exporters send the batch bytes as they are
 //! and run behind the [`helper`] (timeout, retry, queue).
 
+mod connector;
 pub mod debug;
 pub mod file;
 pub mod helper;
@@ -36,13 +37,13 @@ pub fn parse_compression(v: &str) -> Result<Compression, ConfigError> {
 }
 
 /// Checks header names and values.
-pub fn check_headers(h: &BTreeMap<String, String>) -> Vec<ConfigError> {
+pub fn check_headers(h: &BTreeMap<String, crate::config::Secret>) -> Vec<ConfigError> {
     let mut e = Vec::new();
     for (k, v) in h {
         if http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()).is_err() {
             e.push(ConfigError::new(format!("invalid header name {k:?}")).field("headers"));
         }
-        if http::HeaderValue::from_str(v).is_err() {
+        if http::HeaderValue::from_str(v.expose()).is_err() {
             // The value may be a secret: name the header, not the value.
             e.push(ConfigError::new(format!("invalid value for header {k:?}")).field("headers"));
         }

@@ -4,7 +4,7 @@
 use super::helper::{ExporterHelper, HelperSettings, QueueConfig, RetryConfig, Sender};
 use super::{ClientTlsConfig, Compression, check_headers, default_compression, parse_compression};
 use crate::component::{ComponentError, Context, Exporter, ExporterConfig, Validate};
-use crate::config::{ConfigError, Value, duration};
+use crate::config::{ConfigError, Secret, Value, duration};
 use crate::grpc_codec::{RawCodec, export_path};
 use crate::otlp::{Batch, Signal};
 use crate::pipeline::{BoxFuture, ConsumeError};
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
-use tonic::transport::{Certificate, Channel, Endpoint, Identity};
+use tonic::transport::{Channel, Endpoint};
 
 /// gRPC client keepalive.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -44,7 +44,7 @@ pub struct OtlpGrpcConfig {
     pub endpoint: String,
     /// Headers sent with every request (e.g. New Relic's `api-key`).
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, Secret>,
     /// `gzip` (default) or `none`.
     #[serde(default = "default_compression")]
     pub compression: String,
@@ -138,21 +138,36 @@ impl Validate for OtlpGrpcConfig {
         e
     }
     fn referenced_extensions(&self) -> Vec<(String, String)> {
-        self.auth
+        let auth = self
+            .auth
             .iter()
-            .map(|a| ("auth.authenticator".to_owned(), a.authenticator.clone()))
-            .collect()
+            .map(|a| ("auth.authenticator".to_owned(), a.authenticator.clone()));
+        let storage = self
+            .sending_queue
+            .storage
+            .iter()
+            .map(|s| ("sending_queue.storage".to_owned(), s.clone()));
+        auth.chain(storage).collect()
     }
     fn warnings(&self) -> Vec<String> {
-        self.settings().warnings()
+        let mut w = self.settings().warnings();
+        w.extend(self.tls.warnings());
+        w
     }
 }
 
 impl ExporterConfig for OtlpGrpcConfig {
     fn build(&self, ctx: &Context, signal: Signal) -> Result<Arc<dyn Exporter>, ComponentError> {
         let (uri, tls) = self.target().map_err(|e| ctx.error(e))?;
-        let mut ep = Endpoint::from_shared(uri.clone())
+        let plain = uri.replacen("https://", "http://", 1);
+        let mut ep = Endpoint::from_shared(plain)
             .map_err(|e| ctx.error(format!("invalid endpoint {uri:?}: {e}")))?;
+        if tls && self.authority.is_none() {
+            let origin: http::Uri = uri
+                .parse()
+                .map_err(|e| ctx.error(format!("invalid endpoint {uri:?}: {e}")))?;
+            ep = ep.origin(origin);
+        }
         ep = ep
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(10));
@@ -171,33 +186,44 @@ impl ExporterConfig for OtlpGrpcConfig {
             }
             ep = ep.keep_alive_while_idle(k.permit_without_stream);
         }
-        if tls {
-            let mut t = tonic::transport::ClientTlsConfig::new();
-            match self.tls.ca_pem().map_err(|e| ctx.error(e))? {
-                Some(pem) => t = t.ca_certificate(Certificate::from_pem(pem)),
-                None => t = t.with_native_roots(),
-            }
-            if let Some((cert, key)) = self.tls.identity_pem().map_err(|e| ctx.error(e))? {
-                t = t.identity(Identity::from_pem(cert, key));
-            }
-            if let Some(name) = &self.tls.server_name_override {
-                t = t.domain_name(name.clone());
-            }
-            ep = ep
-                .tls_config(t)
+        // TLS is ours (rustls, `tls:` options), so tonic sees an http:// endpoint; requests
+        // still carry the https scheme.
+        let connector = if tls {
+            let host = uri
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|u| u.host().map(str::to_owned))
+                .unwrap_or_default();
+            let name = self.tls.server_name(&host).map_err(|e| ctx.error(e))?;
+            let cfg = self
+                .tls
+                .rustls(&[b"h2"])
                 .map_err(|e| ctx.error(format!("TLS setup failed: {e}")))?;
-        }
+            if self.tls.insecure_skip_verify {
+                tracing::warn!(component = %ctx.label(), "tls.insecure_skip_verify: the backend's certificate is not verified");
+            }
+            super::connector::Connector::new(Some((cfg, name)))
+        } else {
+            super::connector::Connector::new(None)
+        };
         let mut metadata = MetadataMap::new();
         for (k, v) in &self.headers {
             let key = AsciiMetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
                 .map_err(|_| ctx.error(format!("invalid header name {k:?}")))?;
-            let val = AsciiMetadataValue::try_from(v.as_str())
+            let val = AsciiMetadataValue::try_from(v.expose())
                 .map_err(|_| ctx.error(format!("invalid value for header {k:?}")))?;
             metadata.insert(key, val);
         }
         let compression = parse_compression(&self.compression).map_err(|e| ctx.error(e.reason))?;
+        let auth = self
+            .auth
+            .as_ref()
+            .map(|a| ctx.host.client_auth(&a.authenticator))
+            .transpose()
+            .map_err(|e| ctx.error(e))?;
         let sender = Arc::new(GrpcSender {
-            channel: ep.connect_lazy(),
+            channel: ep.connect_with_connector_lazy(connector),
+            auth,
             metadata,
             compression,
             signal,
@@ -209,57 +235,11 @@ impl ExporterConfig for OtlpGrpcConfig {
 
 struct GrpcSender {
     channel: Channel,
+    auth: Option<Arc<dyn crate::extension::auth::ClientAuthenticator>>,
     metadata: MetadataMap,
     compression: Compression,
     signal: Signal,
     label: String,
-}
-
-/// Local copies of the few `google.rpc` messages needed to read `RetryInfo`.
-mod rpc {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Any {
-        #[prost(string, tag = "1")]
-        pub type_url: String,
-        #[prost(bytes = "vec", tag = "2")]
-        pub value: Vec<u8>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Status {
-        #[prost(int32, tag = "1")]
-        pub code: i32,
-        #[prost(string, tag = "2")]
-        pub message: String,
-        #[prost(message, repeated, tag = "3")]
-        pub details: Vec<Any>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Duration {
-        #[prost(int64, tag = "1")]
-        pub seconds: i64,
-        #[prost(int32, tag = "2")]
-        pub nanos: i32,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct RetryInfo {
-        #[prost(message, optional, tag = "1")]
-        pub retry_delay: Option<Duration>,
-    }
-}
-
-/// The server's `RetryInfo` delay, if it sent one.
-fn retry_delay(status: &tonic::Status) -> Option<Duration> {
-    use prost::Message;
-    let s = rpc::Status::decode(status.details()).ok()?;
-    let info = s
-        .details
-        .iter()
-        .find(|d| d.type_url.ends_with("google.rpc.RetryInfo"))?;
-    let d = rpc::RetryInfo::decode(info.value.as_slice())
-        .ok()?
-        .retry_delay?;
-    let secs = u64::try_from(d.seconds).ok()?;
-    Some(Duration::from_secs(secs) + Duration::from_nanos(u64::try_from(d.nanos).unwrap_or(0)))
 }
 
 /// Classifies a gRPC failure as the OTLP specification does.
@@ -270,7 +250,7 @@ pub fn classify(status: &tonic::Status) -> ConsumeError {
         status.code(),
         status.message()
     );
-    let delay = retry_delay(status);
+    let delay = crate::grpc_codec::retry_delay(status);
     match status.code() {
         Code::Cancelled
         | Code::DeadlineExceeded
@@ -305,6 +285,17 @@ impl Sender for GrpcSender {
             })?;
             let mut req = tonic::Request::new(batch.into_bytes());
             *req.metadata_mut() = self.metadata.clone();
+            if let Some(a) = &self.auth {
+                for (k, v) in a.headers().map_err(ConsumeError::retryable)? {
+                    if let (Ok(k), Ok(mut v)) = (
+                        AsciiMetadataKey::from_bytes(k.as_str().as_bytes()),
+                        AsciiMetadataValue::try_from(v.as_bytes()),
+                    ) {
+                        v.set_sensitive(true);
+                        req.metadata_mut().insert(k, v);
+                    }
+                }
+            }
             let path = http::uri::PathAndQuery::from_static(export_path(self.signal));
             match client
                 .unary::<_, bytes::Bytes, _>(req, path, RawCodec)

@@ -50,7 +50,7 @@ pub struct OtlpHttpConfig {
     pub profiles_endpoint: Option<String>,
     /// Headers sent with every request.
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, crate::config::Secret>,
     /// `gzip` (default) or `none`.
     #[serde(default = "default_compression")]
     pub compression: String,
@@ -175,13 +175,21 @@ impl Validate for OtlpHttpConfig {
         e
     }
     fn referenced_extensions(&self) -> Vec<(String, String)> {
-        self.auth
+        let auth = self
+            .auth
             .iter()
-            .map(|a| ("auth.authenticator".to_owned(), a.authenticator.clone()))
-            .collect()
+            .map(|a| ("auth.authenticator".to_owned(), a.authenticator.clone()));
+        let storage = self
+            .sending_queue
+            .storage
+            .iter()
+            .map(|s| ("sending_queue.storage".to_owned(), s.clone()));
+        auth.chain(storage).collect()
     }
     fn warnings(&self) -> Vec<String> {
-        self.settings().warnings()
+        let mut w = self.settings().warnings();
+        w.extend(self.tls.warnings());
+        w
     }
 }
 
@@ -195,16 +203,30 @@ impl ExporterConfig for OtlpHttpConfig {
         let uri: http::Uri = url
             .parse()
             .map_err(|e| ctx.error(format!("invalid URL {url:?}: {e}")))?;
-        let tls = self.tls.rustls().map_err(|e| ctx.error(e))?;
+        let tls = self
+            .tls
+            .rustls(&[])
+            .map_err(|e| ctx.error(format!("TLS setup failed: {e}")))?;
+        if self.tls.insecure_skip_verify && uri.scheme_str() == Some("https") {
+            tracing::warn!(component = %ctx.label(), "tls.insecure_skip_verify: the backend's certificate is not verified");
+        }
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        let schemes = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
+            .https_or_http();
+        let schemes = match &self.tls.server_name_override {
+            Some(_) => {
+                let name = self
+                    .tls
+                    .server_name(uri.host().unwrap_or_default())
+                    .map_err(|e| ctx.error(e))?;
+                schemes.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
+            }
+            None => schemes,
+        };
+        let connector = schemes.enable_http1().enable_http2().wrap_connector(http);
         let mut builder = Client::builder(TokioExecutor::new());
         builder.pool_idle_timeout(self.idle_conn_timeout.unwrap_or(Duration::from_secs(90)));
         if let Some(n) = self.max_idle_conns_per_host {
@@ -215,14 +237,21 @@ impl ExporterConfig for OtlpHttpConfig {
         for (k, v) in &self.headers {
             let name = HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes())
                 .map_err(|_| ctx.error(format!("invalid header name {k:?}")))?;
-            let mut value = HeaderValue::from_str(v)
+            let mut value = HeaderValue::from_str(v.expose())
                 .map_err(|_| ctx.error(format!("invalid value for header {k:?}")))?;
             value.set_sensitive(true);
             headers.insert(name, value);
         }
         let compression = parse_compression(&self.compression).map_err(|e| ctx.error(e.reason))?;
+        let auth = self
+            .auth
+            .as_ref()
+            .map(|a| ctx.host.client_auth(&a.authenticator))
+            .transpose()
+            .map_err(|e| ctx.error(e))?;
         let sender = Arc::new(HttpSender {
             client,
+            auth,
             uri,
             headers,
             compression,
@@ -236,6 +265,7 @@ impl ExporterConfig for OtlpHttpConfig {
 
 struct HttpSender {
     client: HttpsClient,
+    auth: Option<Arc<dyn crate::extension::auth::ClientAuthenticator>>,
     uri: http::Uri,
     headers: HeaderMap,
     compression: Compression,
@@ -244,15 +274,18 @@ struct HttpSender {
     label: String,
 }
 
-/// Parses `Retry-After` (seconds or an HTTP date; only seconds are honoured).
+/// Parses `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
 fn retry_after(h: &HeaderMap) -> Option<Duration> {
-    h.get(header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
+    let v = h.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    // An HTTP-date: the wait is until then (none if it is past).
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// Classifies an HTTP failure as the OTLP specification does.
@@ -282,8 +315,15 @@ impl Sender for HttpSender {
                 ),
             };
             let mut req = http::Request::post(self.uri.clone());
+            let auth = match &self.auth {
+                Some(a) => a.headers().map_err(ConsumeError::retryable)?,
+                None => Vec::new(),
+            };
             if let Some(h) = req.headers_mut() {
                 h.clone_from(&self.headers);
+                for (k, v) in auth {
+                    h.insert(k, v);
+                }
                 h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
                 h.insert(
                     header::USER_AGENT,
@@ -380,6 +420,22 @@ mod tests {
                 "{code}"
             );
         }
+        let mut h = HeaderMap::new();
+        let later =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
+        h.insert(header::RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
+        let d = retry_after(&h).unwrap();
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
+        h.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
         let mut h = HeaderMap::new();
         h.insert(header::RETRY_AFTER, HeaderValue::from_static("7"));
         assert_eq!(

@@ -1,7 +1,10 @@
 //! Client TLS settings shared by the network exporters (`tls:`), built on rustls with the ring
-//! provider. Server-side TLS for receivers comes with issue 6 and will live beside this.
+//! provider: one `rustls::ClientConfig` serves both the gRPC and the HTTP exporter.
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Secret};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -15,114 +18,211 @@ pub struct ClientTlsConfig {
     /// Plaintext (no TLS) for endpoints without an `https://` scheme (default false).
     #[serde(default)]
     pub insecure: bool,
-    /// CA bundle (PEM) to verify the server with, instead of the system roots.
+    /// CA bundle (PEM file) to verify the server with, instead of the system roots.
     #[serde(default)]
     pub ca_file: Option<String>,
-    /// Client certificate (PEM) for mutual TLS.
+    /// CA bundle, inline PEM.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
+    /// Trust the system roots as well as `ca_file`.
+    #[serde(default)]
+    pub include_system_ca_certs_pool: bool,
+    /// Client certificate (PEM file) for mutual TLS.
     #[serde(default)]
     pub cert_file: Option<String>,
-    /// Client key (PEM) for mutual TLS.
+    /// Client certificate, inline PEM.
+    #[serde(default)]
+    pub cert_pem: Option<String>,
+    /// Client key (PEM file) for mutual TLS.
     #[serde(default)]
     pub key_file: Option<String>,
-    /// Server name to verify instead of the endpoint's host.
+    /// Client key, inline PEM (a secret).
+    #[serde(default)]
+    pub key_pem: Option<Secret>,
+    /// Server name to verify (and send as SNI) instead of the endpoint's host.
     #[serde(default)]
     pub server_name_override: Option<String>,
-    /// Skipping verification is not supported (it defeats TLS).
+    /// Do not verify the server's certificate (default false). Encrypts but does not
+    /// authenticate: anyone on the path can impersonate the backend. Tests only.
     #[serde(default)]
     pub insecure_skip_verify: bool,
-    /// Accepted: TLS 1.2 and 1.3 are both enabled.
+    /// Lowest TLS version: `1.2` (default) or `1.3`.
     #[serde(default)]
     pub min_version: Option<String>,
-    /// Accepted: TLS 1.2 and 1.3 are both enabled.
+    /// Highest TLS version: `1.3` (default) or `1.2`.
     #[serde(default)]
     pub max_version: Option<String>,
+    /// TLS 1.2 cipher suites allowed (IANA names); empty: rustls's safe defaults.
+    #[serde(default)]
+    pub cipher_suites: Vec<String>,
+    /// Accepted for compatibility: certificates are read once at start.
+    #[serde(default, deserialize_with = "crate::config::duration::de_opt")]
+    pub reload_interval: Option<std::time::Duration>,
 }
 
 impl ClientTlsConfig {
     /// Problems (field paths under `tls.`).
     pub fn validate(&self) -> Vec<ConfigError> {
         let mut e = Vec::new();
-        if self.cert_file.is_some() != self.key_file.is_some() {
-            e.push(ConfigError::new("cert_file and key_file must be set together").field("tls"));
-        }
-        if self.insecure_skip_verify {
+        let has_cert = self.cert_file.is_some() || self.cert_pem.is_some();
+        let has_key = self.key_file.is_some() || self.key_pem.is_some();
+        if has_cert != has_key {
             e.push(
-                ConfigError::new(
-                    "insecure_skip_verify is not supported; set ca_file to the server's CA",
-                )
-                .field("tls.insecure_skip_verify"),
+                ConfigError::new("a client certificate and its key must be set together")
+                    .field("tls"),
             );
         }
-        for (f, v) in [
-            ("min_version", &self.min_version),
-            ("max_version", &self.max_version),
+        for (f, both) in [
+            ("ca_file", self.ca_file.is_some() && self.ca_pem.is_some()),
+            (
+                "cert_file",
+                self.cert_file.is_some() && self.cert_pem.is_some(),
+            ),
+            (
+                "key_file",
+                self.key_file.is_some() && self.key_pem.is_some(),
+            ),
         ] {
-            if let Some(v) = v
-                && !matches!(v.as_str(), "1.2" | "1.3")
-            {
+            if both {
                 e.push(
-                    ConfigError::new(format!("unsupported TLS version {v:?} (1.2 or 1.3)"))
+                    ConfigError::new("set the file or the inline PEM, not both")
                         .field(format!("tls.{f}")),
                 );
             }
         }
+        e.extend(crate::tls::validate_common(
+            "tls",
+            self.min_version.as_deref(),
+            self.max_version.as_deref(),
+            &self.cipher_suites,
+        ));
         e
     }
 
-    fn read(path: &str) -> Result<Vec<u8>, String> {
-        std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
+    /// A warning for `insecure_skip_verify`.
+    pub fn warnings(&self) -> Vec<String> {
+        if self.insecure_skip_verify && !self.insecure {
+            vec!["tls.insecure_skip_verify is on: the backend's certificate is not verified".into()]
+        } else {
+            Vec::new()
+        }
     }
 
     /// The CA PEM, if configured.
     pub fn ca_pem(&self) -> Result<Option<Vec<u8>>, String> {
-        self.ca_file.as_deref().map(Self::read).transpose()
+        match (&self.ca_file, &self.ca_pem) {
+            (Some(f), _) => crate::tls::read(f).map(Some),
+            (None, Some(p)) => Ok(Some(p.as_bytes().to_vec())),
+            (None, None) => Ok(None),
+        }
     }
 
     /// The client certificate and key PEMs, if configured.
     pub fn identity_pem(&self) -> Result<Option<PemPair>, String> {
-        match (&self.cert_file, &self.key_file) {
-            (Some(c), Some(k)) => Ok(Some((Self::read(c)?, Self::read(k)?))),
-            _ => Ok(None),
-        }
+        let cert = match (&self.cert_file, &self.cert_pem) {
+            (Some(f), _) => crate::tls::read(f)?,
+            (None, Some(p)) => p.as_bytes().to_vec(),
+            (None, None) => return Ok(None),
+        };
+        let key = match (&self.key_file, &self.key_pem) {
+            (Some(f), _) => crate::tls::read(f)?,
+            (None, Some(p)) => p.expose().as_bytes().to_vec(),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some((cert, key)))
     }
 
-    /// A rustls client config (for the HTTP exporter).
-    pub fn rustls(&self) -> Result<rustls::ClientConfig, String> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// The rustls client config both network exporters use. `alpn`: `h2` for gRPC.
+    pub fn rustls(&self, alpn: &[&[u8]]) -> Result<rustls::ClientConfig, String> {
+        let provider = crate::tls::provider(&self.cipher_suites)?;
+        let versions =
+            crate::tls::versions(self.min_version.as_deref(), self.max_version.as_deref())?;
         let mut roots = rustls::RootCertStore::empty();
-        match self.ca_pem()? {
-            Some(pem) => {
-                for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                    let cert = cert.map_err(|e| format!("invalid certificate in ca_file: {e}"))?;
-                    roots
-                        .add(cert)
-                        .map_err(|e| format!("invalid certificate in ca_file: {e}"))?;
-                }
-            }
-            None => {
-                let native = rustls_native_certs::load_native_certs();
-                for cert in native.certs {
-                    let _ = roots.add(cert);
-                }
+        let ca = self.ca_pem()?;
+        if let Some(pem) = &ca {
+            roots = crate::tls::roots(pem, "ca_file")?;
+        }
+        if ca.is_none() || self.include_system_ca_certs_pool {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
             }
         }
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots);
-        match self.identity_pem()? {
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&versions)
+            .map_err(|e| e.to_string())?;
+        let builder = if self.insecure_skip_verify {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+        } else {
+            builder.with_root_certificates(roots)
+        };
+        let mut cfg = match self.identity_pem()? {
             Some((cert, key)) => {
-                let certs = rustls_pemfile::certs(&mut cert.as_slice())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| format!("invalid cert_file: {e}"))?;
-                let key = rustls_pemfile::private_key(&mut key.as_slice())
-                    .map_err(|e| format!("invalid key_file: {e}"))?
-                    .ok_or("no private key in key_file")?;
+                let certs = crate::tls::certs(&cert, "cert_file")?;
+                let key = crate::tls::key(&key, "key_file")?;
                 builder
                     .with_client_auth_cert(certs, key)
-                    .map_err(|e| format!("invalid client certificate: {e}"))
+                    .map_err(|e| format!("invalid client certificate: {e}"))?
             }
-            None => Ok(builder.with_no_client_auth()),
-        }
+            None => builder.with_no_client_auth(),
+        };
+        cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(cfg)
+    }
+
+    /// The name to verify: `server_name_override`, else `host`.
+    pub fn server_name(&self, host: &str) -> Result<ServerName<'static>, String> {
+        let name = self.server_name_override.as_deref().unwrap_or(host);
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        ServerName::try_from(name.to_owned())
+            .map_err(|e| format!("invalid server name {name:?}: {e}"))
+    }
+}
+
+/// `insecure_skip_verify`: accepts any certificate, but still checks that the server holds
+/// the key of the certificate it showed (so the handshake itself is sound).
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }

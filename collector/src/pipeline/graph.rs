@@ -40,12 +40,15 @@ impl Service {
         telemetry: &Arc<Telemetry>,
         health: &Arc<Health>,
     ) -> Result<Self, ComponentError> {
-        let ctx = |id: &ComponentId, kind: Kind| Context {
+        let mut host = crate::extension::Host::default();
+        let ctx_in = |id: &ComponentId, kind: Kind, host: &Arc<crate::extension::Host>| Context {
             id: id.clone(),
             kind,
             telemetry: telemetry.clone(),
             health: health.clone(),
+            host: host.clone(),
         };
+        let empty = Arc::new(crate::extension::Host::default());
         let missing = |kind: Kind, id: &ComponentId| ComponentError {
             component: format!("{}::{id}", kind.section()),
             reason: "not configured".into(),
@@ -61,8 +64,12 @@ impl Service {
                 .extensions
                 .get(&id)
                 .ok_or_else(|| missing(Kind::Extension, &id))?;
-            extensions.push((id.clone(), c.build(&ctx(&id, Kind::Extension))?));
+            let ext = c.build(&ctx_in(&id, Kind::Extension, &empty))?;
+            host.add(name, ext.as_ref());
+            extensions.push((id.clone(), ext));
         }
+        let host = Arc::new(host);
+        let ctx = |id: &ComponentId, kind: Kind| ctx_in(id, kind, &host);
 
         let mut exporters: BTreeMap<(ComponentId, Signal), Arc<dyn Exporter>> = BTreeMap::new();
         let mut heads: BTreeMap<(ComponentId, Signal), Vec<Arc<dyn Consumer>>> = BTreeMap::new();

@@ -121,6 +121,7 @@ pub(crate) fn ctx(id: &str) -> crate::component::Context {
         kind: crate::component::Kind::Processor,
         telemetry: std::sync::Arc::new(crate::telemetry::Telemetry::new("t", "i")),
         health: std::sync::Arc::new(crate::extension::health_check::Health::default()),
+        host: Default::default(),
     }
 }
 

@@ -8,6 +8,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod certs;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -217,6 +219,36 @@ impl Collector {
         }
     }
 
+    /// `kill -9`: no shutdown, no flush, no drain.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// The value of the self-metric series whose line starts with `series` (name and the
+    /// first labels, e.g. `otelcol_exporter_sent_spans_total{exporter="otlp_grpc"`); 0 when
+    /// absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        let url = format!(
+            "http://{}/metrics",
+            self.addr("service::telemetry::metrics")
+        );
+        let (_, _, body) = http("GET", &url, &[], vec![]).unwrap();
+        String::from_utf8(body)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with(series))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Every log line, as text, for grepping.
+    pub fn log_text(&self) -> String {
+        self.dump_logs()
+    }
+
     /// SIGTERM and wait; asserts a clean exit.
     pub fn stop(&mut self) {
         self.terminate();
@@ -401,6 +433,47 @@ pub fn span_ids_in_file(path: &Path) -> Vec<u64> {
         .flat_map(|s| s.spans)
         .map(|s| u64::from_be_bytes(s.span_id.try_into().unwrap()))
         .collect()
+}
+
+/// A one-shot gRPC `Export` over a given tonic endpoint (TLS, metadata): the status.
+pub fn grpc_export_with(
+    ep: tonic::transport::Endpoint,
+    metadata: &[(&'static str, &str)],
+    body: Vec<u8>,
+) -> Result<(), tonic::Status> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let ch = ep
+            .connect()
+            .await
+            .map_err(|e| tonic::Status::unavailable(format!("{e:?}")))?;
+        let mut g = tonic::client::Grpc::new(ch);
+        g.ready()
+            .await
+            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        let mut req = tonic::Request::new(bytes::Bytes::from(body));
+        for (k, v) in metadata {
+            req.metadata_mut().insert(*k, v.parse().unwrap());
+        }
+        let path = http::uri::PathAndQuery::from_static(
+            meshtrace_collector::grpc_codec::export_path(meshtrace_collector::otlp::Signal::Traces),
+        );
+        g.unary::<_, bytes::Bytes, _>(req, path, meshtrace_collector::grpc_codec::RawCodec)
+            .await
+            .map(|_| ())
+    })
+}
+
+/// A free loopback port (bound, then released): for a backend that starts later.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// POSTs a protobuf traces request; returns the status.

@@ -51,6 +51,8 @@ pub enum Sizer {
     Requests,
     /// Spans, data points or log records.
     Items,
+    /// Encoded bytes.
+    Bytes,
 }
 
 /// `sending_queue`: an in-memory queue in front of the exporter, drained by `num_consumers`
@@ -67,7 +69,7 @@ pub struct QueueConfig {
     /// Capacity, in units of `sizer` (default 1000).
     #[serde(default = "thousand")]
     pub queue_size: usize,
-    /// `requests` (default) or `items`.
+    /// `requests` (default), `items` or `bytes`.
     #[serde(default)]
     pub sizer: Sizer,
     /// When full: wait for room (true) or refuse with a retryable error (false, the default).
@@ -76,7 +78,8 @@ pub struct QueueConfig {
     /// Deprecated name of `block_on_overflow`.
     #[serde(default)]
     pub blocking: Option<bool>,
-    /// Persistent queue through a `file_storage` extension: not supported yet.
+    /// A `file_storage` extension id (`file_storage/queue`): keep the queue on disk, so it
+    /// survives restarts and crashes. Without it the queue is in memory.
     #[serde(default)]
     pub storage: Option<String>,
     /// Acknowledge only after the export finished: not supported yet.
@@ -172,9 +175,9 @@ impl HelperSettings {
                 e.push(ConfigError::new("must be positive").field("sending_queue.queue_size"));
             }
         }
-        if q.storage.is_some() {
+        if q.storage.is_some() && !q.enabled {
             e.push(
-                ConfigError::new("persistent queues (file_storage) are not supported yet")
+                ConfigError::new("a persistent queue needs sending_queue.enabled: true")
                     .field("sending_queue.storage"),
             );
         }

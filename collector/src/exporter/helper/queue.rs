@@ -54,6 +54,7 @@ impl Queue {
             Sizer::Requests => 1,
             // A batch larger than the whole queue still goes in when the queue is empty.
             Sizer::Items => b.items().clamp(1, self.capacity),
+            Sizer::Bytes => b.len_bytes().clamp(1, self.capacity),
         }
     }
 

@@ -10,6 +10,7 @@ fn ctx() -> Context {
         kind: crate::component::Kind::Processor,
         telemetry: Arc::new(Telemetry::new("t", "i")),
         health: Arc::new(Health::default()),
+        host: Default::default(),
     }
 }
 

@@ -86,16 +86,13 @@ fn status(e: RequestError) -> Status {
         RequestError::Consume(ConsumeError::Retryable {
             reason,
             retry_after,
-        }) => {
-            let mut s = Status::unavailable(reason);
-            if let Some(d) = retry_after {
-                // The gRPC retry pushback hint; clients that know it wait this long.
-                if let Ok(v) = d.as_millis().to_string().parse() {
-                    s.metadata_mut().insert("grpc-retry-pushback-ms", v);
-                }
+        }) => match retry_after {
+            // UNAVAILABLE is always retried by OTLP clients; RetryInfo says when.
+            Some(d) => {
+                crate::grpc_codec::status_with_retry_info(tonic::Code::Unavailable, reason, d)
             }
-            s
-        }
+            None => Status::unavailable(reason),
+        },
         RequestError::Consume(ConsumeError::Permanent { reason }) => {
             Status::invalid_argument(reason)
         }
@@ -155,6 +152,9 @@ impl<S: SignalService> tonic::codegen::Service<http::Request<tonic::body::Body>>
         let shared = self.shared.clone();
         let max = self.max_recv;
         Box::pin(async move {
+            if let Err(e) = shared.authenticate(req.headers()) {
+                return Ok(Status::unauthenticated(e.to_string()).into_http());
+            }
             if req.uri().path() != export_path(S::SIGNAL) {
                 return Ok(
                     Status::unimplemented(format!("unknown method {}", req.uri().path()))
@@ -222,9 +222,14 @@ pub async fn start(
         .add_optional_service(svc::<TracesSvc>(&shared, max))
         .add_optional_service(svc::<MetricsSvc>(&shared, max))
         .add_optional_service(svc::<LogsSvc>(&shared, max));
+    let tls = cfg
+        .tls
+        .as_ref()
+        .map(|t| crate::tls::server::TlsServer::new(label, t, &[b"h2"]))
+        .transpose()?;
     let stop = CancellationToken::new();
     let token = stop.clone();
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = crate::net::grpc_incoming(listener, tls, stop.clone());
     let label = label.to_owned();
     let task = tokio::spawn(async move {
         if let Err(e) = router

@@ -23,6 +23,7 @@ struct Routes {
     metrics: String,
     logs: String,
     max_body: usize,
+    read_timeout: Option<std::time::Duration>,
     response_headers: Vec<(http::HeaderName, HeaderValue)>,
 }
 
@@ -54,6 +55,8 @@ fn grpc_code(status: StatusCode) -> i32 {
         | StatusCode::PAYLOAD_TOO_LARGE
         | StatusCode::UNSUPPORTED_MEDIA_TYPE => 3,
         StatusCode::NOT_FOUND => 5,
+        StatusCode::UNAUTHORIZED => 16,
+        StatusCode::REQUEST_TIMEOUT => 4,
         StatusCode::METHOD_NOT_ALLOWED => 12,
         StatusCode::TOO_MANY_REQUESTS => 8,
         StatusCode::SERVICE_UNAVAILABLE => 14,
@@ -97,6 +100,10 @@ async fn handle(
     routes: Arc<Routes>,
     shared: Arc<Shared>,
 ) -> Response<Full<Bytes>> {
+    // Before anything else: an unauthenticated client learns nothing, and its body is not read.
+    if let Err(e) = shared.authenticate(req.headers()) {
+        return net::text(StatusCode::UNAUTHORIZED, format!("{e}\n"));
+    }
     let path = req.uri().path();
     let signal = if path == routes.traces {
         Signal::Traces
@@ -170,10 +177,21 @@ async fn handle(
             );
         }
     };
-    let body = match Limited::new(req.into_body(), routes.max_body)
-        .collect()
-        .await
-    {
+    let collect = Limited::new(req.into_body(), routes.max_body).collect();
+    let collected = match routes.read_timeout {
+        None => collect.await,
+        Some(t) => match tokio::time::timeout(t, collect).await {
+            Ok(r) => r,
+            Err(_) => {
+                return respond(
+                    enc,
+                    StatusCode::REQUEST_TIMEOUT,
+                    Some("the request body did not arrive within read_timeout"),
+                );
+            }
+        },
+    };
+    let body = match collected {
         Ok(b) => b.to_bytes(),
         Err(e) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -235,6 +253,7 @@ pub async fn start(
         metrics: check_url_path(&cfg.metrics_url_path)?,
         logs: check_url_path(&cfg.logs_url_path)?,
         max_body: usize::try_from(cfg.max_request_body_size).unwrap_or(usize::MAX),
+        read_timeout: cfg.read_timeout.filter(|d| !d.is_zero()),
         response_headers: cfg
             .response_headers
             .iter()
@@ -246,8 +265,22 @@ pub async fn start(
             })
             .collect(),
     });
+    let tls = cfg
+        .tls
+        .as_ref()
+        .map(|t| crate::tls::server::TlsServer::new(label, t, &[b"h2", b"http/1.1"]))
+        .transpose()?;
+    let opts = net::ServeOptions {
+        tls,
+        // The Collector's default; 0 turns it off.
+        read_header_timeout: Some(
+            cfg.read_header_timeout
+                .unwrap_or(std::time::Duration::from_secs(60)),
+        )
+        .filter(|d| !d.is_zero()),
+    };
     let listener = net::bind(label, "OTLP/HTTP receiver", &cfg.endpoint, true).await?;
-    Ok(HttpServer::serve(listener, move |req| {
+    Ok(HttpServer::serve_with(listener, opts, move |req| {
         let routes = routes.clone();
         let shared = shared.clone();
         async move {

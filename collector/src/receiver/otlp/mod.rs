@@ -6,11 +6,15 @@
 
 mod grpc;
 mod http;
+mod limits;
+
+pub use limits::LimitsConfig;
 
 use crate::component::{
     ComponentError, Context, Receiver, ReceiverConfig, SignalConsumers, Validate,
 };
 use crate::config::{ConfigError, Value, duration};
+use crate::extension::auth::{AuthError, ServerAuthenticator};
 use crate::otlp::{Batch, Limits, Signal};
 use crate::pipeline::{BoxFuture, ConsumeError};
 use crate::telemetry::{Counter, item_word};
@@ -26,6 +30,10 @@ pub struct OtlpReceiverConfig {
     /// The protocols to serve; at least one. `grpc:` or `http:` with nothing under it means
     /// "on, with defaults".
     pub protocols: Protocols,
+    /// meshtrace only (the Collector has no such setting): per-request limits on attribute
+    /// counts, value lengths and nesting depth, enforced while validating each request.
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 /// `protocols:`.
@@ -119,9 +127,9 @@ pub struct GrpcConfig {
     /// `resource` processors).
     #[serde(default)]
     pub include_metadata: bool,
-    /// Server TLS: arrives with issue 6; refused rather than silently serving plaintext.
+    /// Server TLS (none by default: plaintext).
     #[serde(default)]
-    pub tls: Option<Value>,
+    pub tls: Option<crate::tls::server::ServerTlsConfig>,
     /// Authentication through an extension.
     #[serde(default)]
     pub auth: Option<AuthConfig>,
@@ -156,10 +164,10 @@ pub struct HttpConfig {
     /// Accepted; gzip (and identity) request bodies are supported.
     #[serde(default)]
     pub compression_algorithms: Option<Vec<String>>,
-    /// Accepted for compatibility.
+    /// The whole request body must arrive within this long, else 408 (default: no limit).
     #[serde(default, deserialize_with = "opt_duration")]
     pub read_timeout: Option<Duration>,
-    /// Accepted for compatibility.
+    /// HTTP/1 request headers must arrive within this long (default 1m), against slowloris.
     #[serde(default, deserialize_with = "opt_duration")]
     pub read_header_timeout: Option<Duration>,
     /// Accepted for compatibility.
@@ -171,9 +179,9 @@ pub struct HttpConfig {
     /// Browser CORS: not supported yet; refused rather than ignored.
     #[serde(default)]
     pub cors: Option<Value>,
-    /// Server TLS: arrives with issue 6; refused rather than silently serving plaintext.
+    /// Server TLS (none by default: plaintext).
     #[serde(default)]
-    pub tls: Option<Value>,
+    pub tls: Option<crate::tls::server::ServerTlsConfig>,
     /// Authentication through an extension.
     #[serde(default)]
     pub auth: Option<AuthConfig>,
@@ -227,7 +235,7 @@ pub fn check_url_path(p: &str) -> Result<String, String> {
 
 impl Validate for OtlpReceiverConfig {
     fn validate(&self) -> Vec<ConfigError> {
-        let mut e = Vec::new();
+        let mut e = self.limits.validate();
         let p = &self.protocols;
         if p.grpc.is_none() && p.http.is_none() {
             e.push(
@@ -254,11 +262,8 @@ impl Validate for OtlpReceiverConfig {
                         .field("protocols.grpc.max_recv_msg_size_mib"),
                 );
             }
-            if g.tls.is_some() {
-                e.push(
-                    ConfigError::new("server-side TLS is not supported yet")
-                        .field("protocols.grpc.tls"),
-                );
+            if let Some(t) = &g.tls {
+                e.extend(t.validate("protocols.grpc.tls"));
             }
         }
         if let Some(h) = &p.http {
@@ -277,11 +282,8 @@ impl Validate for OtlpReceiverConfig {
             if h.cors.is_some() {
                 e.push(ConfigError::new("CORS is not supported yet").field("protocols.http.cors"));
             }
-            if h.tls.is_some() {
-                e.push(
-                    ConfigError::new("server-side TLS is not supported yet")
-                        .field("protocols.http.tls"),
-                );
+            if let Some(t) = &h.tls {
+                e.extend(t.validate("protocols.http.tls"));
             }
             for k in h.response_headers.keys() {
                 if ::http::HeaderName::from_bytes(k.as_bytes()).is_err() {
@@ -293,6 +295,17 @@ impl Validate for OtlpReceiverConfig {
             }
         }
         e
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if let Some(t) = self.protocols.grpc.as_ref().and_then(|g| g.tls.as_ref()) {
+            w.extend(t.warnings("protocols.grpc.tls"));
+        }
+        if let Some(t) = self.protocols.http.as_ref().and_then(|g| g.tls.as_ref()) {
+            w.extend(t.warnings("protocols.http.tls"));
+        }
+        w
     }
 
     fn referenced_extensions(&self) -> Vec<(String, String)> {
@@ -334,6 +347,7 @@ impl ReceiverConfig for OtlpReceiverConfig {
 struct TransportMetrics {
     accepted: [Arc<Counter>; 3],
     refused: [Arc<Counter>; 3],
+    unauthenticated: Arc<Counter>,
 }
 
 fn signal_index(s: Signal) -> usize {
@@ -366,11 +380,16 @@ impl TransportMetrics {
                 "refused",
                 "Number of items that could not be pushed into the pipeline.",
             ),
+            unauthenticated: ctx.telemetry.counter(
+                "meshtrace_receiver_unauthenticated_requests_total",
+                "Requests refused because they were not authenticated (HTTP 401 / gRPC UNAUTHENTICATED).",
+                l,
+            ),
         }
     }
 }
 
-/// What both transports share: the consumers, limits and counters.
+/// What both transports share: the consumers, limits, authenticator and counters.
 struct Shared {
     consumers: SignalConsumers,
     limits: Limits,
@@ -378,6 +397,7 @@ struct Shared {
     label: String,
     /// Pass request headers / gRPC metadata on as client metadata.
     include_metadata: bool,
+    auth: Option<Arc<dyn ServerAuthenticator>>,
 }
 
 /// Why a request failed, for either transport to render.
@@ -389,6 +409,16 @@ enum RequestError {
 }
 
 impl Shared {
+    /// Checks the request's credentials when the receiver has an authenticator; counts and
+    /// logs (at debug, without the credentials) a refusal.
+    fn authenticate(&self, headers: &::http::HeaderMap) -> Result<(), AuthError> {
+        let Some(a) = &self.auth else { return Ok(()) };
+        a.authenticate(headers).inspect_err(|e| {
+            self.metrics.unauthenticated.add(1);
+            tracing::debug!(component = %self.label, reason = %e, "unauthenticated request refused");
+        })
+    }
+
     /// Validates `body` and hands it down; counts the outcome.
     async fn export(&self, signal: Signal, body: bytes::Bytes) -> Result<(), RequestError> {
         let batch = Batch::new_validated(signal, body, &self.limits)
@@ -440,13 +470,21 @@ impl Receiver for OtlpReceiver {
     fn start(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async move {
             let label = self.ctx.label();
+            let limits = self.cfg.limits.limits();
+            let auth = |a: &Option<AuthConfig>| {
+                a.as_ref()
+                    .map(|a| self.ctx.host.server_auth(&a.authenticator))
+                    .transpose()
+                    .map_err(|e| self.ctx.error(e))
+            };
             if let Some(g) = &self.cfg.protocols.grpc {
                 let shared = Arc::new(Shared {
                     consumers: self.consumers.clone(),
-                    limits: Limits::default(),
+                    limits: limits.clone(),
                     metrics: TransportMetrics::new(&self.ctx, "grpc"),
                     label: label.clone(),
                     include_metadata: g.include_metadata,
+                    auth: auth(&g.auth)?,
                 });
                 self.grpc = Some(
                     grpc::start(&label, g, shared)
@@ -457,10 +495,11 @@ impl Receiver for OtlpReceiver {
             if let Some(h) = &self.cfg.protocols.http {
                 let shared = Arc::new(Shared {
                     consumers: self.consumers.clone(),
-                    limits: Limits::default(),
+                    limits,
                     metrics: TransportMetrics::new(&self.ctx, "http"),
                     label: label.clone(),
                     include_metadata: h.include_metadata,
+                    auth: auth(&h.auth)?,
                 });
                 match http::start(&label, h, shared).await {
                     Ok(s) => self.http = Some(s),
