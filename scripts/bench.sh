@@ -332,11 +332,21 @@ bench_collectors() {
         log "a. harness ceiling, $spans spans/request"
         run_ceiling "$spans"
         ROWS_A+=("| *harness only: generator -> sink on CPU $LOAD_CPU* | $spans | $(thousands "$R_E2E") | | | | $R_LOST | $R_ACK | $R_LOAD_PCT % | $R_OTHER |")
-        for kind in meshtrace rotel; do
+        # meshtrace-gzip6: meshtrace at zlib's default gzip level (the Collector's), like for like.
+        for kind in meshtrace meshtrace-gzip6 rotel; do
             log "a. $kind pass-through, $spans spans/request"
-            run_collector "$kind" passthrough "$spans"
             local name="$kind"
-            [ "$kind" = rotel ] && name="rotel $ROTEL_VERSION"
+            case "$kind" in
+                meshtrace-gzip6)
+                    run_collector meshtrace passthrough-gzip6 "$spans"
+                    name="meshtrace, gzip level 6"
+                    ;;
+                rotel)
+                    run_collector rotel passthrough "$spans"
+                    name="rotel $ROTEL_VERSION"
+                    ;;
+                *) run_collector "$kind" passthrough "$spans" ;;
+            esac
             if [ -n "$R_SKIP" ]; then
                 ROWS_A+=("| $name | $spans | skipped: $R_SKIP | | | | | | | |")
                 continue

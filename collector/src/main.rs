@@ -75,14 +75,20 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         .thread_name("meshtrace")
         .build()
         .context("cannot start the async runtime")?;
+    // Registered before anything starts, so a signal that arrives while the pipelines start
+    // up is a clean shutdown rather than the default action (death).
+    let (mut int, mut term) = rt.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        anyhow::Ok((
+            signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+            signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+        ))
+    })?;
     rt.block_on(async {
-        let shutdown = async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let shutdown = async move {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => tracing::info!("Received signal from OS: interrupt"),
-                Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {
-                    tracing::info!("Received signal from OS: terminated");
-                }
+                _ = int.recv() => tracing::info!("Received signal from OS: interrupt"),
+                _ = term.recv() => tracing::info!("Received signal from OS: terminated"),
             }
         };
         meshtrace_collector::run(cfg, shutdown, cli.shutdown_timeout).await

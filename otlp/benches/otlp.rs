@@ -102,9 +102,62 @@ fn benches(c: &mut Criterion<CpuTime>) {
     }
 }
 
+/// What an exporter compresses: a batch of ~8192 sidecar spans (82 requests of 100), at the
+/// gzip levels a user can pick. Sizes are printed once, for the ratio.
+fn gzip_levels(c: &mut Criterion<CpuTime>) {
+    let limits = Limits::default();
+    // Every span with its own random ids and times, as in real traffic (identical copies
+    // would flatter the compression ratio).
+    let template = ExportTraceServiceRequest::decode(envoy_request(100).as_slice()).unwrap();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let parts: Vec<Batch> = (0..82)
+        .map(|_| {
+            let mut req = template.clone();
+            for span in req
+                .resource_spans
+                .iter_mut()
+                .flat_map(|r| &mut r.scope_spans)
+                .flat_map(|s| &mut s.spans)
+            {
+                span.trace_id = [next().to_le_bytes(), next().to_le_bytes()].concat();
+                span.span_id = next().to_le_bytes().to_vec();
+                span.parent_span_id = next().to_le_bytes().to_vec();
+                span.start_time_unix_nano = 1_763_800_000_000_000_000 + next() % 1_000_000_000_000;
+                span.end_time_unix_nano = span.start_time_unix_nano + next() % 50_000_000;
+            }
+            Batch::new_validated(Signal::Traces, Bytes::from(req.encode_to_vec()), &limits).unwrap()
+        })
+        .collect();
+    let batch = batching::concat(Signal::Traces, &parts);
+    let raw = batch.bytes();
+    let mut g = c.benchmark_group("gzip/8200_spans");
+    g.throughput(Throughput::Elements(8200));
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+    for level in [1u32, 6] {
+        let size = meshtrace_otlp::gzip::compress(raw, level).len();
+        eprintln!(
+            "gzip level {level}: {} -> {size} bytes ({:.1} % of the input)",
+            raw.len(),
+            100.0 * size as f64 / raw.len() as f64
+        );
+        g.bench_function(
+            BenchmarkId::new("compress", format!("level_{level}")),
+            |b| b.iter(|| meshtrace_otlp::gzip::compress(black_box(raw), level)),
+        );
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = otlp;
     config = Criterion::default().with_measurement(CpuTime);
-    targets = benches
+    targets = benches, gzip_levels
 }
 criterion_main!(otlp);

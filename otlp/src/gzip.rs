@@ -58,10 +58,20 @@ pub fn decompress(input: &[u8], max_output: usize) -> Result<Vec<u8>, GzipError>
 
 /// Compresses `input` as one gzip member at `level` (0 = store … 9 = best; above 9 means 9).
 pub fn compress(input: &[u8], level: u32) -> Vec<u8> {
-    let mut enc = GzEncoder::new(
-        Vec::with_capacity(input.len() / 4 + 64),
-        Compression::new(level.min(9)),
-    );
+    compress_after(Vec::with_capacity(input.len() / 4 + 64), input, level)
+}
+
+/// Appends `input`, compressed as one gzip member at `level`, to `out` and returns it: lets a
+/// caller put a frame header (a gRPC message prefix) in front without copying the result.
+///
+/// ```
+/// use meshtrace_otlp::gzip;
+/// let framed = gzip::compress_after(vec![0; 5], b"hello", 1);
+/// assert_eq!(gzip::decompress(&framed[5..], 1024).unwrap(), b"hello");
+/// ```
+pub fn compress_after(mut out: Vec<u8>, input: &[u8], level: u32) -> Vec<u8> {
+    out.reserve(input.len() / 4 + 64);
+    let mut enc = GzEncoder::new(out, Compression::new(level.min(9)));
     // Writing into a Vec cannot fail; an empty result would only hide an impossible error.
     enc.write_all(input)
         .and_then(|()| enc.finish())

@@ -1,19 +1,23 @@
 //! `otlp_grpc` (formerly `otlp`): OTLP/gRPC to a backend (Tempo, Jaeger, New Relic, another
-//! collector). The batch bytes go out as they are through a raw-bytes codec; gzip is tonic's.
+//! collector). The batch bytes go out as they are, framed as a unary gRPC call on tonic's
+//! channel (connection, HTTP/2, TLS) and gzipped here at `compression_params.level`.
 
 use super::helper::{ExporterHelper, HelperSettings, QueueConfig, RetryConfig, Sender};
-use super::{ClientTlsConfig, Compression, check_headers, default_compression, parse_compression};
+use super::{
+    ClientTlsConfig, Compression, CompressionParams, check_headers, default_compression,
+    parse_compression,
+};
 use crate::component::{ComponentError, Context, Exporter, ExporterConfig, Validate};
 use crate::config::{ConfigError, Secret, Value, duration};
-use crate::grpc_codec::{RawCodec, export_path};
-use crate::otlp::{Batch, Signal};
+use crate::grpc_codec::export_path;
+use crate::otlp::{Batch, Signal, gzip};
 use crate::pipeline::{BoxFuture, ConsumeError};
+use http::{HeaderValue, header};
+use http_body_util::BodyExt;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tonic::codec::CompressionEncoding;
-use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::{Channel, Endpoint};
 
 /// gRPC client keepalive.
@@ -48,6 +52,9 @@ pub struct OtlpGrpcConfig {
     /// `gzip` (default) or `none`.
     #[serde(default = "default_compression")]
     pub compression: String,
+    /// `level`: the gzip level (see [`CompressionParams`]).
+    #[serde(default)]
+    pub compression_params: CompressionParams,
     /// Client TLS.
     #[serde(default)]
     pub tls: ClientTlsConfig,
@@ -129,8 +136,9 @@ impl Validate for OtlpGrpcConfig {
         }) {
             e.push(ConfigError::new(r).field("endpoint"));
         }
-        if let Err(c) = parse_compression(&self.compression) {
-            e.push(c);
+        match parse_compression(&self.compression) {
+            Ok(c) => e.extend(self.compression_params.validate(c)),
+            Err(c) => e.push(c),
         }
         e.extend(check_headers(&self.headers));
         e.extend(self.tls.validate());
@@ -158,6 +166,14 @@ impl Validate for OtlpGrpcConfig {
 
 impl ExporterConfig for OtlpGrpcConfig {
     fn build(&self, ctx: &Context, signal: Signal) -> Result<Arc<dyn Exporter>, ComponentError> {
+        let sender = Arc::new(self.sender(ctx, signal)?);
+        Ok(ExporterHelper::new(ctx, signal, sender, self.settings()))
+    }
+}
+
+impl OtlpGrpcConfig {
+    /// What sends one request, without the helper's queue and retries.
+    fn sender(&self, ctx: &Context, signal: Signal) -> Result<GrpcSender, ComponentError> {
         let (uri, tls) = self.target().map_err(|e| ctx.error(e))?;
         let plain = uri.replacen("https://", "http://", 1);
         let mut ep = Endpoint::from_shared(plain)
@@ -206,38 +222,44 @@ impl ExporterConfig for OtlpGrpcConfig {
         } else {
             super::connector::Connector::new(None)
         };
-        let mut metadata = MetadataMap::new();
+        let mut headers = http::HeaderMap::new();
         for (k, v) in &self.headers {
-            let key = AsciiMetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+            let key = http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes())
                 .map_err(|_| ctx.error(format!("invalid header name {k:?}")))?;
-            let val = AsciiMetadataValue::try_from(v.expose())
+            let mut val = HeaderValue::from_str(v.expose())
                 .map_err(|_| ctx.error(format!("invalid value for header {k:?}")))?;
-            metadata.insert(key, val);
+            val.set_sensitive(true);
+            headers.insert(key, val);
         }
-        let compression = parse_compression(&self.compression).map_err(|e| ctx.error(e.reason))?;
+        let gzip_level = match parse_compression(&self.compression) {
+            Ok(Compression::Gzip) => Some(self.compression_params.gzip_level()),
+            Ok(Compression::None) => None,
+            Err(e) => return Err(ctx.error(e.reason)),
+        };
         let auth = self
             .auth
             .as_ref()
             .map(|a| ctx.host.client_auth(&a.authenticator))
             .transpose()
             .map_err(|e| ctx.error(e))?;
-        let sender = Arc::new(GrpcSender {
+        Ok(GrpcSender {
             channel: ep.connect_with_connector_lazy(connector),
             auth,
-            metadata,
-            compression,
+            headers,
+            gzip_level,
             signal,
             label: ctx.label(),
-        });
-        Ok(ExporterHelper::new(ctx, signal, sender, self.settings()))
+        })
     }
 }
 
 struct GrpcSender {
     channel: Channel,
     auth: Option<Arc<dyn crate::extension::auth::ClientAuthenticator>>,
-    metadata: MetadataMap,
-    compression: Compression,
+    /// `headers` from the config.
+    headers: http::HeaderMap,
+    /// `Some(level)` when requests are gzipped.
+    gzip_level: Option<u32>,
     signal: Signal,
     label: String,
 }
@@ -270,44 +292,131 @@ pub fn classify(status: &tonic::Status) -> ConsumeError {
     }
 }
 
+/// A backend's answer body larger than this is refused (an export response is a few bytes).
+const MAX_RESPONSE_BYTES: usize = 4 << 20;
+
+impl GrpcSender {
+    /// The request as a gRPC unary call: the batch bytes behind the 5-byte message prefix,
+    /// gzipped in place at the configured level (tonic's own gzip has a fixed level 6).
+    fn request(&self, batch: Batch) -> Result<http::Request<tonic::body::Body>, ConsumeError> {
+        let payload = batch.into_bytes();
+        let (flag, mut framed) = match self.gzip_level {
+            Some(level) => (1, gzip::compress_after(vec![0; 5], &payload, level)),
+            None => {
+                let mut v = Vec::with_capacity(payload.len() + 5);
+                v.extend_from_slice(&[0; 5]);
+                v.extend_from_slice(&payload);
+                (0, v)
+            }
+        };
+        let len = u32::try_from(framed.len().saturating_sub(5))
+            .ok()
+            .filter(|&l| framed.len() > 5 && (flag == 0 || l > 0))
+            .ok_or_else(|| ConsumeError::permanent("request too large for one gRPC message"))?;
+        if let Some(prefix) = framed.get_mut(..5) {
+            prefix[0] = flag;
+            prefix[1..].copy_from_slice(&len.to_be_bytes());
+        }
+        let mut headers = self.headers.clone();
+        if let Some(a) = &self.auth {
+            for (k, mut v) in a.headers().map_err(ConsumeError::retryable)? {
+                v.set_sensitive(true);
+                headers.insert(k, v);
+            }
+        }
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert(GRPC_ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        if flag == 1 {
+            headers.insert(GRPC_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        let mut req = http::Request::new(tonic::body::Body::new(http_body_util::Full::new(
+            bytes::Bytes::from(framed),
+        )));
+        *req.method_mut() = http::Method::POST;
+        *req.version_mut() = http::Version::HTTP_2;
+        // The channel fills in scheme and authority from the endpoint.
+        *req.uri_mut() = http::Uri::from_static(export_path(self.signal));
+        *req.headers_mut() = headers;
+        Ok(req)
+    }
+}
+
 impl Sender for GrpcSender {
     fn send(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
         Box::pin(async move {
-            let mut client = tonic::client::Grpc::new(self.channel.clone());
-            if self.compression == Compression::Gzip {
-                client = client.send_compressed(CompressionEncoding::Gzip);
-            }
-            client = client
-                .accept_compressed(CompressionEncoding::Gzip)
-                .max_decoding_message_size(64 << 20);
-            client.ready().await.map_err(|e| {
-                ConsumeError::retryable(format!("connection to the backend failed: {e}"))
-            })?;
-            let mut req = tonic::Request::new(batch.into_bytes());
-            *req.metadata_mut() = self.metadata.clone();
-            if let Some(a) = &self.auth {
-                for (k, v) in a.headers().map_err(ConsumeError::retryable)? {
-                    if let (Ok(k), Ok(mut v)) = (
-                        AsciiMetadataKey::from_bytes(k.as_str().as_bytes()),
-                        AsciiMetadataValue::try_from(v.as_bytes()),
-                    ) {
-                        v.set_sensitive(true);
-                        req.metadata_mut().insert(k, v);
-                    }
-                }
-            }
-            let path = http::uri::PathAndQuery::from_static(export_path(self.signal));
-            match client
-                .unary::<_, bytes::Bytes, _>(req, path, RawCodec)
+            use tonic::codegen::Service;
+            let req = self.request(batch)?;
+            let mut channel = self.channel.clone();
+            std::future::poll_fn(|cx| channel.poll_ready(cx))
                 .await
-            {
-                Ok(resp) => {
-                    warn_partial_success(&self.label, self.signal, resp.get_ref());
-                    Ok(())
-                }
-                Err(status) => Err(classify(&status)),
+                .map_err(|e| {
+                    ConsumeError::retryable(format!("connection to the backend failed: {e}"))
+                })?;
+            let resp = channel.call(req).await.map_err(|e| {
+                ConsumeError::retryable(format!("request to the backend failed: {e}"))
+            })?;
+            let (parts, body) = resp.into_parts();
+            if parts.status != http::StatusCode::OK {
+                return Err(classify(&status_from_http(parts.status)));
             }
+            // A trailers-only answer carries the status in the headers.
+            if let Some(status) = tonic::Status::from_header_map(&parts.headers)
+                && status.code() != tonic::Code::Ok
+            {
+                return Err(classify(&status));
+            }
+            let collected = http_body_util::Limited::new(body, MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|e| ConsumeError::retryable(format!("reading the answer failed: {e}")))?;
+            let status = collected
+                .trailers()
+                .and_then(tonic::Status::from_header_map)
+                .or_else(|| tonic::Status::from_header_map(&parts.headers))
+                .unwrap_or_else(|| tonic::Status::unknown("the backend sent no grpc-status"));
+            if status.code() != tonic::Code::Ok {
+                return Err(classify(&status));
+            }
+            if let Some(message) = response_message(&collected.to_bytes()) {
+                warn_partial_success(&self.label, self.signal, &message);
+            }
+            Ok(())
         })
+    }
+}
+
+const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
+const GRPC_ACCEPT_ENCODING: http::HeaderName =
+    http::HeaderName::from_static("grpc-accept-encoding");
+
+/// The gRPC status for a non-200 HTTP answer (gRPC's HTTP-to-gRPC status mapping), e.g. from
+/// a proxy in front of the backend.
+fn status_from_http(code: http::StatusCode) -> tonic::Status {
+    use tonic::Code;
+    let c = match code.as_u16() {
+        400 => Code::Internal,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::Unimplemented,
+        429 | 502..=504 => Code::Unavailable,
+        _ => Code::Unknown,
+    };
+    tonic::Status::new(c, format!("the backend answered HTTP {code}"))
+}
+
+/// The first message of a unary answer, decompressed when flagged.
+fn response_message(body: &[u8]) -> Option<Vec<u8>> {
+    let (&flag, rest) = body.split_first()?;
+    let len = usize::try_from(u32::from_be_bytes(rest.get(..4)?.try_into().ok()?)).ok()?;
+    let message = rest.get(4..4 + len)?;
+    match flag {
+        0 => Some(message.to_vec()),
+        1 => gzip::decompress(message, MAX_RESPONSE_BYTES).ok(),
+        _ => None,
     }
 }
 
@@ -381,6 +490,249 @@ mod tests {
             (c.sending_queue.num_consumers, c.sending_queue.queue_size),
             (10, 1000)
         );
+    }
+
+    /// What the fake backend answers: HTTP status, headers, body, trailers.
+    #[derive(Clone)]
+    struct Answer {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+        trailers: Vec<(&'static str, String)>,
+    }
+
+    /// A one-connection-at-a-time HTTP/2 server that records each request (headers, body)
+    /// and answers with `answer`.
+    async fn backend(
+        answer: Answer,
+    ) -> (
+        String,
+        Arc<std::sync::Mutex<Vec<(http::HeaderMap, Vec<u8>)>>>,
+    ) {
+        use http_body_util::{BodyExt, StreamBody};
+        use hyper::body::Frame;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let (record, answer) = (record.clone(), answer.clone());
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let (record, answer) = (record.clone(), answer.clone());
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body.collect().await.unwrap().to_bytes().to_vec();
+                            record.lock().unwrap().push((parts.headers, body));
+                            let mut trailers = http::HeaderMap::new();
+                            for (k, v) in &answer.trailers {
+                                trailers.insert(*k, v.parse().unwrap());
+                            }
+                            let mut frames = vec![Ok::<_, std::convert::Infallible>(Frame::data(
+                                bytes::Bytes::from(answer.body.clone()),
+                            ))];
+                            if !trailers.is_empty() {
+                                frames.push(Ok(Frame::trailers(trailers)));
+                            }
+                            let mut resp =
+                                http::Response::new(StreamBody::new(futures_stream(frames)));
+                            *resp.status_mut() = http::StatusCode::from_u16(answer.status).unwrap();
+                            for (k, v) in &answer.headers {
+                                resp.headers_mut().insert(*k, v.parse().unwrap());
+                            }
+                            Ok::<_, std::convert::Infallible>(resp)
+                        }
+                    });
+                tokio::spawn(
+                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc),
+                );
+            }
+        });
+        (format!("http://{addr}"), seen)
+    }
+
+    fn futures_stream<T: Send + 'static>(
+        items: Vec<T>,
+    ) -> impl tokio_stream::Stream<Item = T> + Send + 'static {
+        tokio_stream::iter(items)
+    }
+
+    fn sender(endpoint: &str, yaml: &str) -> GrpcSender {
+        let c = cfg(&format!("endpoint: {endpoint}\n{yaml}"));
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+        let mut ctx = crate::processor::testspans::ctx("otlp_grpc");
+        ctx.kind = crate::component::Kind::Exporter;
+        c.sender(&ctx, Signal::Traces).unwrap()
+    }
+
+    fn grpc_message(flag: u8, message: &[u8]) -> Vec<u8> {
+        let mut v = vec![flag];
+        v.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+        v.extend_from_slice(message);
+        v
+    }
+
+    fn ok_answer() -> Answer {
+        Answer {
+            status: 200,
+            headers: vec![("content-type", "application/grpc".into())],
+            body: grpc_message(0, &[]),
+            trailers: vec![("grpc-status", "0".into())],
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_are_framed_and_gzipped_at_the_configured_level() {
+        let batch = crate::testutil::traces(0, 50);
+        for (yaml, level) in [
+            ("", Some(super::super::DEFAULT_GZIP_LEVEL)),
+            ("compression_params: {level: 9}", Some(9)),
+            ("compression: none", None),
+        ] {
+            let (url, seen) = backend(ok_answer()).await;
+            let exp = sender(&url, &format!("{yaml}\nheaders: {{api-key: s3cret}}"));
+            exp.send(batch.clone()).await.unwrap();
+            let (headers, body) = seen.lock().unwrap().pop().unwrap();
+            assert_eq!(headers["content-type"], "application/grpc");
+            assert_eq!(headers["te"], "trailers");
+            assert_eq!(headers["grpc-accept-encoding"], "gzip");
+            assert_eq!(headers["api-key"], "s3cret");
+            let len = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
+            assert_eq!(len, body.len() - 5, "{yaml}");
+            match level {
+                Some(level) => {
+                    assert_eq!(
+                        (body[0], headers["grpc-encoding"].to_str().unwrap()),
+                        (1, "gzip")
+                    );
+                    let got = crate::otlp::gzip::decompress(&body[5..], 1 << 20).unwrap();
+                    assert_eq!(got, batch.bytes().as_ref(), "{yaml}");
+                    // The same bytes as compressing at that level directly.
+                    assert_eq!(
+                        body[5..],
+                        crate::otlp::gzip::compress(batch.bytes(), level)[..],
+                        "{yaml}"
+                    );
+                }
+                None => {
+                    assert_eq!(body[0], 0);
+                    assert!(!headers.contains_key("grpc-encoding"));
+                    assert_eq!(&body[5..], batch.bytes().as_ref());
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn backend_answers_are_classified() {
+        use crate::otlp::proto::collector::trace::v1::{
+            ExportTracePartialSuccess, ExportTraceServiceResponse,
+        };
+        use prost::Message;
+        let partial = ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: 2,
+                error_message: "two too old".into(),
+            }),
+        }
+        .encode_to_vec();
+        let retry_info = crate::grpc_codec::status_with_retry_info(
+            tonic::Code::ResourceExhausted,
+            "slow down".into(),
+            Duration::from_secs(7),
+        );
+        let details = base64_no_pad(retry_info.details());
+        let with = |f: &dyn Fn(&mut Answer)| {
+            let mut a = ok_answer();
+            f(&mut a);
+            a
+        };
+        // (case, answer, Ok / Err(retryable, retry_after))
+        let table: Vec<(&str, Answer, Result<(), (bool, Option<u64>)>)> = vec![
+            ("ok, empty response", ok_answer(), Ok(())),
+            (
+                "ok, gzipped partial success",
+                with(&|a| {
+                    a.headers.push(("grpc-encoding", "gzip".into()));
+                    a.body = grpc_message(1, &crate::otlp::gzip::compress(&partial, 6));
+                }),
+                Ok(()),
+            ),
+            (
+                "unavailable in trailers",
+                with(&|a| a.trailers = vec![("grpc-status", "14".into())]),
+                Err((true, None)),
+            ),
+            (
+                "trailers-only invalid argument",
+                with(&|a| {
+                    a.headers.push(("grpc-status", "3".into()));
+                    a.headers.push(("grpc-message", "bad%20span".into()));
+                    a.body.clear();
+                    a.trailers.clear();
+                }),
+                Err((false, None)),
+            ),
+            (
+                "resource exhausted with RetryInfo",
+                with(&|a| {
+                    a.trailers = vec![
+                        ("grpc-status", "8".into()),
+                        ("grpc-status-details-bin", details.clone()),
+                    ]
+                }),
+                Err((true, Some(7))),
+            ),
+            (
+                "resource exhausted without RetryInfo",
+                with(&|a| a.trailers = vec![("grpc-status", "8".into())]),
+                Err((false, None)),
+            ),
+            (
+                "no grpc-status at all",
+                with(&|a| a.trailers.clear()),
+                Err((false, None)),
+            ),
+            (
+                "HTTP 503 from a proxy",
+                with(&|a| {
+                    a.status = 503;
+                    a.trailers.clear();
+                }),
+                Err((true, None)),
+            ),
+            (
+                "HTTP 401 from a proxy",
+                with(&|a| {
+                    a.status = 401;
+                    a.trailers.clear();
+                }),
+                Err((false, None)),
+            ),
+        ];
+        for (case, answer, want) in table {
+            let (url, _) = backend(answer).await;
+            let got = sender(&url, "").send(crate::testutil::traces(0, 3)).await;
+            let got = got.map_err(|e| {
+                let after = match &e {
+                    ConsumeError::Retryable { retry_after, .. } => retry_after.map(|d| d.as_secs()),
+                    _ => None,
+                };
+                (e.is_retryable(), after)
+            });
+            assert_eq!(got, want, "{case}");
+        }
+    }
+
+    /// gRPC's binary metadata encoding (base64 without padding).
+    fn base64_no_pad(b: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(b)
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! (or JSON with `encoding: json`), gzip by default.
 
 use super::helper::{ExporterHelper, HelperSettings, QueueConfig, RetryConfig, Sender};
-use super::{ClientTlsConfig, Compression, check_headers, default_compression, parse_compression};
+use super::{
+    ClientTlsConfig, Compression, CompressionParams, check_headers, default_compression,
+    parse_compression,
+};
 use crate::component::{ComponentError, Context, Exporter, ExporterConfig, Validate};
 use crate::config::{ConfigError, duration};
 use crate::otlp::{Batch, Signal, gzip, json};
@@ -54,6 +57,9 @@ pub struct OtlpHttpConfig {
     /// `gzip` (default) or `none`.
     #[serde(default = "default_compression")]
     pub compression: String,
+    /// `level`: the gzip level (see [`CompressionParams`]).
+    #[serde(default)]
+    pub compression_params: CompressionParams,
     /// `proto` (default) or `json`.
     #[serde(default)]
     pub encoding: HttpEncoding,
@@ -166,8 +172,9 @@ impl Validate for OtlpHttpConfig {
                 }
             }
         }
-        if let Err(c) = parse_compression(&self.compression) {
-            e.push(c);
+        match parse_compression(&self.compression) {
+            Ok(c) => e.extend(self.compression_params.validate(c)),
+            Err(c) => e.push(c),
         }
         e.extend(check_headers(&self.headers));
         e.extend(self.tls.validate());
@@ -242,7 +249,11 @@ impl ExporterConfig for OtlpHttpConfig {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        let compression = parse_compression(&self.compression).map_err(|e| ctx.error(e.reason))?;
+        let gzip_level = match parse_compression(&self.compression) {
+            Ok(Compression::Gzip) => Some(self.compression_params.gzip_level()),
+            Ok(Compression::None) => None,
+            Err(e) => return Err(ctx.error(e.reason)),
+        };
         let auth = self
             .auth
             .as_ref()
@@ -254,7 +265,7 @@ impl ExporterConfig for OtlpHttpConfig {
             auth,
             uri,
             headers,
-            compression,
+            gzip_level,
             encoding: self.encoding,
             signal,
             label: ctx.label(),
@@ -268,7 +279,8 @@ struct HttpSender {
     auth: Option<Arc<dyn crate::extension::auth::ClientAuthenticator>>,
     uri: http::Uri,
     headers: HeaderMap,
-    compression: Compression,
+    /// `Some(level)` when requests are gzipped.
+    gzip_level: Option<u32>,
     encoding: HttpEncoding,
     signal: Signal,
     label: String,
@@ -333,11 +345,11 @@ impl Sender for HttpSender {
                     )),
                 );
             }
-            let body = if self.compression == Compression::Gzip {
+            let body = if let Some(level) = self.gzip_level {
                 if let Some(h) = req.headers_mut() {
                     h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
                 }
-                Bytes::from(gzip::compress(&body, 6))
+                Bytes::from(gzip::compress(&body, level))
             } else {
                 body
             };
