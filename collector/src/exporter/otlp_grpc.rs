@@ -260,11 +260,13 @@ pub fn classify(status: &tonic::Status) -> ConsumeError {
         | Code::DataLoss => ConsumeError::Retryable {
             reason,
             retry_after: delay,
+            throttled: false,
         },
         // Only retryable when the server says when.
         Code::ResourceExhausted if delay.is_some() => ConsumeError::Retryable {
             reason,
             retry_after: delay,
+            throttled: true,
         },
         _ => ConsumeError::permanent(reason),
     }

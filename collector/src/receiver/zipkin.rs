@@ -5,8 +5,8 @@
 //!
 //! Answers, as Zipkin servers do: 202 Accepted when the spans entered the pipeline; 400 for a
 //! body that is not Zipkin v2 (or for `/api/v1/spans`: v1 is not supported); 413 for a body
-//! over `max_request_body_size`; 503 (429 with `Retry-After` when a delay is known) when the
-//! pipeline refuses for now, so reporters retry.
+//! over `max_request_body_size`; 429 (a full queue) or 503 (anything else), with
+//! `Retry-After` when a delay is known, when the pipeline refuses for now, so reporters retry.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -450,17 +450,19 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
                 }
                 ConsumeError::Retryable {
                     reason,
-                    retry_after: Some(d),
+                    retry_after,
+                    throttled,
                 } => {
-                    let mut r = reply(StatusCode::TOO_MANY_REQUESTS, format!("{reason}\n"));
-                    let secs = (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1);
-                    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    let status = if throttled {
+                        StatusCode::TOO_MANY_REQUESTS
+                    } else {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    };
+                    let mut r = reply(status, format!("{reason}\n"));
+                    if let Some(v) = retry_after.and_then(net::retry_after) {
                         r.headers_mut().insert(header::RETRY_AFTER, v);
                     }
                     r
-                }
-                ConsumeError::Retryable { reason, .. } => {
-                    reply(StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n"))
                 }
             }
         }

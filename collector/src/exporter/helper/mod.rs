@@ -5,8 +5,8 @@
 //!
 //! Contract: `consume` returning `Ok` means the data is owned by the queue (in memory, or
 //! written to disk — and synced with `fsync` — for a persistent queue); a full queue refuses
-//! with a retryable error carrying a retry delay, which receivers turn into HTTP 503 +
-//! `Retry-After` or gRPC `UNAVAILABLE` + `RetryInfo`.
+//! with a retryable, throttling error carrying a retry delay, which receivers turn into HTTP
+//! 429 + `Retry-After` or gRPC `UNAVAILABLE` + `RetryInfo`.
 
 pub mod config;
 pub mod persistent;
@@ -361,22 +361,24 @@ impl Consumer for ExporterHelper {
                 AnyQueue::Persistent(p) => p.push(batch, block).await,
             };
             self.inner.set_queue_size(q);
-            let (reason, retry_after) = match pushed {
+            let (reason, retry_after, throttled) = match pushed {
                 Ok(()) => return Ok(()),
                 Err(persistent::PushError::Full) => (
                     "sending queue is full".to_owned(),
                     Some(QUEUE_FULL_RETRY_AFTER),
+                    true,
                 ),
                 Err(persistent::PushError::Closed) => {
-                    ("the exporter is shutting down".into(), None)
+                    ("the exporter is shutting down".into(), None, false)
                 }
-                Err(persistent::PushError::Io(e)) => (e, Some(QUEUE_FULL_RETRY_AFTER)),
+                Err(persistent::PushError::Io(e)) => (e, Some(QUEUE_FULL_RETRY_AFTER), true),
             };
             self.inner.metrics.enqueue_failed.add(items);
             tracing::warn!(component = %self.inner.label, items, "{reason}: data refused");
             Err(ConsumeError::Retryable {
                 reason,
                 retry_after,
+                throttled,
             })
         })
     }
@@ -601,6 +603,7 @@ mod tests {
             ConsumeError::Retryable {
                 reason: "slow down".into(),
                 retry_after: Some(Duration::from_secs(40)),
+                throttled: true,
             },
         );
         let (h, _) = setup(s.clone(), direct_with_retry());
@@ -632,7 +635,8 @@ mod tests {
             e,
             ConsumeError::Retryable {
                 reason: "sending queue is full".into(),
-                retry_after: Some(QUEUE_FULL_RETRY_AFTER)
+                retry_after: Some(QUEUE_FULL_RETRY_AFTER),
+                throttled: true,
             }
         );
         assert_eq!(metric(&t, "otelcol_exporter_enqueue_failed_spans_total"), 5);

@@ -266,9 +266,18 @@ async fn downstream_refusals_map_to_retry_answers() {
             ConsumeError::Retryable {
                 reason: "queue full".into(),
                 retry_after: Some(Duration::from_millis(1500)),
+                throttled: true,
             },
             429,
             Some("2"),
+        ),
+        (
+            ConsumeError::unavailable_for(
+                "data refused due to high memory usage",
+                Duration::from_millis(100),
+            ),
+            503,
+            Some("1"),
         ),
         (ConsumeError::permanent("filter processor: boom"), 400, None),
     ] {
@@ -284,7 +293,7 @@ async fn downstream_refusals_map_to_retry_answers() {
     let m = t.ctx.telemetry.render();
     assert!(
         m.contains("otelcol_receiver_refused_spans_total{receiver=\"zipkin\",")
-            && m.contains("transport=\"http_v2_json\"} 3"),
+            && m.contains("transport=\"http_v2_json\"} 4"),
         "{m}"
     );
     t.r.shutdown().await;
