@@ -1,10 +1,13 @@
 //! `zipkin` receiver: Zipkin v2 spans over HTTP (`POST /api/v2/spans`, JSON or protobuf,
 //! optionally gzip/deflate-compressed), translated to OTLP as the OpenTelemetry Collector's
 //! `zipkin` receiver does (`meshtrace_zipkin`), then validated and handed down the traces
-//! pipelines like any OTLP request.
+//! pipelines like any OTLP request. It is served as the `otlp` receiver's HTTP protocol is:
+//! the same server TLS, authenticators (checked before the body is read), header and body
+//! timeouts, and `limits`.
 //!
-//! Answers, as Zipkin servers do: 202 Accepted when the spans entered the pipeline; 400 for a
-//! body that is not Zipkin v2 (or for `/api/v1/spans`: v1 is not supported); 413 for a body
+//! Answers, as Zipkin servers do: 202 Accepted when the spans entered the pipeline; 401
+//! without valid credentials; 400 for a body that is not Zipkin v2 (or for `/api/v1/spans`:
+//! v1 is not supported) or over `limits`; 408 for a body slower than `read_timeout`; 413 for a body
 //! over `max_request_body_size`; 429 (a full queue) or 503 (anything else), with
 //! `Retry-After` when a delay is known, when the pipeline refuses for now, so reporters retry.
 
