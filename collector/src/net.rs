@@ -298,6 +298,13 @@ impl HttpServer {
     }
 }
 
+/// A `Retry-After` value for `delay`: whole seconds, rounded up, at least 1 (0 would invite
+/// an immediate retry).
+pub fn retry_after(delay: Duration) -> Option<http::HeaderValue> {
+    let secs = (delay.as_secs() + u64::from(delay.subsec_nanos() > 0)).max(1);
+    http::HeaderValue::from_str(&secs.to_string()).ok()
+}
+
 /// A plain-text response.
 pub fn text(status: http::StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body.into()));

@@ -258,7 +258,7 @@ fn memory_limiter_above_its_limit_refuses_with_retryable_statuses() {
         "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\n      http:\n        endpoint: 127.0.0.1:0\nprocessors:\n  memory_limiter:\n    check_interval: 100ms\n    limit_mib: 1\nexporters:\n  file:\n    path: {{dir}}/spans.jsonl\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [memory_limiter]\n      exporters: [file]\n{TEST_TELEMETRY}"
     ));
     let body = spans_request("svc", 0..3);
-    let (status, _, resp) = http(
+    let (status, headers, resp) = http(
         "POST",
         &format!("{}/v1/traces", c.http_url()),
         &[("content-type", "application/json")],
@@ -267,9 +267,25 @@ fn memory_limiter_above_its_limit_refuses_with_retryable_statuses() {
     .unwrap();
     assert_eq!(status, 503);
     assert!(String::from_utf8_lossy(&resp).contains("data refused due to high memory usage"));
+    // check_interval (100ms) rounded up to whole seconds, at least 1.
+    assert_eq!(
+        headers.get("retry-after").map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
     let e = grpc_export(&c.grpc_url(), Signal::Traces, body, false).unwrap_err();
     assert_eq!(e.code(), tonic::Code::Unavailable, "{e}");
     assert!(e.message().contains("high memory usage"));
+    assert_eq!(
+        meshtrace_collector::grpc_codec::retry_delay(&e),
+        Some(std::time::Duration::from_secs(1)),
+        "RetryInfo in {e:?}"
+    );
+    assert_eq!(
+        e.metadata()
+            .get("grpc-retry-pushback-ms")
+            .map(|v| v.to_str().unwrap()),
+        Some("1000")
+    );
     c.stop();
     assert!(lines(&c.dir.path("spans.jsonl")).is_empty());
 

@@ -416,3 +416,247 @@ service:
         assert!(!all.contains(secret), "{secret} appears in the logs");
     }
 }
+
+/// A Zipkin v2 JSON body with one span whose id is `id`.
+fn zipkin_span(id: u64) -> Vec<u8> {
+    format!(
+        r#"[{{"traceId":"5b8efff798038103d269b633813fc60c","id":"{id:016x}","name":"zipkin-{id}","timestamp":1706175283018000,"duration":1000,"localEndpoint":{{"serviceName":"zipkin-tls"}}}}]"#
+    )
+    .into_bytes()
+}
+
+/// A client that speaks TLS 1.2 only, trusting `ca`.
+fn tls12_only_client(ca: &std::path::Path) -> rustls::ClientConfig {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile::certs(&mut std::fs::read(ca).unwrap().as_slice()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+#[test]
+fn zipkin_receiver_takes_tls_mutual_tls_and_bearer_tokens() {
+    let d = TempDir::new();
+    let certs = Certs::generate(&d.0);
+    let c = Collector::start_with(
+        &format!(
+            r#"
+receivers:
+  zipkin:
+    endpoint: 127.0.0.1:0
+    tls:
+      cert_file: {cert}
+      key_file: {key}
+      client_ca_file: {ca}
+    auth:
+      authenticator: bearertokenauth
+  zipkin/tls13:
+    endpoint: 127.0.0.1:0
+    tls:
+      cert_file: {cert}
+      key_file: {key}
+      min_version: "1.3"
+exporters:
+  file:
+    path: {{dir}}/out.jsonl
+extensions:
+  bearertokenauth:
+    token: ${{env:ZIPKIN_TOKEN}}
+service:
+  extensions: [bearertokenauth]
+  pipelines:
+    traces:
+      receivers: [zipkin, zipkin/tls13]
+      exporters: [file]
+{TEST_TELEMETRY}"#,
+            cert = certs.server_cert.display(),
+            key = certs.server_key.display(),
+            ca = certs.ca.display(),
+        ),
+        &[],
+        &[("ZIPKIN_TOKEN", "zk-tok-4d2e")],
+    );
+    let addr = c.addr("receivers::zipkin");
+    let port = addr.rsplit_once(':').unwrap().1;
+    let url = format!("https://localhost:{port}/api/v2/spans");
+    let mtls = || client_tls(&certs.ca, Some((&certs.client_cert, &certs.client_key)));
+    let json = ("content-type", "application/json");
+
+    // TLS is required: plaintext, no client certificate, another CA's certificate all fail.
+    assert!(
+        http(
+            "POST",
+            &format!("http://{addr}/api/v2/spans"),
+            &[json],
+            zipkin_span(1)
+        )
+        .is_err()
+    );
+    let no_cert = https(client_tls(&certs.ca, None), &url, &[json], zipkin_span(1));
+    assert!(no_cert.is_err(), "{no_cert:?}");
+    let rogue = https(
+        client_tls(&certs.ca, Some((&certs.rogue_cert, &certs.rogue_key))),
+        &url,
+        &[json],
+        zipkin_span(1),
+    );
+    assert!(rogue.is_err(), "{rogue:?}");
+
+    // Over mutual TLS: the token decides.
+    let post = |auth: Option<&str>, id: u64| {
+        let mut h = vec![json];
+        if let Some(a) = auth {
+            h.push(("authorization", a));
+        }
+        let (status, body) = https(mtls(), &url, &h, zipkin_span(id)).unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    assert_eq!(post(None, 2).0, 401);
+    assert_eq!(post(Some("Bearer wrong"), 3).0, 401);
+    assert_eq!(post(Some("zk-tok-4d2e"), 4).0, 401);
+    assert_eq!(post(Some("Bearer zk-tok-4d2e"), 5), (202, String::new()));
+
+    // min_version 1.3: a TLS 1.2-only client fails the handshake; a 1.3 one is served.
+    let port13 = c
+        .addr("receivers::zipkin/tls13")
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .to_owned();
+    let url13 = format!("https://localhost:{port13}/api/v2/spans");
+    let old = https(
+        tls12_only_client(&certs.ca),
+        &url13,
+        &[json],
+        zipkin_span(6),
+    );
+    assert!(old.is_err(), "{old:?}");
+    assert_eq!(
+        https(client_tls(&certs.ca, None), &url13, &[json], zipkin_span(7))
+            .unwrap()
+            .0,
+        202
+    );
+
+    let out = c.dir.path("out.jsonl");
+    eventually("the accepted spans", || {
+        let got: BTreeSet<u64> = span_ids_in_file(&out).into_iter().collect();
+        (got == BTreeSet::from([5, 7])).then_some(())
+    });
+    assert_eq!(
+        c.metric("meshtrace_receiver_unauthenticated_requests_total{receiver=\"zipkin\""),
+        3.0
+    );
+    assert!(
+        !c.log_text().contains("zk-tok-4d2e"),
+        "the token is in the logs"
+    );
+}
+
+#[test]
+fn tls_1_2_clients_are_refused_by_a_1_3_only_receiver_and_grpc_checks_client_certificates() {
+    let d = TempDir::new();
+    let certs = Certs::generate(&d.0);
+    let c = Collector::start(&format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+        tls:
+          cert_file: {cert}
+          key_file: {key}
+          client_ca_file: {ca}
+      http:
+        endpoint: 127.0.0.1:0
+        tls:
+          cert_file: {cert}
+          key_file: {key}
+          min_version: "1.3"
+exporters:
+  file:
+    path: {{dir}}/out.jsonl
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [file]
+{TEST_TELEMETRY}"#,
+        cert = certs.server_cert.display(),
+        key = certs.server_key.display(),
+        ca = certs.ca.display(),
+    ));
+    let http_port = c
+        .addr("receivers::otlp/http")
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .to_owned();
+    let url = format!("https://localhost:{http_port}/v1/traces");
+    let h = [("content-type", "application/x-protobuf")];
+    let old = https(
+        tls12_only_client(&certs.ca),
+        &url,
+        &h,
+        spans_request("tls12", 0..1),
+    );
+    assert!(old.is_err(), "{old:?}");
+    assert_eq!(
+        https(
+            client_tls(&certs.ca, None),
+            &url,
+            &h,
+            spans_request("tls13", 1..2)
+        )
+        .unwrap()
+        .0,
+        200
+    );
+
+    // gRPC with mutual TLS: no certificate, or one from another CA, fails; ours is served.
+    let grpc_port = c
+        .addr("receivers::otlp/grpc")
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .to_owned();
+    let endpoint = |identity: Option<(&std::path::Path, &std::path::Path)>| {
+        let mut tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(pem(&certs.ca)))
+            .domain_name("localhost");
+        if let Some((cert, key)) = identity {
+            tls = tls.identity(Identity::from_pem(pem(cert), pem(key)));
+        }
+        Endpoint::from_shared(format!("https://localhost:{grpc_port}"))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+    };
+    assert!(grpc_export_with(endpoint(None), &[], spans_request("none", 2..3)).is_err());
+    assert!(
+        grpc_export_with(
+            endpoint(Some((&certs.rogue_cert, &certs.rogue_key))),
+            &[],
+            spans_request("rogue", 3..4)
+        )
+        .is_err()
+    );
+    grpc_export_with(
+        endpoint(Some((&certs.client_cert, &certs.client_key))),
+        &[],
+        spans_request("mtls", 4..5),
+    )
+    .unwrap();
+
+    let out = c.dir.path("out.jsonl");
+    eventually("the accepted spans", || {
+        let got: BTreeSet<u64> = span_ids_in_file(&out).into_iter().collect();
+        (got == BTreeSet::from([1, 4])).then_some(())
+    });
+}

@@ -282,11 +282,13 @@ pub fn classify(status: &tonic::Status) -> ConsumeError {
         | Code::DataLoss => ConsumeError::Retryable {
             reason,
             retry_after: delay,
+            throttled: false,
         },
         // Only retryable when the server says when.
         Code::ResourceExhausted if delay.is_some() => ConsumeError::Retryable {
             reason,
             retry_after: delay,
+            throttled: true,
         },
         _ => ConsumeError::permanent(reason),
     }
@@ -741,5 +743,92 @@ mod tests {
         assert!(!classify(&tonic::Status::invalid_argument("x")).is_retryable());
         assert!(!classify(&tonic::Status::resource_exhausted("x")).is_retryable());
         assert!(!classify(&tonic::Status::permission_denied("x")).is_retryable());
+    }
+
+    /// A status whose details are a `google.rpc.Status` carrying a `RetryInfo` of `delay`,
+    /// encoded here with prost as a server (or our receiver) sends it.
+    fn with_retry_info(code: tonic::Code, message: &str, delay: Duration) -> tonic::Status {
+        use crate::grpc_codec::rpc;
+        use prost::Message;
+        let info = rpc::RetryInfo {
+            retry_delay: Some(rpc::Duration {
+                seconds: i64::try_from(delay.as_secs()).unwrap(),
+                nanos: i32::try_from(delay.subsec_nanos()).unwrap(),
+            }),
+        };
+        let details = rpc::Status {
+            code: code as i32,
+            message: message.into(),
+            details: vec![
+                // Other details come first in some servers; RetryInfo must still be found.
+                rpc::Any {
+                    type_url: "type.googleapis.com/google.rpc.ErrorInfo".into(),
+                    value: vec![0x0a, 0x01, b'x'],
+                },
+                rpc::Any {
+                    type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+                    value: info.encode_to_vec(),
+                },
+            ],
+        };
+        tonic::Status::with_details(code, message, details.encode_to_vec().into())
+    }
+
+    #[test]
+    fn retry_info_makes_resource_exhausted_retryable_with_its_delay() {
+        use tonic::Code;
+        let table = [
+            (
+                with_retry_info(
+                    Code::ResourceExhausted,
+                    "slow down",
+                    Duration::from_millis(1500),
+                ),
+                ConsumeError::Retryable {
+                    reason: "rpc error: code = ResourceExhausted desc = slow down".into(),
+                    retry_after: Some(Duration::from_millis(1500)),
+                    throttled: true,
+                },
+            ),
+            // Without RetryInfo the server gives no sign it will ever take it: permanent.
+            (
+                tonic::Status::resource_exhausted("too big"),
+                ConsumeError::permanent("rpc error: code = ResourceExhausted desc = too big"),
+            ),
+            // Details that are not a google.rpc.Status: no delay, still permanent.
+            (
+                tonic::Status::with_details(
+                    Code::ResourceExhausted,
+                    "garbage",
+                    bytes::Bytes::from_static(&[0xff, 0xff]),
+                ),
+                ConsumeError::permanent("rpc error: code = ResourceExhausted desc = garbage"),
+            ),
+            // UNAVAILABLE is retryable either way; RetryInfo adds its delay.
+            (
+                with_retry_info(Code::Unavailable, "busy", Duration::from_secs(7)),
+                ConsumeError::Retryable {
+                    reason: "rpc error: code = Unavailable desc = busy".into(),
+                    retry_after: Some(Duration::from_secs(7)),
+                    throttled: false,
+                },
+            ),
+            (
+                tonic::Status::unavailable("down"),
+                ConsumeError::Retryable {
+                    reason: "rpc error: code = Unavailable desc = down".into(),
+                    retry_after: None,
+                    throttled: false,
+                },
+            ),
+            // RetryInfo does not make a permanent code retryable.
+            (
+                with_retry_info(Code::InvalidArgument, "bad", Duration::from_secs(1)),
+                ConsumeError::permanent("rpc error: code = InvalidArgument desc = bad"),
+            ),
+        ];
+        for (status, want) in table {
+            assert_eq!(classify(&status), want, "{status:?}");
+        }
     }
 }

@@ -308,6 +308,7 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Consume
         429 | 502 | 503 | 504 => ConsumeError::Retryable {
             reason,
             retry_after: retry_after(headers),
+            throttled: status == StatusCode::TOO_MANY_REQUESTS,
         },
         _ => ConsumeError::permanent(reason),
     }
@@ -454,7 +455,8 @@ mod tests {
             classify(StatusCode::TOO_MANY_REQUESTS, &h, b"slow down"),
             ConsumeError::Retryable {
                 reason: "HTTP 429 Too Many Requests: slow down".into(),
-                retry_after: Some(Duration::from_secs(7))
+                retry_after: Some(Duration::from_secs(7)),
+                throttled: true,
             }
         );
     }

@@ -13,8 +13,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Why a consumer did not take a batch.
 ///
 /// Receivers turn it into the client's answer: [`ConsumeError::Retryable`] becomes HTTP 503
-/// (429 with `Retry-After` when a delay is known) or gRPC `UNAVAILABLE`, so clients such as
-/// Envoy back off and retry; [`ConsumeError::Permanent`] becomes HTTP 400 or gRPC
+/// (429 when `throttled`; both with `Retry-After` when a delay is known) or gRPC
+/// `UNAVAILABLE` (with `RetryInfo` when a delay is known), so clients such as Envoy back off
+/// and retry; [`ConsumeError::Permanent`] becomes HTTP 400 or gRPC
 /// `INVALID_ARGUMENT`, and the client must not retry it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConsumeError {
@@ -25,6 +26,8 @@ pub enum ConsumeError {
         reason: String,
         /// How long the client should wait before retrying, when known.
         retry_after: Option<Duration>,
+        /// Back-pressure (a full queue, a backend's 429): HTTP 429 rather than 503.
+        throttled: bool,
     },
     /// Will never succeed: the data is bad or the backend refuses it for good.
     #[error("{reason}")]
@@ -40,6 +43,17 @@ impl ConsumeError {
         Self::Retryable {
             reason: reason.into(),
             retry_after: None,
+            throttled: false,
+        }
+    }
+
+    /// A retryable error for a service that is unavailable for now, with the delay the
+    /// client should wait (HTTP 503 + `Retry-After`, gRPC `UNAVAILABLE` + `RetryInfo`).
+    pub fn unavailable_for(reason: impl Into<String>, delay: Duration) -> Self {
+        Self::Retryable {
+            reason: reason.into(),
+            retry_after: Some(delay),
+            throttled: false,
         }
     }
 

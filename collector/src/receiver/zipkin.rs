@@ -1,33 +1,43 @@
 //! `zipkin` receiver: Zipkin v2 spans over HTTP (`POST /api/v2/spans`, JSON or protobuf,
 //! optionally gzip/deflate-compressed), translated to OTLP as the OpenTelemetry Collector's
 //! `zipkin` receiver does (`meshtrace_zipkin`), then validated and handed down the traces
-//! pipelines like any OTLP request.
+//! pipelines like any OTLP request. It is served as the `otlp` receiver's HTTP protocol is:
+//! the same server TLS, authenticators (checked before the body is read), header and body
+//! timeouts, and `limits`.
 //!
-//! Answers, as Zipkin servers do: 202 Accepted when the spans entered the pipeline; 400 for a
-//! body that is not Zipkin v2 (or for `/api/v1/spans`: v1 is not supported); 413 for a body
-//! over `max_request_body_size`; 503 (429 with `Retry-After` when a delay is known) when the
-//! pipeline refuses for now, so reporters retry.
+//! Answers, as Zipkin servers do: 202 Accepted when the spans entered the pipeline; 401
+//! without valid credentials; 400 for a body that is not Zipkin v2 (or for `/api/v1/spans`:
+//! v1 is not supported) or over `limits`; 408 for a body slower than `read_timeout`; 413 for a body
+//! over `max_request_body_size`; 429 (a full queue) or 503 (anything else), with
+//! `Retry-After` when a delay is known, when the pipeline refuses for now, so reporters retry.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::client::{self, ClientInfo};
 use crate::component::{
     ComponentError, Context, Receiver, ReceiverConfig, SignalConsumers, Validate,
 };
-use crate::config::{ConfigError, Value};
+use crate::config::{ConfigError, Value, duration};
+use crate::extension::auth::ServerAuthenticator;
 use crate::net::{self, HttpServer, RemoteAddr};
 use crate::otlp::{Limits, gzip};
 use crate::pipeline::{BoxFuture, ConsumeError, Consumer};
+use crate::receiver::otlp::{AuthConfig, LimitsConfig};
 use crate::telemetry::Counter;
+use crate::tls::server::{ServerTlsConfig, TlsServer};
+
+/// The Collector's default `read_header_timeout`, as on the `otlp` receiver.
+const DEFAULT_READ_HEADER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `receivers: zipkin:`.
 #[derive(Debug, Clone, Deserialize)]
@@ -53,27 +63,37 @@ pub struct ZipkinConfig {
     /// Accepted; gzip, deflate and zlib are always decoded.
     #[serde(default)]
     pub compression_algorithms: Option<Vec<String>>,
+    /// The whole request body must arrive within this long, else 408 (default: no limit).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub read_timeout: Option<Duration>,
+    /// HTTP/1 request headers must arrive within this long (default 1m; `0` turns it off),
+    /// else the connection is closed (slowloris).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub read_header_timeout: Option<Duration>,
     /// Accepted for compatibility.
-    #[serde(default)]
-    pub read_timeout: Option<Value>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub write_timeout: Option<Duration>,
     /// Accepted for compatibility.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub idle_timeout: Option<Duration>,
+    /// Server TLS (none by default: plaintext); with it, every connection must be TLS.
     #[serde(default)]
-    pub read_header_timeout: Option<Value>,
-    /// Accepted for compatibility.
-    #[serde(default)]
-    pub write_timeout: Option<Value>,
-    /// Accepted for compatibility.
-    #[serde(default)]
-    pub idle_timeout: Option<Value>,
-    /// Server TLS: not supported yet; refused rather than silently serving plaintext.
-    #[serde(default)]
-    pub tls: Option<Value>,
+    pub tls: Option<ServerTlsConfig>,
     /// Browser CORS: not supported; refused.
     #[serde(default)]
     pub cors: Option<Value>,
-    /// Authenticators: not supported yet; refused.
+    /// Authentication through a `bearertokenauth` or `basicauth` extension: requests without
+    /// valid credentials get 401 before their body is read.
     #[serde(default)]
-    pub auth: Option<Value>,
+    pub auth: Option<AuthConfig>,
+    /// meshtrace only (the Collector has no such setting): limits on attribute counts, value
+    /// lengths and nesting depth of the translated spans; a request over one gets 400.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration::de(d).map(Some)
 }
 
 fn default_endpoint() -> String {
@@ -89,15 +109,13 @@ impl Validate for ZipkinConfig {
         if let Err(r) = net::check_endpoint(&self.endpoint) {
             e.push(ConfigError::new(r).field("endpoint"));
         }
-        for (name, v) in [
-            ("tls", &self.tls),
-            ("cors", &self.cors),
-            ("auth", &self.auth),
-        ] {
-            if v.is_some() {
-                e.push(ConfigError::new(format!("{name} is not supported yet")).field(name));
-            }
+        if self.cors.is_some() {
+            e.push(ConfigError::new("CORS is not supported yet").field("cors"));
         }
+        if let Some(t) = &self.tls {
+            e.extend(t.validate("tls"));
+        }
+        e.extend(self.limits.validate());
         for k in self.response_headers.keys() {
             if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
                 e.push(
@@ -111,6 +129,20 @@ impl Validate for ZipkinConfig {
         }
         e
     }
+
+    fn warnings(&self) -> Vec<String> {
+        self.tls
+            .as_ref()
+            .map(|t| t.warnings("tls"))
+            .unwrap_or_default()
+    }
+
+    fn referenced_extensions(&self) -> Vec<(String, String)> {
+        self.auth
+            .iter()
+            .map(|a| ("auth.authenticator".to_owned(), a.authenticator.clone()))
+            .collect()
+    }
 }
 
 impl ReceiverConfig for ZipkinConfig {
@@ -122,12 +154,22 @@ impl ReceiverConfig for ZipkinConfig {
         let next = consumers
             .traces
             .ok_or_else(|| ctx.error("the zipkin receiver is not used by a traces pipeline"))?;
-        Ok(Box::new(ZipkinReceiver::new(self.clone(), ctx, next)))
+        Ok(Box::new(ZipkinReceiver::new(self.clone(), ctx, next)?))
     }
 }
 
 impl ZipkinReceiver {
-    fn new(cfg: ZipkinConfig, ctx: &Context, next: Arc<dyn Consumer>) -> Self {
+    fn new(
+        cfg: ZipkinConfig,
+        ctx: &Context,
+        next: Arc<dyn Consumer>,
+    ) -> Result<Self, ComponentError> {
+        let auth = cfg
+            .auth
+            .as_ref()
+            .map(|a| ctx.host.server_auth(&a.authenticator))
+            .transpose()
+            .map_err(|e| ctx.error(e))?;
         let id = ctx.id.to_string();
         let counter = |kind: &str, transport: &str, help: &'static str| {
             ctx.telemetry.counter(
@@ -138,10 +180,19 @@ impl ZipkinReceiver {
         };
         let accepted = "Number of spans successfully pushed into the pipeline.";
         let refused = "Number of spans that could not be pushed into the pipeline.";
-        ZipkinReceiver {
+        // The same series as the `otlp` receiver's, so one alert covers every receiver.
+        let unauthenticated = ctx.telemetry.counter(
+            "meshtrace_receiver_unauthenticated_requests_total",
+            "Requests refused because they were not authenticated (HTTP 401 / gRPC UNAUTHENTICATED).",
+            &[("receiver", &id), ("transport", "http")],
+        );
+        Ok(ZipkinReceiver {
             shared: Arc::new(Shared {
+                limits: cfg.limits.limits(),
                 cfg,
                 next,
+                auth,
+                unauthenticated,
                 label: ctx.label(),
                 json: [
                     counter("accepted", "http_v2_json", accepted),
@@ -154,13 +205,17 @@ impl ZipkinReceiver {
             }),
             label: ctx.label(),
             server: None,
-        }
+        })
     }
 }
 
 struct Shared {
     cfg: ZipkinConfig,
     next: Arc<dyn Consumer>,
+    limits: Limits,
+    /// The extension named by `auth.authenticator`.
+    auth: Option<Arc<dyn ServerAuthenticator>>,
+    unauthenticated: Arc<Counter>,
     label: String,
     /// [accepted, refused] per transport.
     json: [Arc<Counter>; 2],
@@ -173,22 +228,46 @@ struct ZipkinReceiver {
     server: Option<HttpServer>,
 }
 
+impl Shared {
+    /// Checks the request's credentials when the receiver has an authenticator; counts and
+    /// logs (at debug, without the credentials) a refusal.
+    fn authenticate(&self, headers: &http::HeaderMap) -> Result<(), String> {
+        let Some(a) = &self.auth else { return Ok(()) };
+        a.authenticate(headers).map_err(|e| {
+            self.unauthenticated.add(1);
+            tracing::debug!(component = %self.label, reason = %e, "unauthenticated request refused");
+            e.to_string()
+        })
+    }
+}
+
 impl Receiver for ZipkinReceiver {
     fn start(&mut self) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async move {
-            let listener = net::bind(
-                &self.label,
-                "Zipkin receiver",
-                &self.shared.cfg.endpoint,
-                true,
-            )
-            .await
-            .map_err(|reason| ComponentError {
+            let error = |reason: String| ComponentError {
                 component: self.label.clone(),
                 reason,
-            })?;
+            };
+            let cfg = &self.shared.cfg;
+            let tls = cfg
+                .tls
+                .as_ref()
+                .map(|t| TlsServer::new(&self.label, t, &[b"h2", b"http/1.1"]))
+                .transpose()
+                .map_err(error)?;
+            let opts = net::ServeOptions {
+                tls,
+                read_header_timeout: Some(
+                    cfg.read_header_timeout
+                        .unwrap_or(DEFAULT_READ_HEADER_TIMEOUT),
+                )
+                .filter(|d| !d.is_zero()),
+            };
+            let listener = net::bind(&self.label, "Zipkin receiver", &cfg.endpoint, true)
+                .await
+                .map_err(error)?;
             let shared = self.shared.clone();
-            self.server = Some(HttpServer::serve(listener, move |req| {
+            self.server = Some(HttpServer::serve_with(listener, opts, move |req| {
                 let shared = shared.clone();
                 async move {
                     let mut r = handle(req, &shared).await;
@@ -235,6 +314,10 @@ fn inflate_zlib(body: &[u8], max: usize) -> Result<Vec<u8>, StatusCode> {
 }
 
 async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+    // Before anything else: an unauthenticated client learns nothing, and its body is not read.
+    if let Err(e) = shared.authenticate(req.headers()) {
+        return reply(StatusCode::UNAUTHORIZED, format!("{e}\n"));
+    }
     match req.uri().path() {
         "/api/v2/spans" => {}
         "/api/v1/spans" => {
@@ -285,7 +368,20 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
         req.extensions().get::<RemoteAddr>().map(|a| a.0.ip()),
         shared.cfg.include_metadata.then(|| req.headers()),
     ));
-    let body = match Limited::new(req.into_body(), max).collect().await {
+    let collect = Limited::new(req.into_body(), max).collect();
+    let collected = match shared.cfg.read_timeout.filter(|d| !d.is_zero()) {
+        None => collect.await,
+        Some(t) => match tokio::time::timeout(t, collect).await {
+            Ok(r) => r,
+            Err(_) => {
+                return reply(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request body did not arrive within read_timeout\n",
+                );
+            }
+        },
+    };
+    let body = match collected {
         Ok(b) => b.to_bytes(),
         Err(e) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -334,7 +430,7 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
     let options = meshtrace_zipkin::Options {
         parse_string_tags: shared.cfg.parse_string_tags,
     };
-    let batch = match meshtrace_zipkin::to_batch(&body, format, options, &Limits::default()) {
+    let batch = match meshtrace_zipkin::to_batch(&body, format, options, &shared.limits) {
         Ok(b) => b,
         Err(e) => return reply(StatusCode::BAD_REQUEST, format!("{e}\n")),
     };
@@ -357,17 +453,19 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
                 }
                 ConsumeError::Retryable {
                     reason,
-                    retry_after: Some(d),
+                    retry_after,
+                    throttled,
                 } => {
-                    let mut r = reply(StatusCode::TOO_MANY_REQUESTS, format!("{reason}\n"));
-                    let secs = (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1);
-                    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    let status = if throttled {
+                        StatusCode::TOO_MANY_REQUESTS
+                    } else {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    };
+                    let mut r = reply(status, format!("{reason}\n"));
+                    if let Some(v) = retry_after.and_then(net::retry_after) {
                         r.headers_mut().insert(header::RETRY_AFTER, v);
                     }
                     r
-                }
-                ConsumeError::Retryable { reason, .. } => {
-                    reply(StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n"))
                 }
             }
         }

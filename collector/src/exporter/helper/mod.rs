@@ -5,8 +5,8 @@
 //!
 //! Contract: `consume` returning `Ok` means the data is owned by the queue (in memory, or
 //! written to disk — and synced with `fsync` — for a persistent queue); a full queue refuses
-//! with a retryable error carrying a retry delay, which receivers turn into HTTP 503 +
-//! `Retry-After` or gRPC `UNAVAILABLE` + `RetryInfo`.
+//! with a retryable, throttling error carrying a retry delay, which receivers turn into HTTP
+//! 429 + `Retry-After` or gRPC `UNAVAILABLE` + `RetryInfo`.
 
 pub mod config;
 pub mod persistent;
@@ -361,22 +361,24 @@ impl Consumer for ExporterHelper {
                 AnyQueue::Persistent(p) => p.push(batch, block).await,
             };
             self.inner.set_queue_size(q);
-            let (reason, retry_after) = match pushed {
+            let (reason, retry_after, throttled) = match pushed {
                 Ok(()) => return Ok(()),
                 Err(persistent::PushError::Full) => (
                     "sending queue is full".to_owned(),
                     Some(QUEUE_FULL_RETRY_AFTER),
+                    true,
                 ),
                 Err(persistent::PushError::Closed) => {
-                    ("the exporter is shutting down".into(), None)
+                    ("the exporter is shutting down".into(), None, false)
                 }
-                Err(persistent::PushError::Io(e)) => (e, Some(QUEUE_FULL_RETRY_AFTER)),
+                Err(persistent::PushError::Io(e)) => (e, Some(QUEUE_FULL_RETRY_AFTER), true),
             };
             self.inner.metrics.enqueue_failed.add(items);
             tracing::warn!(component = %self.inner.label, items, "{reason}: data refused");
             Err(ConsumeError::Retryable {
                 reason,
                 retry_after,
+                throttled,
             })
         })
     }
@@ -486,164 +488,4 @@ impl Drop for ExporterHelper {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::component::{ComponentId, Kind};
-    use crate::extension::health_check::Health;
-    use crate::telemetry::Telemetry;
-    use crate::testutil::traces;
-    use std::sync::Mutex;
-
-    /// Fails the first `fail` attempts with `err`, then succeeds; records what it delivered.
-    struct Flaky {
-        fail: Mutex<usize>,
-        err: ConsumeError,
-        attempts: Mutex<usize>,
-        delivered: Mutex<Vec<u64>>,
-    }
-
-    impl Sender for Flaky {
-        fn send(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
-            Box::pin(async move {
-                *self.attempts.lock().unwrap() += 1;
-                let mut f = self.fail.lock().unwrap();
-                if *f > 0 {
-                    *f -= 1;
-                    return Err(self.err.clone());
-                }
-                self.delivered
-                    .lock()
-                    .unwrap()
-                    .extend(crate::testutil::span_numbers(&batch));
-                Ok(())
-            })
-        }
-    }
-
-    fn flaky(fail: usize, err: ConsumeError) -> Arc<Flaky> {
-        Arc::new(Flaky {
-            fail: Mutex::new(fail),
-            err,
-            attempts: Mutex::new(0),
-            delivered: Mutex::new(Vec::new()),
-        })
-    }
-
-    fn setup(
-        sender: Arc<Flaky>,
-        settings: HelperSettings,
-    ) -> (Arc<ExporterHelper>, Arc<Telemetry>) {
-        let telemetry = Arc::new(Telemetry::new("t", "i"));
-        let ctx = Context {
-            id: ComponentId::parse("otlp_grpc").unwrap(),
-            kind: Kind::Exporter,
-            telemetry: telemetry.clone(),
-            health: Arc::new(Health::default()),
-            host: Default::default(),
-        };
-        (
-            ExporterHelper::new(&ctx, Signal::Traces, sender, settings),
-            telemetry,
-        )
-    }
-
-    fn metric(t: &Telemetry, name: &str) -> u64 {
-        t.counter(name, "", &[("exporter", "otlp_grpc")]).get()
-    }
-
-    fn direct_with_retry() -> HelperSettings {
-        HelperSettings {
-            retry: RetryConfig::default(),
-            ..HelperSettings::direct()
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn retryable_failures_are_retried_until_they_succeed() {
-        let s = flaky(3, ConsumeError::retryable("backend down"));
-        let (h, t) = setup(s.clone(), direct_with_retry());
-        h.consume(traces(0, 4)).await.unwrap();
-        assert_eq!(*s.attempts.lock().unwrap(), 4);
-        assert_eq!(*s.delivered.lock().unwrap(), vec![0, 1, 2, 3]);
-        assert_eq!(metric(&t, "otelcol_exporter_sent_spans_total"), 4);
-        assert_eq!(metric(&t, "otelcol_exporter_send_failed_spans_total"), 0);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn permanent_failures_are_not_retried() {
-        let s = flaky(1, ConsumeError::permanent("400"));
-        let (h, t) = setup(s.clone(), direct_with_retry());
-        assert_eq!(
-            h.consume(traces(0, 2)).await.unwrap_err(),
-            ConsumeError::permanent("400")
-        );
-        assert_eq!(*s.attempts.lock().unwrap(), 1);
-        assert_eq!(metric(&t, "otelcol_exporter_send_failed_spans_total"), 2);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn retries_stop_at_max_elapsed_time() {
-        let s = flaky(usize::MAX, ConsumeError::retryable("down"));
-        let mut settings = direct_with_retry();
-        settings.retry.max_elapsed_time = Duration::from_secs(60);
-        let (h, t) = setup(s.clone(), settings);
-        assert!(h.consume(traces(0, 1)).await.unwrap_err().is_retryable());
-        // 5s, 7.5s, 11.25s, ... with ±50% jitter: a handful of attempts within a minute.
-        let n = *s.attempts.lock().unwrap();
-        assert!((3..=12).contains(&n), "{n} attempts");
-        assert_eq!(metric(&t, "otelcol_exporter_send_failed_spans_total"), 1);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn retry_after_is_honoured() {
-        let s = flaky(
-            1,
-            ConsumeError::Retryable {
-                reason: "slow down".into(),
-                retry_after: Some(Duration::from_secs(40)),
-            },
-        );
-        let (h, _) = setup(s.clone(), direct_with_retry());
-        let t0 = tokio::time::Instant::now();
-        h.consume(traces(0, 1)).await.unwrap();
-        assert!(
-            t0.elapsed() >= Duration::from_secs(40),
-            "{:?}",
-            t0.elapsed()
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_full_queue_refuses_with_a_retryable_error_and_shutdown_drains_it() {
-        let s = flaky(0, ConsumeError::permanent("unused"));
-        let settings = HelperSettings {
-            queue: QueueConfig {
-                queue_size: 2,
-                ..QueueConfig::default()
-            },
-            ..HelperSettings::default()
-        };
-        let (h, t) = setup(s.clone(), settings);
-        // Not started: nothing drains the queue yet.
-        h.consume(traces(0, 1)).await.unwrap();
-        h.consume(traces(1, 1)).await.unwrap();
-        let e = h.consume(traces(2, 5)).await.unwrap_err();
-        assert_eq!(
-            e,
-            ConsumeError::Retryable {
-                reason: "sending queue is full".into(),
-                retry_after: Some(QUEUE_FULL_RETRY_AFTER)
-            }
-        );
-        assert_eq!(metric(&t, "otelcol_exporter_enqueue_failed_spans_total"), 5);
-        h.start().await.unwrap();
-        h.shutdown().await;
-        let mut got = s.delivered.lock().unwrap().clone();
-        got.sort_unstable();
-        assert_eq!(got, vec![0, 1]);
-        assert!(
-            h.consume(traces(9, 1)).await.unwrap_err().is_retryable(),
-            "closed after shutdown"
-        );
-    }
-}
+mod tests;

@@ -152,9 +152,14 @@ impl ProcessorConfig for MemoryLimiterConfig {
     }
 }
 
+/// The shortest delay refused clients are asked to wait (`Retry-After` counts in seconds).
+const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
+
 /// A running `memory_limiter`.
 pub struct MemoryLimiter {
     limits: Limits,
+    /// What refused clients are told to wait: the next check may let data in again.
+    retry_after: Duration,
     refusing: AtomicBool,
     /// The last measurement, for logs.
     last_used: AtomicU64,
@@ -186,6 +191,7 @@ impl MemoryLimiter {
         );
         let limiter = Arc::new(Self {
             limits,
+            retry_after: check_interval.max(MIN_RETRY_AFTER),
             refusing: AtomicBool::new(false),
             last_used: AtomicU64::new(0),
             reader,
@@ -254,8 +260,9 @@ impl Consumer for MemoryLimiter {
             let n = batch.items() as u64;
             self.counters.incoming.add(n);
             if self.is_refusing() {
-                return Err(ConsumeError::retryable(
+                return Err(ConsumeError::unavailable_for(
                     "data refused due to high memory usage",
+                    self.retry_after,
                 ));
             }
             self.counters.outgoing.add(n);

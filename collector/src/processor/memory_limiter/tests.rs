@@ -157,9 +157,13 @@ async fn refuses_above_the_soft_limit_and_recovers() {
         )]))
         .await
         .unwrap_err();
+    // Clients are told to come back after the next check.
     assert_eq!(
         e,
-        ConsumeError::retryable("data refused due to high memory usage")
+        ConsumeError::unavailable_for(
+            "data refused due to high memory usage",
+            Duration::from_secs(1)
+        )
     );
 
     // Exactly at the soft limit still refuses; below it recovers.

@@ -86,6 +86,7 @@ fn status(e: RequestError) -> Status {
         RequestError::Consume(ConsumeError::Retryable {
             reason,
             retry_after,
+            ..
         }) => match retry_after {
             // UNAVAILABLE is always retried by OTLP clients; RetryInfo says when.
             Some(d) => {

@@ -81,17 +81,19 @@ fn error_response(enc: Encoding, e: RequestError) -> Response<Full<Bytes>> {
         RequestError::Consume(ConsumeError::Retryable {
             reason,
             retry_after,
-        }) => match retry_after {
-            Some(d) => {
-                let mut r = respond(enc, StatusCode::TOO_MANY_REQUESTS, Some(&reason));
-                let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-                if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
-                    r.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-                r
+            throttled,
+        }) => {
+            let status = if throttled {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            let mut r = respond(enc, status, Some(&reason));
+            if let Some(v) = retry_after.and_then(net::retry_after) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
             }
-            None => respond(enc, StatusCode::SERVICE_UNAVAILABLE, Some(&reason)),
-        },
+            r
+        }
     }
 }
 

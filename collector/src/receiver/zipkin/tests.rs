@@ -33,14 +33,19 @@ struct Running {
 }
 
 async fn start(extra: &str) -> Running {
+    start_with_host(extra, crate::extension::Host::default()).await
+}
+
+async fn start_with_host(extra: &str, host: crate::extension::Host) -> Running {
     let yaml = format!("endpoint: 127.0.0.1:0\n{extra}");
     let cfg: ZipkinConfig =
         crate::registry::parse_typed(&crate::config::value::from_yaml(&yaml).unwrap()).unwrap();
     assert_eq!(cfg.validate(), vec![]);
     let mut c = ctx("zipkin");
     c.kind = crate::component::Kind::Receiver;
+    c.host = Arc::new(host);
     let sink = Arc::new(Sink::default());
-    let mut r = ZipkinReceiver::new(cfg, &c, sink.clone());
+    let mut r = ZipkinReceiver::new(cfg, &c, sink.clone()).unwrap();
     r.start().await.unwrap();
     let url = format!("http://{}", r.server.as_ref().unwrap().local_addr);
     Running {
@@ -261,9 +266,18 @@ async fn downstream_refusals_map_to_retry_answers() {
             ConsumeError::Retryable {
                 reason: "queue full".into(),
                 retry_after: Some(Duration::from_millis(1500)),
+                throttled: true,
             },
             429,
             Some("2"),
+        ),
+        (
+            ConsumeError::unavailable_for(
+                "data refused due to high memory usage",
+                Duration::from_millis(100),
+            ),
+            503,
+            Some("1"),
         ),
         (ConsumeError::permanent("filter processor: boom"), 400, None),
     ] {
@@ -279,7 +293,7 @@ async fn downstream_refusals_map_to_retry_answers() {
     let m = t.ctx.telemetry.render();
     assert!(
         m.contains("otelcol_receiver_refused_spans_total{receiver=\"zipkin\",")
-            && m.contains("transport=\"http_v2_json\"} 3"),
+            && m.contains("transport=\"http_v2_json\"} 4"),
         "{m}"
     );
     t.r.shutdown().await;
@@ -328,16 +342,142 @@ fn config_defaults_and_refusals() {
         ("endpoint: nowhere", "field `endpoint`"),
         (
             "tls: {cert_file: x}",
-            "field `tls`: tls is not supported yet",
+            "field `tls.key_file`: a server needs a private key",
         ),
-        (
-            "auth: {authenticator: x}",
-            "field `auth`: auth is not supported yet",
-        ),
+        ("cors: {}", "field `cors`: CORS is not supported yet"),
+        ("limits: {max_depth: 40}", "field `limits.max_depth`"),
     ] {
         let cfg: ZipkinConfig =
             crate::registry::parse_typed(&crate::config::value::from_yaml(yaml).unwrap()).unwrap();
         let e: Vec<String> = cfg.validate().iter().map(ToString::to_string).collect();
         assert!(e.iter().any(|m| m.contains(want)), "{yaml}: {e:?}");
     }
+}
+
+/// Writes `bytes` on a new connection, keeps it open without sending more, and returns what
+/// the server answered before closing it: `Some(status)`, or `None` when it closed without
+/// an answer. Fails the test when nothing happens within 30 s.
+async fn raw(url: &str, bytes: &[u8]) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    s.write_all(bytes).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut buf))
+        .await
+        .expect("the server neither answered nor closed the connection")
+        .ok();
+    let text = String::from_utf8_lossy(&buf);
+    text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+#[tokio::test]
+async fn slow_bodies_get_408_and_slow_headers_are_cut_off() {
+    let mut t = start("read_timeout: 200ms\nread_header_timeout: 200ms\n").await;
+    let half_body = format!(
+        "POST /api/v2/spans HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+        SPAN.len(),
+        &SPAN[..SPAN.len() / 2]
+    );
+    assert_eq!(raw(&t.url, half_body.as_bytes()).await, Some(408));
+    assert_eq!(
+        raw(
+            &t.url,
+            b"POST /api/v2/spans HTTP/1.1\r\nHost: x\r\nX-Slow: "
+        )
+        .await,
+        None
+    );
+    assert!(t.sink.got.lock().unwrap().is_empty());
+    // The receiver still serves well-behaved clients.
+    assert_eq!(
+        post(&t.url, "/api/v2/spans", &[], SPAN.as_bytes().to_vec())
+            .await
+            .0,
+        202
+    );
+    t.r.shutdown().await;
+}
+
+#[tokio::test]
+async fn limits_apply_to_the_translated_spans() {
+    let mut t = start("limits:\n  max_attributes: 2\n  max_value_bytes: 16\n").await;
+    let span = |tags: &str| {
+        format!(
+            r#"[{{"traceId":"5b8efff798038103d269b633813fc60c","id":"00f067aa0ba902b7","name":"x","timestamp":1,"localEndpoint":{{"serviceName":"svc"}},"tags":{{{tags}}}}}]"#
+        )
+        .into_bytes()
+    };
+    for (tags, status, text) in [
+        (r#""a":"1","b":"2""#, 202, ""),
+        (
+            r#""a":"1","b":"2","c":"3""#,
+            400,
+            "spans[0].attributes[2]: more than 2 attributes",
+        ),
+        (
+            r#""a":"12345678901234567""#,
+            400,
+            "value of 17 bytes exceeds the limit of 16",
+        ),
+    ] {
+        let (s, _, body) = post(&t.url, "/api/v2/spans", &[], span(tags)).await;
+        assert_eq!(s, status, "{tags}: {body}");
+        assert!(body.contains(text), "{tags}: {body}");
+    }
+    assert_eq!(t.sink.got.lock().unwrap().len(), 1);
+    t.r.shutdown().await;
+}
+
+#[tokio::test]
+async fn unauthenticated_requests_get_401_before_their_body_is_read() {
+    use crate::component::ExtensionConfig;
+    let ext_cfg: crate::extension::auth::bearer::BearerTokenAuthConfig =
+        crate::processor::testspans::config("token: s3cr3t-zk\n");
+    let ext = ext_cfg.build(&ctx("bearertokenauth")).unwrap();
+    let mut host = crate::extension::Host::default();
+    host.add("bearertokenauth", ext.as_ref());
+    let mut t = start_with_host("auth:\n  authenticator: bearertokenauth\n", host).await;
+
+    // Headers announce a body that never comes: the answer must not wait for it.
+    let no_body = |auth: &str| {
+        format!("POST /api/v2/spans HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 1000\r\n\r\n")
+    };
+    assert_eq!(raw(&t.url, no_body("").as_bytes()).await, Some(401));
+    assert_eq!(
+        raw(&t.url, no_body("Authorization: Bearer nope\r\n").as_bytes()).await,
+        Some(401)
+    );
+    let (s, _, body) = post(
+        &t.url,
+        "/api/v2/spans",
+        &[("authorization", "Bearer s3cr3t-zk")],
+        SPAN.as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!((s, body.as_str()), (202, ""));
+    assert_eq!(t.sink.got.lock().unwrap().len(), 1);
+    let m = t.ctx.telemetry.render();
+    let line = m
+        .lines()
+        .find(|l| l.starts_with("meshtrace_receiver_unauthenticated_requests_total{"))
+        .unwrap_or_else(|| panic!("no unauthenticated counter in\n{m}"));
+    assert!(
+        line.contains("receiver=\"zipkin\"") && line.ends_with("transport=\"http\"} 2"),
+        "{line}"
+    );
+    t.r.shutdown().await;
+
+    // An authenticator that is not running stops the build with a clear error.
+    let cfg: ZipkinConfig =
+        crate::processor::testspans::config("auth:\n  authenticator: bearertokenauth/missing\n");
+    let e = ZipkinReceiver::new(cfg, &ctx("zipkin"), t.sink.clone())
+        .err()
+        .unwrap();
+    assert!(
+        e.reason
+            .contains("\"bearertokenauth/missing\" cannot authenticate"),
+        "{e}"
+    );
 }
