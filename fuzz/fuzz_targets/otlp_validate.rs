@@ -1,17 +1,27 @@
 //! validate() on arbitrary bytes; whatever it accepts must split, concat and rewrite into
-//! requests that validate again with the same item counts.
+//! requests that validate again with the same item counts. salvage_traces() on the same bytes
+//! keeps exactly the spans that validate, in a request that validates.
 #![no_main]
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use meshtrace_otlp::rewrite::{Action, rewrite_resources};
-use meshtrace_otlp::{Batch, Limits, batching, validate};
+use meshtrace_otlp::{Batch, Limits, batching, salvage_traces, validate};
 
 include!("otlp_common.rs");
 
 fuzz_target!(|data: &[u8]| {
     let Some((signal, payload)) = signal_and_payload(data) else { return };
     let limits = Limits::default();
+    if signal == Signal::Traces
+        && let Ok(s) = salvage_traces(payload, &limits)
+    {
+        assert_eq!(validate(signal, &s.bytes, &limits), Ok(s.kept));
+        assert_eq!(s.first.is_some(), s.rejected > 0);
+        if let Ok(items) = validate(signal, payload, &limits) {
+            assert_eq!((s.kept, s.rejected), (items, 0));
+        }
+    }
     let Ok(items) = validate(signal, payload, &limits) else { return };
     let batch = Batch::new_validated(signal, Bytes::copy_from_slice(payload), &limits).unwrap();
     assert_eq!(batch.items(), items);

@@ -73,5 +73,5 @@ mod wire;
 pub use batch::Batch;
 pub use opentelemetry_proto::tonic as proto;
 pub use signal::{Limits, Signal};
-pub use validate::{ErrorKind, ValidationError, validate};
+pub use validate::{ErrorKind, Salvage, ValidationError, salvage_traces, validate};
 pub use wire::WireType;

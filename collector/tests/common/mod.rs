@@ -338,6 +338,16 @@ pub fn grpc_export(
     body: Vec<u8>,
     gzip: bool,
 ) -> Result<(), tonic::Status> {
+    grpc_export_response(url, signal, body, gzip).map(drop)
+}
+
+/// One OTLP/gRPC `Export` call with raw protobuf bytes: the response message.
+pub fn grpc_export_response(
+    url: &str,
+    signal: meshtrace_collector::otlp::Signal,
+    body: Vec<u8>,
+    gzip: bool,
+) -> Result<bytes::Bytes, tonic::Status> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -364,7 +374,7 @@ pub fn grpc_export(
             meshtrace_collector::grpc_codec::RawCodec,
         )
         .await
-        .map(|_| ())
+        .map(tonic::Response::into_inner)
     })
 }
 

@@ -48,6 +48,38 @@ pub fn validate(signal: Signal, buf: &[u8], limits: &Limits) -> Result<usize, Va
     Ok(items)
 }
 
+/// What [`salvage_traces`] kept of a traces request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Salvage {
+    /// The request without its invalid spans (everything else as it came).
+    pub bytes: Vec<u8>,
+    /// Spans kept.
+    pub kept: usize,
+    /// Spans dropped because they are invalid on their own.
+    pub rejected: usize,
+    /// Why the first dropped span was invalid.
+    pub first: Option<ValidationError>,
+}
+
+/// Partial acceptance of a traces request that [`validate`] refused: when every problem lies
+/// inside individual spans (an id of the wrong length, invalid UTF-8, an attribute over the
+/// limits), those spans are dropped and the rest kept, for an OTLP partial-success answer
+/// (`rejected_spans`). A problem outside spans (the framing, a resource, a scope) refuses the
+/// whole request, with that error.
+///
+/// ```
+/// use meshtrace_otlp::{salvage_traces, validate, Limits, Signal};
+/// // resource_spans { scope_spans { spans { trace_id: 3 bytes } spans { name: "ok" } } }
+/// let req = [0x0a, 0x0f, 0x12, 0x0d, 0x12, 0x05, 0x0a, 0x03, 1, 2, 3, 0x12, 0x04, 0x2a, 0x02, b'o', b'k'];
+/// assert!(validate(Signal::Traces, &req, &Limits::default()).is_err());
+/// let s = salvage_traces(&req, &Limits::default()).unwrap();
+/// assert_eq!((s.kept, s.rejected), (1, 1));
+/// assert_eq!(validate(Signal::Traces, &s.bytes, &Limits::default()), Ok(1));
+/// ```
+pub fn salvage_traces(buf: &[u8], limits: &Limits) -> Result<Salvage, ValidationError> {
+    traces::salvage(&Ctx { limits }, buf)
+}
+
 type ResourceFn = fn(&Ctx<'_>, &[u8], usize, &Path<'_>) -> Result<usize, ValidationError>;
 
 /// Validation context: the limits in force.

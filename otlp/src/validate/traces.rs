@@ -99,3 +99,78 @@ fn status(c: &Ctx<'_>, buf: &[u8], base: usize, p: &Path<'_>) -> Result<(), Vali
         _ => Ok(()),
     })
 }
+
+/// Writes `body` as length-delimited field `num`.
+fn put_len_field(out: &mut Vec<u8>, num: u32, body: &[u8]) {
+    prost::encoding::encode_key(num, prost::encoding::WireType::LengthDelimited, out);
+    prost::encoding::encode_varint(body.len() as u64, out);
+    out.extend_from_slice(body);
+}
+
+/// See [`super::salvage_traces`].
+pub(super) fn salvage(c: &Ctx<'_>, buf: &[u8]) -> Result<super::Salvage, ValidationError> {
+    let root = Path::ROOT;
+    let mut s = super::Salvage::default();
+    let mut out = Vec::with_capacity(buf.len());
+    let mut rindex = 0;
+    each_field(buf, 0, &root, |fd| {
+        let raw = buf.get(fd.start..fd.end).unwrap_or(&[]);
+        if fd.num != 1 {
+            out.extend_from_slice(raw);
+            return Ok(());
+        }
+        let p = root.item("resource_spans", rindex);
+        rindex += 1;
+        let rs = c.len(&fd, 0, &p)?;
+        let rbase = fd.data_start();
+        let mut rs_out = Vec::with_capacity(rs.len());
+        let mut sindex = 0;
+        each_field(rs, rbase, &p, |f2| {
+            let raw2 = rs.get(f2.start..f2.end).unwrap_or(&[]);
+            match f2.num {
+                1 => sub(c, &f2, rbase, &p, "resource", resource)?,
+                3 => c.string(&f2, rbase, &p.field("schema_url")).map(drop)?,
+                2 => {
+                    let sp = p.item("scope_spans", sindex);
+                    sindex += 1;
+                    let ss = c.len(&f2, rbase, &sp)?;
+                    let sbase = rbase + f2.data_start();
+                    let mut ss_out = Vec::with_capacity(ss.len());
+                    let mut k = 0;
+                    each_field(ss, sbase, &sp, |f3| {
+                        let raw3 = ss.get(f3.start..f3.end).unwrap_or(&[]);
+                        match f3.num {
+                            1 => sub(c, &f3, sbase, &sp, "scope", scope)?,
+                            3 => c.string(&f3, sbase, &sp.field("schema_url")).map(drop)?,
+                            2 => {
+                                let one = sp.item("spans", k);
+                                k += 1;
+                                let body = c.len(&f3, sbase, &one)?;
+                                match span(c, body, sbase + f3.data_start(), &one) {
+                                    Ok(()) => s.kept += 1,
+                                    Err(e) => {
+                                        s.rejected += 1;
+                                        s.first.get_or_insert(e);
+                                        return Ok(());
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                        ss_out.extend_from_slice(raw3);
+                        Ok(())
+                    })?;
+                    put_len_field(&mut rs_out, 2, &ss_out);
+                    return Ok(());
+                }
+                _ => {}
+            }
+            rs_out.extend_from_slice(raw2);
+            Ok(())
+        })?;
+        put_len_field(&mut out, 1, &rs_out);
+        Ok(())
+    })?;
+    s.bytes = out;
+    Ok(s)
+}

@@ -131,11 +131,13 @@ impl<S: SignalService> tonic::codegen::Service<Request<Bytes>> for Unary<S> {
                     Vec::new()
                 },
             });
-            crate::client::scope(client, shared.export(S::SIGNAL, req.into_inner()))
+            let partial = crate::client::scope(client, shared.export(S::SIGNAL, req.into_inner()))
                 .await
                 .map_err(status)?;
-            // An empty Export*ServiceResponse: everything accepted, no partial success.
-            Ok(Response::new(Bytes::new()))
+            // Everything accepted: an empty Export*ServiceResponse.
+            Ok(Response::new(
+                partial.map_or_else(Bytes::new, |p| Bytes::from(p.encode())),
+            ))
         })
     }
 }

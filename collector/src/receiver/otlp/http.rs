@@ -234,12 +234,22 @@ async fn handle(
     let result = match enc {
         Encoding::Proto => crate::client::scope(client, shared.export(signal, body)).await,
         Encoding::Json => match json::to_batch(signal, &body, &shared.limits) {
-            Ok(batch) => crate::client::scope(client, shared.export_batch(batch)).await,
+            Ok(batch) => crate::client::scope(client, shared.export_batch(batch))
+                .await
+                .map(|()| None),
             Err(e) => return respond(enc, StatusCode::BAD_REQUEST, Some(&e.to_string())),
         },
     };
     match result {
-        Ok(()) => respond(enc, StatusCode::OK, None),
+        Ok(None) => respond(enc, StatusCode::OK, None),
+        Ok(Some(partial)) => {
+            let mut r = Response::new(Full::new(Bytes::from(partial.encode())));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-protobuf"),
+            );
+            r
+        }
         Err(e) => error_response(enc, e),
     }
 }

@@ -400,6 +400,29 @@ struct Shared {
     auth: Option<Arc<dyn ServerAuthenticator>>,
 }
 
+/// Part of a traces request rejected, the rest accepted: OTLP's `partial_success`.
+struct PartialSuccess {
+    /// `rejected_spans`.
+    rejected: usize,
+    /// `error_message`.
+    message: String,
+}
+
+impl PartialSuccess {
+    /// The `ExportTraceServiceResponse` carrying it, encoded.
+    fn encode(&self) -> Vec<u8> {
+        use crate::otlp::proto::collector::trace::v1::{
+            ExportTracePartialSuccess, ExportTraceServiceResponse,
+        };
+        prost::Message::encode_to_vec(&ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: i64::try_from(self.rejected).unwrap_or(i64::MAX),
+                error_message: self.message.clone(),
+            }),
+        })
+    }
+}
+
 /// Why a request failed, for either transport to render.
 enum RequestError {
     /// Malformed or invalid: 400 / `INVALID_ARGUMENT`.
@@ -419,11 +442,40 @@ impl Shared {
         })
     }
 
-    /// Validates `body` and hands it down; counts the outcome.
-    async fn export(&self, signal: Signal, body: bytes::Bytes) -> Result<(), RequestError> {
-        let batch = Batch::new_validated(signal, body, &self.limits)
-            .map_err(|e| RequestError::Invalid(e.to_string()))?;
-        self.export_batch(batch).await
+    /// Validates `body` and hands it down; counts the outcome. A traces request whose only
+    /// problems are inside some of its spans is accepted without them: the answer is then an
+    /// OTLP partial success naming how many were rejected and why.
+    async fn export(
+        &self,
+        signal: Signal,
+        body: bytes::Bytes,
+    ) -> Result<Option<PartialSuccess>, RequestError> {
+        let e = match Batch::new_validated(signal, body.clone(), &self.limits) {
+            Ok(batch) => return self.export_batch(batch).await.map(|()| None),
+            Err(e) => e,
+        };
+        let whole = || RequestError::Invalid(e.to_string());
+        if signal != Signal::Traces {
+            return Err(whole());
+        }
+        let s = crate::otlp::salvage_traces(&body, &self.limits).map_err(|_| whole())?;
+        let Some(first) = s.first.filter(|_| s.kept > 0) else {
+            return Err(whole());
+        };
+        let batch =
+            Batch::new_validated(signal, s.bytes.into(), &self.limits).map_err(|_| whole())?;
+        if let Some(r) = self.metrics.refused.get(signal_index(signal)) {
+            r.add(s.rejected as u64);
+        }
+        tracing::debug!(component = %self.label, rejected = s.rejected, first = %first, "invalid spans rejected, the rest accepted");
+        self.export_batch(batch).await?;
+        Ok(Some(PartialSuccess {
+            rejected: s.rejected,
+            message: format!(
+                "{} invalid span(s) rejected, the first: {first}",
+                s.rejected
+            ),
+        }))
     }
 
     /// Hands an already validated batch down; counts the outcome.
