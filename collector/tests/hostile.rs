@@ -371,7 +371,8 @@ fn invalid_spans_are_rejected_and_the_rest_accepted_as_a_partial_success() {
         "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\n      http:\n        endpoint: 127.0.0.1:0\n    limits:\n      max_value_bytes: 4096\nexporters:\n  file:\n    path: {{dir}}/out.jsonl\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [file]\n{TEST_TELEMETRY}"
     ));
     // (spans: number and how it is broken, want: rejected count and first reason, or a whole refusal)
-    let table: Vec<(Vec<(u64, Option<&str>)>, Option<(i64, &str)>)> = vec![
+    type Spans = Vec<(u64, Option<&'static str>)>;
+    let table: Vec<(Spans, Option<(i64, &str)>)> = vec![
         (
             vec![(1, None), (2, Some("trace id")), (3, None)],
             Some((

@@ -54,7 +54,7 @@ impl CompressionParams {
     /// Checks the level against the compression in use.
     pub fn validate(&self, compression: Compression) -> Vec<ConfigError> {
         match (self.level, compression) {
-            (None, _) | (Some(-1 | 0..=9), Compression::Gzip) => Vec::new(),
+            (None, _) | (Some(-1..=9), Compression::Gzip) => Vec::new(),
             (Some(l), Compression::Gzip) => vec![
                 ConfigError::new(format!(
                     "unsupported gzip level {l} (use -1 for the default, or 0 to 9)"

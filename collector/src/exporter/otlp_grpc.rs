@@ -315,9 +315,9 @@ impl GrpcSender {
             .ok()
             .filter(|&l| framed.len() > 5 && (flag == 0 || l > 0))
             .ok_or_else(|| ConsumeError::permanent("request too large for one gRPC message"))?;
-        if let Some(prefix) = framed.get_mut(..5) {
-            prefix[0] = flag;
-            prefix[1..].copy_from_slice(&len.to_be_bytes());
+        let [a, b, c, d] = len.to_be_bytes();
+        if let Some(prefix) = framed.first_chunk_mut::<5>() {
+            *prefix = [flag, a, b, c, d];
         }
         let mut headers = self.headers.clone();
         if let Some(a) = &self.auth {
@@ -655,7 +655,9 @@ mod tests {
             a
         };
         // (case, answer, Ok / Err(retryable, retry_after))
-        let table: Vec<(&str, Answer, Result<(), (bool, Option<u64>)>)> = vec![
+        // Ok, or Err((retryable, retry_after in seconds)).
+        type Want = Result<(), (bool, Option<u64>)>;
+        let table: Vec<(&str, Answer, Want)> = vec![
             ("ok, empty response", ok_answer(), Ok(())),
             (
                 "ok, gzipped partial success",
