@@ -10,6 +10,8 @@ use crate::json::Json;
 
 /// A path inside the document, built as decoding descends.
 fn join(path: &str, key: &str) -> String {
+    // An empty key is still named, as `""`, so every error points at a field.
+    let key = if key.is_empty() { "\"\"" } else { key };
     if path.is_empty() {
         key.to_owned()
     } else {

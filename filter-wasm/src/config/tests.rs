@@ -254,10 +254,14 @@ fn other_refusals() {
             "null",
             "configuration: must be a JSON object, such as {\"sampling\": {\"percentage\": 10}}",
         ),
-        // Found by fuzzing: an empty key must still name a field.
+        // Found by fuzzing: an empty key must still name a field, at any depth.
+        (
+            r#"{"sampling": {"": 1}}"#,
+            "sampling.\"\": unknown field ``, expected `percentage`",
+        ),
         (
             r#"{"": {}}"#,
-            ": unknown field ``, expected one of `mode`, `sampling`, `propagation`, `span`, `drop`, `resource`, `export`, `access_log`, `enricher`",
+            "\"\": unknown field ``, expected one of `mode`, `sampling`, `propagation`, `span`, `drop`, `resource`, `export`, `access_log`, `enricher`",
         ),
         (
             "{} {}",
