@@ -2,6 +2,7 @@
 
 use super::common::{attribute, item, resource, scope, sub};
 use super::{Ctx, Path, ValidationError, each_field};
+use crate::wire::put_len_field;
 
 /// `ResourceSpans { resource = 1; scope_spans = 2; schema_url = 3; }`
 pub(super) fn resource_spans(
@@ -98,13 +99,6 @@ fn status(c: &Ctx<'_>, buf: &[u8], base: usize, p: &Path<'_>) -> Result<(), Vali
         3 => c.varint(&fd, base, &p.field("code")),
         _ => Ok(()),
     })
-}
-
-/// Writes `body` as length-delimited field `num`.
-fn put_len_field(out: &mut Vec<u8>, num: u32, body: &[u8]) {
-    prost::encoding::encode_key(num, prost::encoding::WireType::LengthDelimited, out);
-    prost::encoding::encode_varint(body.len() as u64, out);
-    out.extend_from_slice(body);
 }
 
 /// See [`super::salvage_traces`].
