@@ -24,8 +24,26 @@ pub struct Factory<C: ?Sized> {
 
 /// Deserializes a typed config, naming the field path on error.
 pub fn parse_typed<T: DeserializeOwned>(v: &Value) -> Result<T, ConfigError> {
-    serde_path_to_error::deserialize(v)
-        .map_err(|e| ConfigError::new(e.inner().to_string()).field(e.path().to_string()))
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        ConfigError::new(without_string_values(&e.inner().to_string())).field(e.path().to_string())
+    })
+}
+
+/// serde's `invalid type: string "…", expected …` quotes the value, which may be a secret
+/// that came in through `${env:…}` or `${file:…}`: the message keeps only its length.
+fn without_string_values(message: &str) -> String {
+    for prefix in ["invalid type: string \"", "invalid value: string \""] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some((value, tail)) = rest.rsplit_once("\", expected ")
+        {
+            let kind = prefix.trim_end_matches(" string \"");
+            return format!(
+                "{kind} string ({} characters), expected {tail}",
+                value.chars().count()
+            );
+        }
+    }
+    message.to_owned()
 }
 
 const ALL: &[Signal] = &[Signal::Traces, Signal::Metrics, Signal::Logs];
