@@ -15,7 +15,11 @@
 #                                    for `micro filter otlp` (criterion writes no BENCHMARKS.md)
 #
 # Environment:
-#   BENCH_DURATION=15      measured seconds per scenario, after BENCH_WARMUP=3 s of warm-up
+#   BENCH_DURATION=15      measured seconds per collector scenario, after BENCH_WARMUP=3 s of warm-up
+#   BENCH_ROUNDS=8         Envoy: rounds of BENCH_SEGMENT=3 s of load on each variant in turn
+#   BENCH_ENVOY_VARIANTS   the Envoy variants, in order (default: none native filter-idle
+#                          filter-propagation filter-export); "filter-export:FILE" runs another
+#                          .wasm (A/B of builds)
 #   BENCH_CONCURRENCY=32   collector load: requests in flight, one connection each (32 sidecars)
 #   BENCH_CONNECTIONS=16   Envoy load: wrk keep-alive connections
 #   BENCH_PIN=1            system under test alone on CPU 1; load, sink and upstream on CPU 0
@@ -44,6 +48,8 @@ case "${1:-}" in
 esac
 
 DURATION="${BENCH_DURATION:-15}"
+SEGMENT="${BENCH_SEGMENT:-3}"
+ROUNDS="${BENCH_ROUNDS:-8}"
 WARMUP="${BENCH_WARMUP:-3}"
 CONCURRENCY="${BENCH_CONCURRENCY:-32}"
 CONNECTIONS="${BENCH_CONNECTIONS:-16}"
@@ -167,6 +173,14 @@ cpu_ticks() {
 }
 
 # Busy ticks of the whole machine, all CPUs.
+# children_ticks VAR: sets VAR to the CPU of this shell's finished foreground children (wrk,
+# jq, ...), in ticks; background ones count only once reaped, so not while they run. Not
+# $(children_ticks): `times` in a fork sees no children of its own.
+children_ticks() {
+    times > "$WORK/times"
+    printf -v "$1" '%s' "$(awk -v hz="$CLK_TCK" 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * hz }' "$WORK/times")"
+}
+
 machine_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
 
 hwm_mib() { awk '/^VmHWM:/{printf "%.0f", $2 / 1024}' "/proc/$1/status" 2> /dev/null || echo "?"; }
@@ -174,7 +188,16 @@ hwm_mib() { awk '/^VmHWM:/{printf "%.0f", $2 / 1024}' "/proc/$1/status" 2> /dev/
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", ($1) }"; }
 thousands() { sed -E ':a; s/^([0-9]+)([0-9]{3})/\1,\2/; ta' <<< "$1"; }
 
-sink_stats() { curl -sf --max-time 5 "http://$SINK_HTTP/stats"; }
+# sink_stats: the sink's counters (JSON). Three tries: a sink sharing a saturated core with the
+# load generator can be slow to answer.
+sink_stats() {
+    local i
+    for i in 1 2 3; do
+        curl -sf --max-time 5 "http://$SINK_HTTP/stats" && return 0
+        sleep 0.2
+    done
+    return 1
+}
 
 # drain WANT [QUIET]: wait until the sink has WANT spans, or its count has not moved for QUIET
 # seconds (default 2: ten batch timeouts), at most 20 s.
@@ -373,132 +396,198 @@ bench_collectors() {
 
 # --- c: Envoy --------------------------------------------------------------------------------
 
-# envoy_config VARIANT LISTEN APP: renders scripts/bench/envoy-*.yaml for one variant on stdout.
+ROWS_C=()
+
+# median V...: the middle value (the mean of the two middle ones for an even count).
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# spread V...: "min–max".
+spread() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f–%.1f", lo, hi }'; }
+
+# variant_wasm VARIANT: the .wasm a variant runs: VARIANT may be "filter-…:FILE" (an A/B run of
+# another build, BENCH_ENVOY_VARIANTS only).
+variant_wasm() { if [[ "$1" == *:* ]]; then realpath "${1#*:}"; else echo "$WASM"; fi; }
+
+# envoy_config VARIANT LISTEN APP SINK_GRPC SINK_HTTP: renders scripts/bench/envoy-*.yaml for one
+# variant on stdout.
 envoy_config() {
-    local variant=$1 template=$1 plugin=""
+    local variant=${1%%:*} template=${1%%:*} plugin="" wasm
+    wasm="$(variant_wasm "$1")"
     if [[ "$variant" == filter-* ]]; then
         template=filter
         # YAML single-quoted string: double any single quote.
         plugin="$(tr -d '\n' < "scripts/bench/$variant.json" | sed "s/'/''/g; s/[&#\\]/\\&/g")"
     fi
     sed -e "s#@LISTEN_PORT@#$2#g" -e "s#@APP_PORT@#$3#g" \
-        -e "s#@OTLP_GRPC_PORT@#${SINK_GRPC##*:}#g" -e "s#@OTLP_HTTP_PORT@#${SINK_HTTP##*:}#g" \
-        -e "s#@WASM@#$WASM#g" -e "s#@PLUGIN_CONFIG@#$plugin#g" "scripts/bench/envoy-$template.yaml"
+        -e "s#@OTLP_GRPC_PORT@#${4##*:}#g" -e "s#@OTLP_HTTP_PORT@#${5##*:}#g" \
+        -e "s#@WASM@#$wasm#g" -e "s#@PLUGIN_CONFIG@#$plugin#g" "scripts/bench/envoy-$template.yaml"
 }
 
-# start_envoy VARIANT APP_PORT: renders the config on a fresh free port and starts Envoy on the
-# system-under-test CPU; sets listen and envoy (run_envoy's locals).
-start_envoy() {
-    local variant=$1 tpl="scripts/bench/envoy-$1.yaml"
-    listen="$(free_port)"
-    envoy_config "$variant" "$listen" "$2" > "$WORK/envoy-$variant.yaml"
-    [[ "$variant" == filter-* ]] && tpl="scripts/bench/envoy-filter.yaml with plugin configuration scripts/bench/$variant.json"
-    echo "# \$WORK/envoy-$variant.yaml = $tpl, ports and paths filled in" >> "$WORK/commands.txt"
-    start envoy "$SUT_CPU" "$ENVOY" -c "$WORK/envoy-$variant.yaml" --concurrency 1 --disable-hot-restart -l warning
-    envoy=$STARTED
+variant_label() {
+    local label="${ENVOY_LABEL[${1%%:*}]:-$1}"
+    [[ "$1" == *:* ]] && label="$label, $(basename "${1#*:}")"
+    echo "$label"
 }
 
-ROWS_C=()
-declare -A ENVOY_RPS=() ENVOY_US=()
+# The Envoy variants run side by side, interleaved: every variant's Envoy (and its own sink) is
+# up for the whole run, all pinned to the same CPU, and the load visits them in turn in short
+# segments, round after round. A shared VM's speed drifts by tens of percent over minutes
+# (separate runs of one variant disagreed by up to 2x); a drift that slow lands on every
+# variant alike.
+declare -A ENVOY_LABEL=(
+    [none]="no tracing"
+    [native]="Envoy OpenTelemetry tracer -> sink (gRPC)"
+    [filter-idle]="meshtrace filter, idle: reads the request headers, nothing else (the floor of a proxy-wasm filter)"
+    [filter-propagation]="meshtrace filter: propagation only"
+    [filter-export]="meshtrace filter: propagation + spans + export -> sink (HTTP)"
+)
+declare -A E_PID=() E_URL=() E_SINK=() E_SINK_HTTP=() E_REQ=() E_SECS=() E_CPU0=() E_CPU1=() E_MARK=() E_LASTN=() E_ROUND_US=() E_P50=() E_P90=() E_P99=() E_ERR=() E_FAIL=()
+ENVOY_RATIO=""
 
-# run_envoy VARIANT LABEL
-run_envoy() {
-    local variant=$1 label=$2 listen upstream envoy up up_addr
-    log "c. Envoy: $label"
-    if [[ "$variant" == filter-* ]] && [ -n "$FILTER_SKIP" ]; then
-        ROWS_C+=("| $label | skipped: $FILTER_SKIP | | | | | |")
-        return
-    fi
-    echo "# Envoy: $label" >> "$WORK/commands.txt"
-    start upstream "$LOAD_CPU" "$LOADGEN" upstream --listen 127.0.0.1:0 --threads 1
-    up=$STARTED
-    up_addr="$(first_line "$WORK/upstream.out" "$up" | jq -r .http)" || die "upstream did not start: $(why upstream)"
-    upstream="${up_addr##*:}"
-    start_sink 127.0.0.1:0 127.0.0.1:0
-    local code="" attempt
+# start_variant VARIANT APP_PORT: its sink and its Envoy; sets E_* for it or E_FAIL.
+start_variant() {
+    local v=$1 key=${1//[^a-zA-Z0-9]/_} listen code="" attempt addrs file
+    start "sink-$key" "$LOAD_CPU" "$LOADGEN" sink --grpc 127.0.0.1:0 --http 127.0.0.1:0 --threads 1
+    E_SINK[$v]=$STARTED
+    addrs="$(first_line "$WORK/sink-$key.out" "$STARTED")" || die "the sink did not start: $(why "sink-$key")"
+    E_SINK_HTTP[$v]="$(jq -r .http <<< "$addrs")"
+    file="$WORK/envoy-$key.yaml"
+    echo "# Envoy: $(variant_label "$v")" >> "$WORK/commands.txt"
     # Twice: a free port picked here can be taken by another process before Envoy binds it.
     for attempt in 1 2; do
-        start_envoy "$variant" "$upstream"
-        if wait_port "$listen" "$envoy" 20; then
+        listen="$(free_port)"
+        envoy_config "$v" "$listen" "$2" "$(jq -r .grpc <<< "$addrs")" "${E_SINK_HTTP[$v]}" > "$file"
+        start "envoy-$key" "$SUT_CPU" "$ENVOY" -c "$file" --concurrency 1 --disable-hot-restart -l warning
+        E_PID[$v]=$STARTED
+        if wait_port "$listen" "$STARTED" 20; then
             code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$listen/productpage" || true)"
         fi
         [ "$code" = 200 ] && break
-        [ "$attempt" = 1 ] && stop "$envoy"
+        stop "$STARTED"
     done
     if [ "$code" != 200 ]; then
         local reason
-        reason="$(why envoy)"
-        ROWS_C+=("| $label | skipped: Envoy ${code:+answered $code}${code:-did not start}: ${reason:-no log} | | | | | |")
-        stop "$envoy"; stop "$SINK_PID"; stop "$up"
+        reason="$(why "envoy-$key")"
+        E_FAIL[$v]="skipped: Envoy ${code:+answered $code}${code:-did not start}: ${reason:-no log}"
         return
     fi
-    local url="http://127.0.0.1:$listen/productpage"
-    local pin=()
-    if [ "$PIN" = 1 ]; then pin=(taskset -c "$LOAD_CPU"); fi
-    echo "${pin[*]:+${pin[*]} }wrk -t1 -c$CONNECTIONS -d${WARMUP}s $url   # warm-up" >> "$WORK/commands.txt"
-    "${pin[@]}" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "$url" > /dev/null
-    local c0 m0 h0 t0 c1 m1 h1 t1
-    start wrk "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s scripts/bench/wrk-report.lua "$url"
-    local w=$STARTED
-    c0="$(cpu_ticks "$envoy")"; h0="$(cpu_ticks "$w" "$up" "$SINK_PID")"; m0="$(machine_ticks)"; t0="$(date +%s.%N)"
-    pause "$((DURATION - 1))"
-    c1="$(cpu_ticks "$envoy")"; h1="$(cpu_ticks "$w" "$up" "$SINK_PID")"; m1="$(machine_ticks)"; t1="$(date +%s.%N)"
-    wait "$w" || true
-    local c_end result
-    c_end="$(cpu_ticks "$envoy")"
-    result="$(tail -n1 "$WORK/wrk.out")"
-    if ! jq -e .requests <<< "$result" > /dev/null 2>&1; then
-        ROWS_C+=("| $label | failed: wrk: $(why wrk) | | | | | |")
-        stop "$envoy"; stop "$SINK_PID"; stop "$up"
-        return
-    fi
-    # Spans leave Envoy in batches (the native tracer every 5 s): wait for them to land.
-    local exported="-"
-    if [ "$variant" = native ] || [ "$variant" = filter-export ]; then
-        local want
-        want="$(jq .requests <<< "$result")"
-        drain "$want" 6
-        exported="$(sink_stats | jq .spans)"
-    fi
-    stop "$envoy"; stop "$SINK_PID"; stop "$up"
-
-    local requests secs rps us_req
-    requests="$(jq .requests <<< "$result")"
-    secs="$(calc "$(jq .duration_us <<< "$result") / 1000000" 3)"
-    rps="$(calc "$requests / $secs" 0)"
-    # Envoy's CPU over the whole measured run (to the end of wrk), per request answered.
-    us_req="$(calc "($c_end - $c0) / $CLK_TCK / $requests * 1000000" 1)"
-    local other
-    other="$(calc "(($m1 - $m0) - ($c1 - $c0) - ($h1 - $h0)) / $CLK_TCK / ($t1 - $t0)" 2)"
-    note_other "$other"
-    # The first run of a variant is its figure (a later "none" only checks for drift).
-    if [ -z "${ENVOY_RPS[$variant]:-}" ]; then
-        ENVOY_RPS[$variant]=$rps
-        ENVOY_US[$variant]=$us_req
-    fi
-    local vs="" added=""
-    if [ -n "${ENVOY_RPS[none]:-}" ]; then
-        vs="$(calc "100 * $rps / ${ENVOY_RPS[none]}" 0) %"
-        added="$(calc "$us_req - ${ENVOY_US[none]}" 1)"
-    fi
-    local lat errors
-    lat="$(jq -r '"\(.p50_us / 1000 * 100 | round / 100) / \(.p90_us / 1000 * 100 | round / 100) / \(.p99_us / 1000 * 100 | round / 100)"' <<< "$result")"
-    errors="$(jq -r '.non_2xx + .socket_errors' <<< "$result")"
-    [ "$errors" != 0 ] && NOTES+=("c. $label: $errors non-2xx answers or socket errors")
-    ROWS_C+=("| $label | $(thousands "$rps") | $vs | $lat | $us_req | ${added:-} | $exported | $other |")
+    local tpl="scripts/bench/envoy-${v%%:*}.yaml"
+    [[ "$v" == filter-* ]] && tpl="scripts/bench/envoy-filter.yaml with plugin configuration scripts/bench/${v%%:*}.json"
+    echo "# \$WORK/envoy-$key.yaml = $tpl, ports and paths filled in" >> "$WORK/commands.txt"
+    E_URL[$v]="http://127.0.0.1:$listen/productpage"
 }
 
 bench_envoy() {
-    if [ -z "$WRK_SKIP" ]; then
-        run_envoy none "no tracing"
-        run_envoy native "Envoy OpenTelemetry tracer -> sink (gRPC)"
-        run_envoy filter-propagation "meshtrace filter: propagation only"
-        run_envoy filter-export "meshtrace filter: propagation + spans + export -> sink (HTTP)"
-        # The baseline again: how far the machine drifted during the runs above.
-        run_envoy none "no tracing, again (drift check)"
-    else
-        ROWS_C+=("| all | skipped: $WRK_SKIP | | | | | |")
+    if [ -n "$WRK_SKIP" ]; then
+        ROWS_C+=("| all | skipped: $WRK_SKIP | | | | | | |")
+        return
     fi
+    local variants=() v round up up_addr pin=()
+    read -r -a variants <<< "${BENCH_ENVOY_VARIANTS:-none native filter-idle filter-propagation filter-export}"
+    if [ "$PIN" = 1 ]; then pin=(taskset -c "$LOAD_CPU"); fi
+    log "c. Envoy: starting ${#variants[@]} variants side by side"
+    start upstream "$LOAD_CPU" "$LOADGEN" upstream --listen 127.0.0.1:0 --threads 1
+    up=$STARTED
+    up_addr="$(first_line "$WORK/upstream.out" "$up" | jq -r .http)" || die "upstream did not start: $(why upstream)"
+    for v in "${variants[@]}"; do
+        if [[ "$v" == filter-* ]] && [ -n "$FILTER_SKIP" ]; then E_FAIL[$v]="skipped: $FILTER_SKIP"; continue; fi
+        start_variant "$v" "${up_addr##*:}"
+        E_REQ[$v]=0; E_SECS[$v]=0; E_ROUND_US[$v]=""; E_P50[$v]=""; E_P90[$v]=""; E_P99[$v]=""; E_ERR[$v]=0
+    done
+    for v in "${variants[@]}"; do
+        [ -n "${E_FAIL[$v]:-}" ] && continue
+        echo "${pin[*]:+${pin[*]} }wrk -t1 -c$CONNECTIONS -d${WARMUP}s ${E_URL[$v]}   # warm-up" >> "$WORK/commands.txt"
+        "${pin[@]}" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "${E_URL[$v]}" > /dev/null
+        E_CPU0[$v]="$(cpu_ticks "${E_PID[$v]}")"
+    done
+    local m0 t0 h0 f0 m1 t1 h1 f1 c0 c1 result n
+    m0="$(machine_ticks)"; t0="$(date +%s.%N)"; h0="$(cpu_ticks "$up" "${E_SINK[@]}")"; children_ticks f0
+    for round in $(seq "$ROUNDS"); do
+        log "c. Envoy: round $round of $ROUNDS"
+        for v in "${variants[@]}"; do
+            [ -n "${E_FAIL[$v]:-}" ] && continue
+            [ "$round" = 1 ] && echo "${pin[*]:+${pin[*]} }wrk -t1 -c$CONNECTIONS -d${SEGMENT}s -s scripts/bench/wrk-report.lua ${E_URL[$v]}   # x $ROUNDS, in turn with the other variants" >> "$WORK/commands.txt"
+            c0="$(cpu_ticks "${E_PID[$v]}")"
+            # The previous round's requests pay for everything this Envoy did since they
+            # started: their own work and their spans' export (the native tracer flushes every
+            # 5 s, after the segment), plus a few idle timers.
+            [ "$round" -gt 1 ] && E_ROUND_US[$v]+="$(calc "($c0 - ${E_MARK[$v]}) / $CLK_TCK / ${E_LASTN[$v]} * 1000000" 1) "
+            E_MARK[$v]=$c0
+            result="$("${pin[@]}" wrk -t1 -c"$CONNECTIONS" -d"${SEGMENT}s" -s scripts/bench/wrk-report.lua "${E_URL[$v]}" | tail -n1)"
+            if ! jq -e .requests <<< "$result" > /dev/null 2>&1; then
+                E_FAIL[$v]="failed: wrk: ${result:-no output}"
+                continue
+            fi
+            n="$(jq .requests <<< "$result")"
+            E_LASTN[$v]=$n
+            E_REQ[$v]=$((E_REQ[$v] + n))
+            E_SECS[$v]="$(calc "${E_SECS[$v]} + $(jq .duration_us <<< "$result") / 1000000" 3)"
+            E_P50[$v]+="$(jq .p50_us <<< "$result") "; E_P90[$v]+="$(jq .p90_us <<< "$result") "; E_P99[$v]+="$(jq .p99_us <<< "$result") "
+            E_ERR[$v]=$((E_ERR[$v] + $(jq -r '.non_2xx + .socket_errors' <<< "$result")))
+        done
+    done
+    # Spans leave Envoy in batches (the native tracer every 5 s): let them land, and charge
+    # their CPU to the variant that made them.
+    local exported
+    declare -A spans=()
+    for v in "${variants[@]}"; do
+        [ -n "${E_FAIL[$v]:-}" ] && continue
+        case "${v%%:*}" in
+            native | filter-export)
+                SINK_HTTP="${E_SINK_HTTP[$v]}"
+                drain "${E_REQ[$v]}" 6
+                spans[$v]="$(sink_stats | jq .spans)" ;;
+            *) spans[$v]="-" ;;
+        esac
+    done
+    m1="$(machine_ticks)"; t1="$(date +%s.%N)"; h1="$(cpu_ticks "$up" "${E_SINK[@]}")"; children_ticks f1
+    local envoys=0 p
+    for v in "${variants[@]}"; do
+        [ -n "${E_FAIL[$v]:-}" ] && continue
+        E_CPU1[$v]="$(cpu_ticks "${E_PID[$v]}")"
+        envoys=$((envoys + E_CPU1[$v] - E_CPU0[$v]))
+        E_ROUND_US[$v]+="$(calc "(${E_CPU1[$v]} - ${E_MARK[$v]}) / $CLK_TCK / ${E_LASTN[$v]} * 1000000" 1) "
+    done
+    for p in "${E_PID[@]}" "${E_SINK[@]}" "$up"; do stop "$p"; done
+    local other
+    other="$(calc "(($m1 - $m0) - $envoys - ($h1 - $h0) - ($f1 - $f0)) / $CLK_TCK / ($t1 - $t0)" 2)"
+    note_other "$other"
+
+    local us rps none_rps="" added vs lat label i
+    declare -A added_med=()
+    local -a none_rounds=()
+    [ -n "${E_ROUND_US[none]:-}" ] && read -r -a none_rounds <<< "${E_ROUND_US[none]}"
+    [ "${E_REQ[none]:-0}" -gt 0 ] && none_rps="$(calc "${E_REQ[none]} / ${E_SECS[none]}" 0)"
+    for v in "${variants[@]}"; do
+        label="$(variant_label "$v")"
+        [ -z "${E_FAIL[$v]:-}" ] && [ "${E_REQ[$v]}" -eq 0 ] && E_FAIL[$v]="failed: no requests answered"
+        if [ -n "${E_FAIL[$v]:-}" ]; then
+            ROWS_C+=("| $label | ${E_FAIL[$v]} | | | | | | |")
+            continue
+        fi
+        local -a rounds=() diffs=()
+        read -r -a rounds <<< "${E_ROUND_US[$v]}"
+        us="$(median "${rounds[@]}")"
+        rps="$(calc "${E_REQ[$v]} / ${E_SECS[$v]}" 0)"
+        vs=""; added=""
+        [ -n "$none_rps" ] && vs="$(calc "100 * $rps / $none_rps" 0) %"
+        # Paired with the same round's no-tracing run, so a slow round slows both.
+        if [ "$v" != none ] && [ "${#none_rounds[@]}" = "${#rounds[@]}" ]; then
+            diffs=()
+            for i in "${!rounds[@]}"; do diffs+=("$(calc "${rounds[$i]} - ${none_rounds[$i]}" 1)"); done
+            added_med[$v]="$(median "${diffs[@]}")"
+            added="$(calc "${added_med[$v]}" 1) ($(spread "${diffs[@]}"))"
+        fi
+        # shellcheck disable=SC2086 # space-separated numbers
+        lat="$(calc "$(median ${E_P50[$v]}) / 1000" 2) / $(calc "$(median ${E_P90[$v]}) / 1000" 2) / $(calc "$(median ${E_P99[$v]}) / 1000" 2)"
+        [ "${E_ERR[$v]}" != 0 ] && NOTES+=("c. $label: ${E_ERR[$v]} non-2xx answers or socket errors")
+        ROWS_C+=("| $label | $(thousands "$rps") | $vs | $lat | $(calc "$us" 1) ($(spread "${rounds[@]}")) | $added | ${spans[$v]} |")
+    done
+    if [ -n "${added_med[native]:-}" ] && [ -n "${added_med[filter-export]:-}" ]; then
+        ENVOY_RATIO="$(calc "${added_med[filter-export]} / ${added_med[native]}" 2)"
+    fi
+    ENVOY_OTHER=$other
 }
 
 # --- setup -----------------------------------------------------------------------------------
@@ -544,10 +633,14 @@ if [ "$WHAT" != collector ]; then
 fi
 
 LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+# Steal: CPU time the hypervisor gave to other guests while this VM wanted it.
+steal_ticks() { awk '/^cpu /{print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit}' /proc/stat; }
+STEAL_START="$(steal_ticks)"
 STARTED_AT="$(date -u '+%Y-%m-%d %H:%M UTC')"
 [ "$WHAT" != envoy ] && bench_collectors
 [ "$WHAT" != collector ] && bench_envoy
 LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
+STEAL_PCT="$(echo "$STEAL_START $(steal_ticks)" | awk '{ d = $4 - $2; printf "%.1f", (d > 0 ? 100 * ($3 - $1) / d : 0) }')"
 
 # --- report ----------------------------------------------------------------------------------
 
@@ -555,11 +648,11 @@ REPORT="$WORK/report.md"
 {
     echo "## End-to-end: collector and Envoy (\`scripts/bench.sh\`)"
     echo
-    echo "Run $STARTED_AT at $(git rev-parse --short HEAD)$(git diff --quiet HEAD 2> /dev/null || echo ' (with local changes)'), \`scripts/bench.sh $WHAT\`, ${DURATION} s measured after ${WARMUP} s warm-up per row."
+    echo "Run $STARTED_AT at $(git rev-parse --short HEAD)$(git diff --quiet HEAD 2> /dev/null || echo ' (with local changes)'), \`scripts/bench.sh $WHAT\`; collector rows: ${DURATION} s measured after ${WARMUP} s of warm-up each."
     echo
     echo "Machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -n1)), $(awk '/MemTotal/{printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, Linux $(uname -r);"
     echo "$(rustc --version | cut -d' ' -f1-2); Envoy $("$ENVOY" --version 2> /dev/null | grep -o 'version: [^ ]*' | cut -d' ' -f2 | cut -d/ -f2); rotel $ROTEL_VERSION (binary says $("$ROTEL" --version 2> /dev/null | cut -d' ' -f2)); $(wrk -v 2> /dev/null | head -n1 | cut -d' ' -f1-2)."
-    echo "Load average $LOAD_START at the start, $LOAD_END at the end; other processes used up to $MAX_OTHER CPUs during a measurement (column \"other\")."
+    echo "Load average $LOAD_START at the start, $LOAD_END at the end; other processes used up to $MAX_OTHER CPUs during a measurement (column \"other\"); the hypervisor took ${STEAL_PCT} % of the VM's CPU time (steal) over the whole run."
     if [ "$(calc "$MAX_OTHER > 0.15 ? 1 : 0" 0)" = 1 ]; then
         echo
         echo "**Preliminary**: other work was running on this machine during the run; take these as rough figures."
@@ -590,11 +683,15 @@ REPORT="$WORK/report.md"
         echo
         echo "### c. Envoy, one worker (\`--concurrency 1\`), HTTP/1.1 through to a trivial upstream"
         echo
-        echo "wrk, $CONNECTIONS connections, GET /productpage. µs/req = Envoy process CPU per request; added = over no tracing; spans = what reached the sink (warm-up included). Filter: ${WASM_KIB:+$WASM_KIB KiB .wasm}${FILTER_SKIP:+not built}${BENCH_WASM:+ (given by BENCH_WASM=$BENCH_WASM, not built from this checkout)}."
+        echo "All variants' Envoys up at once, each with its own sink, all on CPU $SUT_CPU; wrk (1 thread, $CONNECTIONS connections, GET /productpage) on CPU $LOAD_CPU visits them in turn, ${SEGMENT} s each, for $ROUNDS rounds, after ${WARMUP} s of warm-up each. µs/req = the Envoy process's CPU from the start of its segment to the start of its next one (its spans' export included: the native tracer flushes every 5 s) per request of the segment, median over the rounds with (min–max); added = median over the rounds of the difference to the same round's no-tracing run, (min–max); latency = median over the segments of wrk's p50 / p90 / p99; spans = what reached the variant's sink. Filter: ${WASM_KIB:+$WASM_KIB KiB .wasm}${FILTER_SKIP:+not built}${BENCH_WASM:+ (given by BENCH_WASM=$BENCH_WASM, not built from this checkout)}."
         echo
-        echo "| Envoy | requests/s | vs none | latency ms p50 / p90 / p99 | CPU µs/req | added µs/req | spans | other |"
-        echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+        echo "| Envoy | requests/s | vs none | latency ms p50 / p90 / p99 | CPU µs/req | added µs/req | spans |"
+        echo "|---|---:|---:|---:|---:|---:|---:|"
         printf '%s\n' "${ROWS_C[@]}"
+        if [ -n "$ENVOY_RATIO" ]; then
+            echo
+            echo "Added CPU per request, meshtrace filter (propagation + spans + export) / Envoy's OpenTelemetry tracer: **$ENVOY_RATIO** (the two medians of the paired differences). Other processes: ${ENVOY_OTHER} CPUs."
+        fi
     fi
     if [ "${#NOTES[@]}" -gt 0 ]; then
         echo

@@ -2,7 +2,7 @@
 //! `basic` logs counts, `normal` one line per span/record, `detailed` the whole request as
 //! OTLP JSON.
 
-use super::helper::{ExporterHelper, HelperSettings, Sender};
+use super::helper::{ExporterHelper, HelperSettings, Payload, Sender};
 use crate::component::{ComponentError, Context, Exporter, ExporterConfig, Validate};
 use crate::otlp::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
@@ -203,8 +203,9 @@ impl DebugSender {
 }
 
 impl Sender for DebugSender {
-    fn send(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+    fn send(&self, payload: Payload) -> BoxFuture<'_, Result<(), ConsumeError>> {
         Box::pin(async move {
+            let batch = payload.into_batch()?;
             let word = crate::telemetry::item_word(batch.signal());
             self.write(&format!(
                 "{}: {} {word}",

@@ -1,10 +1,10 @@
 //! `file`: one line per request, in the OTLP JSON encoding (`format: json`, the default), or
 //! length-prefixed protobuf (`format: proto`), as the Collector's file exporter writes them.
 
-use super::helper::{ExporterHelper, HelperSettings, Sender};
+use super::helper::{ExporterHelper, HelperSettings, Payload, Sender};
 use crate::component::{ComponentError, Context, Exporter, ExporterConfig, Validate};
 use crate::config::{ConfigError, Value, duration};
-use crate::otlp::{Batch, Signal, json};
+use crate::otlp::{Signal, json};
 use crate::pipeline::{BoxFuture, ConsumeError};
 use serde::Deserialize;
 use std::fs::{File, OpenOptions};
@@ -128,8 +128,9 @@ struct FileSender {
 }
 
 impl Sender for FileSender {
-    fn send(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+    fn send(&self, payload: Payload) -> BoxFuture<'_, Result<(), ConsumeError>> {
         Box::pin(async move {
+            let batch = payload.into_batch()?;
             let record = match self.format {
                 Format::Json => {
                     let mut line = json::from_protobuf(batch.signal(), batch.bytes())

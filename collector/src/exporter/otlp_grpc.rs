@@ -2,7 +2,7 @@
 //! collector). The batch bytes go out as they are, framed as a unary gRPC call on tonic's
 //! channel (connection, HTTP/2, TLS) and gzipped here at `compression_params.level`.
 
-use super::helper::{ExporterHelper, HelperSettings, QueueConfig, RetryConfig, Sender};
+use super::helper::{ExporterHelper, HelperSettings, Payload, QueueConfig, RetryConfig, Sender};
 use super::{
     ClientTlsConfig, Compression, CompressionParams, check_headers, default_compression,
     parse_compression,
@@ -298,9 +298,9 @@ pub fn classify(status: &tonic::Status) -> ConsumeError {
 const MAX_RESPONSE_BYTES: usize = 4 << 20;
 
 impl GrpcSender {
-    /// The request as a gRPC unary call: the batch bytes behind the 5-byte message prefix,
-    /// gzipped in place at the configured level (tonic's own gzip has a fixed level 6).
-    fn request(&self, batch: Batch) -> Result<http::Request<tonic::body::Body>, ConsumeError> {
+    /// The gRPC message: the batch bytes behind the 5-byte message prefix, gzipped in place at
+    /// the configured level (tonic's own gzip has a fixed level 6).
+    fn message(&self, batch: Batch) -> Result<bytes::Bytes, ConsumeError> {
         let payload = batch.into_bytes();
         let (flag, mut framed) = match self.gzip_level {
             Some(level) => (1, gzip::compress_after(vec![0; 5], &payload, level)),
@@ -319,6 +319,14 @@ impl GrpcSender {
         if let Some(prefix) = framed.first_chunk_mut::<5>() {
             *prefix = [flag, a, b, c, d];
         }
+        Ok(bytes::Bytes::from(framed))
+    }
+
+    /// The unary call carrying `message`.
+    fn request(
+        &self,
+        message: bytes::Bytes,
+    ) -> Result<http::Request<tonic::body::Body>, ConsumeError> {
         let mut headers = self.headers.clone();
         if let Some(a) = &self.auth {
             for (k, mut v) in a.headers().map_err(ConsumeError::retryable)? {
@@ -332,12 +340,11 @@ impl GrpcSender {
             HeaderValue::from_static("application/grpc"),
         );
         headers.insert(GRPC_ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        if flag == 1 {
+        if self.gzip_level.is_some() {
             headers.insert(GRPC_ENCODING, HeaderValue::from_static("gzip"));
         }
-        let mut req = http::Request::new(tonic::body::Body::new(http_body_util::Full::new(
-            bytes::Bytes::from(framed),
-        )));
+        let mut req =
+            http::Request::new(tonic::body::Body::new(http_body_util::Full::new(message)));
         *req.method_mut() = http::Method::POST;
         *req.version_mut() = http::Version::HTTP_2;
         // The channel fills in scheme and authority from the endpoint.
@@ -348,10 +355,18 @@ impl GrpcSender {
 }
 
 impl Sender for GrpcSender {
-    fn send(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+    fn encode(&self, batch: Batch) -> Result<Payload, ConsumeError> {
+        self.message(batch).map(Payload::Encoded)
+    }
+
+    fn send(&self, payload: Payload) -> BoxFuture<'_, Result<(), ConsumeError>> {
         Box::pin(async move {
             use tonic::codegen::Service;
-            let req = self.request(batch)?;
+            let message = match payload {
+                Payload::Encoded(message) => message,
+                Payload::Batch(batch) => self.message(batch)?,
+            };
+            let req = self.request(message)?;
             let mut channel = self.channel.clone();
             std::future::poll_fn(|cx| channel.poll_ready(cx))
                 .await
@@ -598,7 +613,8 @@ mod tests {
         ] {
             let (url, seen) = backend(ok_answer()).await;
             let exp = sender(&url, &format!("{yaml}\nheaders: {{api-key: s3cret}}"));
-            exp.send(batch.clone()).await.unwrap();
+            // As the helper does it: encoded once, then sent.
+            exp.send(exp.encode(batch.clone()).unwrap()).await.unwrap();
             let (headers, body) = seen.lock().unwrap().pop().unwrap();
             assert_eq!(headers["content-type"], "application/grpc");
             assert_eq!(headers["te"], "trailers");
@@ -721,7 +737,9 @@ mod tests {
         ];
         for (case, answer, want) in table {
             let (url, _) = backend(answer).await;
-            let got = sender(&url, "").send(crate::testutil::traces(0, 3)).await;
+            let got = sender(&url, "")
+                .send(Payload::Batch(crate::testutil::traces(0, 3)))
+                .await;
             let got = got.map_err(|e| {
                 let after = match &e {
                     ConsumeError::Retryable { retry_after, .. } => retry_after.map(|d| d.as_secs()),

@@ -1,7 +1,7 @@
 //! `otlp_http` (formerly `otlphttp`): OTLP/HTTP to a backend; protobuf bytes as the body
 //! (or JSON with `encoding: json`), gzip by default.
 
-use super::helper::{ExporterHelper, HelperSettings, QueueConfig, RetryConfig, Sender};
+use super::helper::{ExporterHelper, HelperSettings, Payload, QueueConfig, RetryConfig, Sender};
 use super::{
     ClientTlsConfig, Compression, CompressionParams, check_headers, default_compression,
     parse_compression,
@@ -314,18 +314,37 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Consume
     }
 }
 
+impl HttpSender {
+    /// The request body: protobuf or JSON, gzipped when configured.
+    fn body(&self, batch: Batch) -> Result<Bytes, ConsumeError> {
+        let body = match self.encoding {
+            HttpEncoding::Proto => batch.into_bytes(),
+            HttpEncoding::Json => Bytes::from(
+                json::from_protobuf(self.signal, batch.bytes())
+                    .map_err(|e| ConsumeError::permanent(e.to_string()))?,
+            ),
+        };
+        Ok(match self.gzip_level {
+            Some(level) => Bytes::from(gzip::compress(&body, level)),
+            None => body,
+        })
+    }
+}
+
 impl Sender for HttpSender {
-    fn send(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+    fn encode(&self, batch: Batch) -> Result<Payload, ConsumeError> {
+        self.body(batch).map(Payload::Encoded)
+    }
+
+    fn send(&self, payload: Payload) -> BoxFuture<'_, Result<(), ConsumeError>> {
         Box::pin(async move {
-            let (body, ctype) = match self.encoding {
-                HttpEncoding::Proto => (batch.into_bytes(), "application/x-protobuf"),
-                HttpEncoding::Json => (
-                    Bytes::from(
-                        json::from_protobuf(self.signal, batch.bytes())
-                            .map_err(|e| ConsumeError::permanent(e.to_string()))?,
-                    ),
-                    "application/json",
-                ),
+            let body = match payload {
+                Payload::Encoded(body) => body,
+                Payload::Batch(batch) => self.body(batch)?,
+            };
+            let ctype = match self.encoding {
+                HttpEncoding::Proto => "application/x-protobuf",
+                HttpEncoding::Json => "application/json",
             };
             let mut req = http::Request::post(self.uri.clone());
             let auth = match &self.auth {
@@ -346,14 +365,11 @@ impl Sender for HttpSender {
                     )),
                 );
             }
-            let body = if let Some(level) = self.gzip_level {
-                if let Some(h) = req.headers_mut() {
-                    h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                }
-                Bytes::from(gzip::compress(&body, level))
-            } else {
-                body
-            };
+            if self.gzip_level.is_some()
+                && let Some(h) = req.headers_mut()
+            {
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
             let req = req
                 .body(Full::new(body))
                 .map_err(|e| ConsumeError::permanent(e.to_string()))?;

@@ -32,12 +32,40 @@ pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// One attempt to deliver one batch. Exporters implement this; the helper does the rest.
 pub trait Sender: Send + Sync + 'static {
-    /// Sends `batch` once. Classify failures: retryable (the backend may take it later,
-    /// optionally saying when) or permanent.
-    fn send(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>>;
+    /// Makes what the attempts of one delivery send, once per batch. An exporter that compresses
+    /// does it here: retries resend the same bytes, and the uncompressed batch (ten times the
+    /// size) is freed before the first attempt instead of being held by every request in flight.
+    /// Failures here are permanent. The default sends the batch as it is.
+    fn encode(&self, batch: Batch) -> Result<Payload, ConsumeError> {
+        Ok(Payload::Batch(batch))
+    }
+    /// Sends `payload` (made by this sender's [`Sender::encode`]) once. Classify failures:
+    /// retryable (the backend may take it later, optionally saying when) or permanent.
+    fn send(&self, payload: Payload) -> BoxFuture<'_, Result<(), ConsumeError>>;
     /// Flushes and releases resources at shutdown.
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
+    }
+}
+
+/// What an attempt sends: cheap to clone for every retry.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// The batch itself.
+    Batch(Batch),
+    /// The request body the sender's `encode` made of the batch.
+    Encoded(bytes::Bytes),
+}
+
+impl Payload {
+    /// The batch, for a sender that keeps the default [`Sender::encode`].
+    pub fn into_batch(self) -> Result<Batch, ConsumeError> {
+        match self {
+            Payload::Batch(b) => Ok(b),
+            Payload::Encoded(_) => Err(ConsumeError::permanent(
+                "an encoded payload reached an exporter that sends batches as they are",
+            )),
+        }
     }
 }
 
@@ -248,12 +276,12 @@ impl Inner {
         (x >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    async fn attempt(&self, batch: Batch) -> Result<(), ConsumeError> {
+    async fn attempt(&self, payload: Payload) -> Result<(), ConsumeError> {
         let t = self.settings.timeout;
         if t.is_zero() {
-            return self.sender.send(batch).await;
+            return self.sender.send(payload).await;
         }
-        match tokio::time::timeout(t, self.sender.send(batch)).await {
+        match tokio::time::timeout(t, self.sender.send(payload)).await {
             Ok(r) => r,
             Err(_) => Err(ConsumeError::retryable(format!(
                 "request timed out after {}",
@@ -267,13 +295,27 @@ impl Inner {
     /// or kept on disk).
     async fn send(&self, batch: Batch, persistent: bool) -> (Outcome, Option<ConsumeError>) {
         let items = batch.items() as u64;
+        // Compressing a batch of thousands of spans takes milliseconds: on a thread of its own,
+        // so that the receivers sharing this worker keep answering meanwhile.
+        let sender = self.sender.clone();
+        let encoded = tokio::task::spawn_blocking(move || sender.encode(batch))
+            .await
+            .unwrap_or_else(|e| Err(ConsumeError::permanent(format!("encoding failed: {e}"))));
+        let payload = match encoded {
+            Ok(p) => p,
+            Err(err) => {
+                self.metrics.send_failed.add(items);
+                tracing::error!(component = %self.label, items, error = %err, "Exporting failed. Dropping data. (permanent error)");
+                return (Outcome::Dropped, Some(err));
+            }
+        };
         let r = &self.settings.retry;
         // tokio's clock, so that retries follow the runtime's (and tests' paused) time.
         let started = tokio::time::Instant::now();
         let mut interval = r.initial_interval;
         loop {
             let attempt = tokio::select! {
-                r = self.attempt(batch.clone()) => Some(r),
+                r = self.attempt(payload.clone()) => Some(r),
                 () = self.give_up.cancelled(), if persistent => None,
             };
             let err = match attempt {

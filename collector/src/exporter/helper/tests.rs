@@ -14,8 +14,9 @@ struct Flaky {
 }
 
 impl Sender for Flaky {
-    fn send(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+    fn send(&self, payload: Payload) -> BoxFuture<'_, Result<(), ConsumeError>> {
         Box::pin(async move {
+            let batch = payload.into_batch()?;
             *self.attempts.lock().unwrap() += 1;
             let mut f = self.fail.lock().unwrap();
             if *f > 0 {
@@ -29,6 +30,70 @@ impl Sender for Flaky {
             Ok(())
         })
     }
+}
+
+/// Encodes a batch as its span numbers (one byte each) and fails the first attempt; records
+/// every encode and what each attempt was given.
+#[derive(Default)]
+struct Encoding {
+    encodes: Mutex<usize>,
+    sent: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Sender for Encoding {
+    fn encode(&self, batch: Batch) -> Result<Payload, ConsumeError> {
+        *self.encodes.lock().unwrap() += 1;
+        let numbers = crate::testutil::span_numbers(&batch);
+        Ok(Payload::Encoded(numbers.iter().map(|&n| n as u8).collect()))
+    }
+
+    fn send(&self, payload: Payload) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            let Payload::Encoded(body) = payload else {
+                return Err(ConsumeError::permanent("not encoded"));
+            };
+            let mut sent = self.sent.lock().unwrap();
+            sent.push(body.to_vec());
+            if sent.len() == 1 {
+                return Err(ConsumeError::retryable("first attempt fails"));
+            }
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_is_encoded_once_and_retries_resend_those_bytes() {
+    let s = Arc::new(Encoding::default());
+    let (h, t) = setup(s.clone(), direct_with_retry());
+    h.consume(traces(0, 3)).await.unwrap();
+    assert_eq!(*s.encodes.lock().unwrap(), 1);
+    assert_eq!(*s.sent.lock().unwrap(), vec![vec![0, 1, 2], vec![0, 1, 2]]);
+    assert_eq!(metric(&t, "otelcol_exporter_sent_spans_total"), 3);
+}
+
+/// An encoding failure is permanent: counted as failed, never attempted.
+struct Unencodable;
+
+impl Sender for Unencodable {
+    fn encode(&self, _: Batch) -> Result<Payload, ConsumeError> {
+        Err(ConsumeError::permanent("too large"))
+    }
+
+    fn send(&self, _: Payload) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async { Err(ConsumeError::permanent("never called")) })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_that_cannot_be_encoded_fails_at_once() {
+    let (h, t) = setup(Arc::new(Unencodable), direct_with_retry());
+    assert_eq!(
+        h.consume(traces(0, 2)).await.unwrap_err(),
+        ConsumeError::permanent("too large")
+    );
+    assert_eq!(metric(&t, "otelcol_exporter_send_failed_spans_total"), 2);
+    assert_eq!(metric(&t, "otelcol_exporter_sent_spans_total"), 0);
 }
 
 fn flaky(fail: usize, err: ConsumeError) -> Arc<Flaky> {
@@ -167,7 +232,7 @@ struct Silent {
 }
 
 impl Sender for Silent {
-    fn send(&self, _: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+    fn send(&self, _: Payload) -> BoxFuture<'_, Result<(), ConsumeError>> {
         Box::pin(async move {
             *self.attempts.lock().unwrap() += 1;
             std::future::pending().await
@@ -253,8 +318,9 @@ struct Slow {
 }
 
 impl Sender for Slow {
-    fn send(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+    fn send(&self, payload: Payload) -> BoxFuture<'_, Result<(), ConsumeError>> {
         Box::pin(async move {
+            let batch = payload.into_batch()?;
             {
                 let mut n = self.in_flight.lock().unwrap();
                 *n += 1;
