@@ -448,12 +448,15 @@ ENVOY_RATIO=""
 # start_variant VARIANT APP_PORT: its sink and its Envoy; sets E_* for it or E_FAIL.
 start_variant() {
     local v=$1 key=${1//[^a-zA-Z0-9]/_} listen code="" attempt addrs file
+    echo "# Envoy: $(variant_label "$v")" >> "$WORK/commands.txt"
     start "sink-$key" "$LOAD_CPU" "$LOADGEN" sink --grpc 127.0.0.1:0 --http 127.0.0.1:0 --threads 1
     E_SINK[$v]=$STARTED
     addrs="$(first_line "$WORK/sink-$key.out" "$STARTED")" || die "the sink did not start: $(why "sink-$key")"
     E_SINK_HTTP[$v]="$(jq -r .http <<< "$addrs")"
     file="$WORK/envoy-$key.yaml"
-    echo "# Envoy: $(variant_label "$v")" >> "$WORK/commands.txt"
+    local tpl="scripts/bench/envoy-${v%%:*}.yaml"
+    [[ "$v" == filter-* ]] && tpl="scripts/bench/envoy-filter.yaml with plugin configuration scripts/bench/${v%%:*}.json"
+    echo "# \$WORK/envoy-$key.yaml = $tpl, ports and paths filled in" >> "$WORK/commands.txt"
     # Twice: a free port picked here can be taken by another process before Envoy binds it.
     for attempt in 1 2; do
         listen="$(free_port)"
@@ -472,9 +475,6 @@ start_variant() {
         E_FAIL[$v]="skipped: Envoy ${code:+answered $code}${code:-did not start}: ${reason:-no log}"
         return
     fi
-    local tpl="scripts/bench/envoy-${v%%:*}.yaml"
-    [[ "$v" == filter-* ]] && tpl="scripts/bench/envoy-filter.yaml with plugin configuration scripts/bench/${v%%:*}.json"
-    echo "# \$WORK/envoy-$key.yaml = $tpl, ports and paths filled in" >> "$WORK/commands.txt"
     E_URL[$v]="http://127.0.0.1:$listen/productpage"
 }
 
