@@ -480,7 +480,7 @@ start_variant() {
 
 bench_envoy() {
     if [ -n "$WRK_SKIP" ]; then
-        ROWS_C+=("| all | skipped: $WRK_SKIP | | | | | | |")
+        ROWS_C+=("| all | skipped: $WRK_SKIP | | | | | |")
         return
     fi
     local variants=() v round up up_addr pin=()
@@ -529,7 +529,6 @@ bench_envoy() {
     done
     # Spans leave Envoy in batches (the native tracer every 5 s): let them land, and charge
     # their CPU to the variant that made them.
-    local exported
     declare -A spans=()
     for v in "${variants[@]}"; do
         [ -n "${E_FAIL[$v]:-}" ] && continue
@@ -563,7 +562,7 @@ bench_envoy() {
         label="$(variant_label "$v")"
         [ -z "${E_FAIL[$v]:-}" ] && [ "${E_REQ[$v]}" -eq 0 ] && E_FAIL[$v]="failed: no requests answered"
         if [ -n "${E_FAIL[$v]:-}" ]; then
-            ROWS_C+=("| $label | ${E_FAIL[$v]} | | | | | | |")
+            ROWS_C+=("| $label | ${E_FAIL[$v]} | | | | | |")
             continue
         fi
         local -a rounds=() diffs=()

@@ -116,55 +116,80 @@ pub(super) fn salvage(c: &Ctx<'_>, buf: &[u8]) -> Result<super::Salvage, Validat
         let p = root.item("resource_spans", rindex);
         rindex += 1;
         let rs = c.len(&fd, 0, &p)?;
-        let rbase = fd.data_start();
-        let mut rs_out = Vec::with_capacity(rs.len());
-        let mut sindex = 0;
-        each_field(rs, rbase, &p, |f2| {
-            let raw2 = rs.get(f2.start..f2.end).unwrap_or(&[]);
-            match f2.num {
-                1 => sub(c, &f2, rbase, &p, "resource", resource)?,
-                3 => c.string(&f2, rbase, &p.field("schema_url")).map(drop)?,
-                2 => {
-                    let sp = p.item("scope_spans", sindex);
-                    sindex += 1;
-                    let ss = c.len(&f2, rbase, &sp)?;
-                    let sbase = rbase + f2.data_start();
-                    let mut ss_out = Vec::with_capacity(ss.len());
-                    let mut k = 0;
-                    each_field(ss, sbase, &sp, |f3| {
-                        let raw3 = ss.get(f3.start..f3.end).unwrap_or(&[]);
-                        match f3.num {
-                            1 => sub(c, &f3, sbase, &sp, "scope", scope)?,
-                            3 => c.string(&f3, sbase, &sp.field("schema_url")).map(drop)?,
-                            2 => {
-                                let one = sp.item("spans", k);
-                                k += 1;
-                                let body = c.len(&f3, sbase, &one)?;
-                                match span(c, body, sbase + f3.data_start(), &one) {
-                                    Ok(()) => s.kept += 1,
-                                    Err(e) => {
-                                        s.rejected += 1;
-                                        s.first.get_or_insert(e);
-                                        return Ok(());
-                                    }
-                                }
+        let rs_out = salvage_level(
+            c,
+            (rs, fd.data_start(), &p),
+            ("resource", resource),
+            "scope_spans",
+            |_, ss, sbase, sp, rs_out| {
+                let ss_out = salvage_level(
+                    c,
+                    (ss, sbase, sp),
+                    ("scope", scope),
+                    "spans",
+                    |raw, body, base, one, ss_out| {
+                        match span(c, body, base, one) {
+                            Ok(()) => {
+                                s.kept += 1;
+                                ss_out.extend_from_slice(raw);
                             }
-                            _ => {}
+                            Err(e) => {
+                                s.rejected += 1;
+                                s.first.get_or_insert(e);
+                            }
                         }
-                        ss_out.extend_from_slice(raw3);
                         Ok(())
-                    })?;
-                    put_len_field(&mut rs_out, 2, &ss_out);
-                    return Ok(());
-                }
-                _ => {}
-            }
-            rs_out.extend_from_slice(raw2);
-            Ok(())
-        })?;
+                    },
+                )?;
+                put_len_field(rs_out, 2, &ss_out);
+                Ok(())
+            },
+        )?;
         put_len_field(&mut out, 1, &rs_out);
         Ok(())
     })?;
     s.bytes = out;
     Ok(s)
+}
+
+type Check = fn(&Ctx<'_>, &[u8], usize, &Path<'_>) -> Result<(), ValidationError>;
+
+/// Salvages one level of the tree that has the shape `{ header = 1; children = 2;
+/// schema_url = 3; }` (`ResourceSpans`, `ScopeSpans`): its own fields are checked as
+/// [`resource_spans`] checks them (an error there is the whole request's) and copied, and
+/// `child` appends to the copy what it keeps of each child. `child` gets the child's field
+/// bytes, its body, the body's absolute offset and its path. `msg` is the level's bytes, their
+/// absolute offset and its path.
+fn salvage_level<'a>(
+    c: &Ctx<'_>,
+    (msg, base, p): (&'a [u8], usize, &Path<'_>),
+    (header, check): (&'static str, Check),
+    children: &'static str,
+    mut child: impl FnMut(
+        &'a [u8],
+        &'a [u8],
+        usize,
+        &Path<'_>,
+        &mut Vec<u8>,
+    ) -> Result<(), ValidationError>,
+) -> Result<Vec<u8>, ValidationError> {
+    let mut out = Vec::with_capacity(msg.len());
+    let mut n = 0;
+    each_field(msg, base, p, |fd| {
+        let raw = msg.get(fd.start..fd.end).unwrap_or(&[]);
+        match fd.num {
+            1 => sub(c, &fd, base, p, header, check)?,
+            3 => c.string(&fd, base, &p.field("schema_url")).map(drop)?,
+            2 => {
+                let cp = p.item(children, n);
+                n += 1;
+                let body = c.len(&fd, base, &cp)?;
+                return child(raw, body, base + fd.data_start(), &cp, &mut out);
+            }
+            _ => {}
+        }
+        out.extend_from_slice(raw);
+        Ok(())
+    })?;
+    Ok(out)
 }
