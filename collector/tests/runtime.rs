@@ -208,7 +208,13 @@ service:
                 .starts_with("text/plain; version=0.0.4")
         );
         let t = String::from_utf8(b).unwrap();
-        t.contains("otelcol_exporter_sent_spans_total{exporter=\"file\",")
+        // The counter is registered at zero when the exporter starts, so wait for
+        // the export itself, not for the line.
+        t.lines()
+            .any(|l| {
+                l.starts_with("otelcol_exporter_sent_spans_total{exporter=\"file\",")
+                    && l.ends_with(" 5")
+            })
             .then_some(t)
     });
     let value = |prefix: &str| -> f64 {
