@@ -1,4 +1,4 @@
-//! The data-editing processors on Envoy-sidecar-shaped requests (100 spans, 15 attributes
+//! The data-editing processors on Envoy-sidecar-shaped requests (10 and 100 spans, 15 attributes
 //! each, as istio-proxy exports them; `otlp/benches/envoy.rs`): cost per span of the seed
 //! pipeline's `filter` (four OTTL conditions) and `attributes` (one upsert), alone and
 //! chained, next to `batching::concat` — what a pass-through pipeline costs per span — for
@@ -33,8 +33,6 @@ mod pipeline;
 use cpu_time::CpuTime;
 use pipeline::{Null, SEED_ATTRIBUTES, SEED_FILTER, chain, now};
 
-const SPANS: usize = 100;
-
 /// The Envoy request, with every tenth span renamed so that the seed filter drops it.
 fn with_matches(pb: &[u8]) -> Batch {
     let mut req = ExportTraceServiceRequest::decode(pb).unwrap();
@@ -56,7 +54,13 @@ fn with_matches(pb: &[u8]) -> Batch {
 }
 
 fn benches(c: &mut Criterion<CpuTime>) {
-    let pb = envoy::envoy_request(SPANS);
+    for spans in [10, 100] {
+        group(c, spans);
+    }
+}
+
+fn group(c: &mut Criterion<CpuTime>, spans: usize) {
+    let pb = envoy::envoy_request(spans);
     let batch =
         Batch::new_validated(Signal::Traces, Bytes::from(pb.clone()), &Limits::default()).unwrap();
     let ten_percent = with_matches(&pb);
@@ -82,16 +86,16 @@ fn benches(c: &mut Criterion<CpuTime>) {
         null.clone(),
     );
 
-    let mut g = c.benchmark_group(format!("processors/{SPANS}_spans"));
-    g.throughput(Throughput::Elements(SPANS as u64));
+    let mut g = c.benchmark_group(format!("processors/{spans}_spans"));
+    g.throughput(Throughput::Elements(spans as u64));
     g.warm_up_time(Duration::from_secs(1));
     g.measurement_time(Duration::from_secs(3));
     let parts: Vec<Batch> = (0..2).map(|_| batch.clone()).collect();
-    g.throughput(Throughput::Elements(2 * SPANS as u64));
+    g.throughput(Throughput::Elements(2 * spans as u64));
     g.bench_function("concat (pass-through reference, 2 requests)", |b| {
         b.iter(|| batching::concat(Signal::Traces, black_box(&parts)))
     });
-    g.throughput(Throughput::Elements(SPANS as u64));
+    g.throughput(Throughput::Elements(spans as u64));
     for (name, p, input) in [
         ("filter seed, no match", &filter, &batch),
         ("filter seed, 10% dropped", &filter, &ten_percent),

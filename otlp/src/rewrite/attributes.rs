@@ -189,6 +189,31 @@ impl<'a> AttributeEdits<'a> {
         }
     }
 
+    /// True when the edits only add keys the original list does not have: the result is the
+    /// original list with the new entries after it, so a rewriter can copy the message as it
+    /// is and append them (see [`encode_appended`](Self::encode_appended)).
+    pub(crate) fn only_appends(&self) -> bool {
+        if self.clear || self.ops.is_empty() || self.ops.iter().any(|o| o.value.is_none()) {
+            return false;
+        }
+        // One lookup per new key: configurations add a few keys to lists of many.
+        self.original
+            .is_none_or(|a| !self.ops.iter().any(|o| a.contains(&o.key)))
+    }
+
+    /// Writes the new entries only, as repeated field `field`, and returns how many bytes
+    /// that took. Meant for [`only_appends`](Self::only_appends) edits.
+    pub(crate) fn encode_appended(&self, field: u32, out: &mut Vec<u8>) -> usize {
+        let before = out.len();
+        for op in &self.ops {
+            if let Some(v) = &op.value {
+                put_len_header(out, field, key_value_len(&op.key, v));
+                encode_key_value(out, &op.key, v);
+            }
+        }
+        out.len() - before
+    }
+
     /// Writes the resulting list as repeated field `field`.
     pub(crate) fn encode(&self, field: u32, out: &mut Vec<u8>) {
         self.each(|len, w| {

@@ -275,3 +275,117 @@ fn attribute_edits_follow_the_attributes_processor_semantics() {
     assert_eq!(e.keys().count(), 0);
     assert!(!e.is_unchanged());
 }
+
+/// Upserting keys a span does not have (the seed pipeline's `attributes` action) copies the
+/// span's bytes as they are and appends the new entries after them; upserting a key it has
+/// re-encodes the list in place.
+#[test]
+fn new_keys_are_appended_to_the_span_bytes() {
+    struct Upsert(&'static str);
+    impl<'a> TracesEditor<'a> for Upsert {
+        fn span(
+            &mut self,
+            _: &ResourceSpansView<'a>,
+            _: &ScopeSpansView<'a>,
+            _: &SpanView<'a>,
+            edit: &mut SpanEdit<'a>,
+        ) -> Action {
+            edit.attributes.upsert(self.0, "tap-sandbox");
+            edit.attributes.upsert("n", 7);
+            Action::Keep
+        }
+    }
+    let b = batch();
+    let spans_of = |bytes: &[u8]| -> Vec<Vec<u8>> {
+        crate::views::TracesView::new(bytes)
+            .spans()
+            .map(|(_, _, s)| s.raw().to_vec())
+            .collect()
+    };
+    let before = spans_of(b.bytes());
+    let out = rewrite_traces(&b, &mut Upsert("cluster"));
+    assert_eq!(
+        validate(Signal::Traces, out.bytes(), &Limits::default()),
+        Ok(4)
+    );
+    let mut appended = Vec::new();
+    let kvs = [
+        kv("cluster", s("tap-sandbox")),
+        kv("n", any_value::Value::IntValue(7)),
+    ];
+    for kv in &kvs {
+        prost::encoding::message::encode(9, kv, &mut appended);
+    }
+    for (old, new) in before.iter().zip(spans_of(out.bytes())) {
+        assert_eq!(new, [old.as_slice(), &appended].concat());
+    }
+    let got = ExportTraceServiceRequest::decode(out.bytes().as_ref()).unwrap();
+    let sp = &got.resource_spans[0].scope_spans[0].spans[0];
+    assert_eq!(sp.attributes[3..], kvs);
+    assert_eq!(sp.events.len(), 2, "fields after the attributes survive");
+
+    // An existing key keeps its position: the list is rewritten.
+    let out = rewrite_traces(&b, &mut Upsert("http.url"));
+    let got = ExportTraceServiceRequest::decode(out.bytes().as_ref()).unwrap();
+    let sp = &got.resource_spans[0].scope_spans[0].spans[0];
+    assert_eq!(sp.attributes[0], kv("http.url", s("tap-sandbox")));
+    assert_eq!(sp.attributes.len(), 4);
+}
+
+proptest::proptest! {
+    /// Whatever keys the span has and the edits touch, the rewritten span decodes to the list
+    /// the attributes processor defines (whether the rewrite appended or re-encoded).
+    #[test]
+    fn upserts_and_inserts_decode_as_the_processor_defines(
+        original in proptest::collection::btree_map("[a-d]", "[a-z]{0,3}", 0..5),
+        edits in proptest::collection::vec((proptest::bool::ANY, "[a-f]", "[A-Z]{1,3}"), 1..4),
+    ) {
+        struct Edits(Vec<(bool, String, String)>);
+        impl<'a> TracesEditor<'a> for Edits {
+            fn span(&mut self, _: &ResourceSpansView<'a>, _: &ScopeSpansView<'a>,
+                    _: &SpanView<'a>, edit: &mut SpanEdit<'a>) -> Action {
+                for (upsert, k, v) in &self.0 {
+                    if *upsert {
+                        edit.attributes.upsert(k.clone(), v.clone());
+                    } else {
+                        edit.attributes.insert(k.clone(), v.clone());
+                    }
+                }
+                Action::Keep
+            }
+        }
+        let original: Vec<(String, String)> = original.into_iter().collect();
+        // The model: an existing key is set in place (upsert only), a new one goes last.
+        let mut want = original.clone();
+        for (upsert, k, v) in &edits {
+            match want.iter().position(|(wk, _)| wk == k) {
+                Some(i) if *upsert => want[i].1 = v.clone(),
+                Some(_) => {}
+                None => want.push((k.clone(), v.clone())),
+            }
+        }
+        let span = Span {
+            name: "s".into(),
+            attributes: original.iter().map(|(k, v)| kv(k, s(v))).collect(),
+            status: Some(Status { message: "m".into(), code: 2 }),
+            ..Default::default()
+        };
+        let req = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans { spans: vec![span.clone()], ..Default::default() }],
+                ..Default::default()
+            }],
+        };
+        let b = Batch::new_validated(
+            Signal::Traces, Bytes::from(req.encode_to_vec()), &Limits::default()).unwrap();
+        let out = rewrite_traces(&b, &mut Edits(edits));
+        proptest::prop_assert_eq!(
+            validate(Signal::Traces, out.bytes(), &Limits::default()), Ok(1));
+        let got = ExportTraceServiceRequest::decode(out.bytes().as_ref()).unwrap();
+        let expected = Span {
+            attributes: want.iter().map(|(k, v)| kv(k, s(v))).collect(),
+            ..span
+        };
+        proptest::prop_assert_eq!(&got.resource_spans[0].scope_spans[0].spans[0], &expected);
+    }
+}

@@ -73,6 +73,15 @@ impl<'a> SpanEdit<'a> {
         self.status = Some((code, message.into()));
     }
 
+    /// True when the only change is new attributes: the span can be copied as it is, with
+    /// them appended (protobuf keeps repeated fields in order wherever they occur).
+    fn only_appends_attributes(&self) -> bool {
+        self.trace_state.is_none()
+            && self.drop_events.is_empty()
+            && self.status.is_none()
+            && self.attributes.only_appends()
+    }
+
     /// True when nothing was changed.
     pub fn is_unchanged(&self) -> bool {
         self.attributes.is_unchanged()
@@ -251,6 +260,26 @@ pub fn rewrite_traces<'a, E: TracesEditor<'a> + ?Sized>(batch: &'a Batch, editor
                         }
                         _ => pieces.push(Piece::Src(r)),
                     }
+                } else if sedit.only_appends_attributes() {
+                    // The usual `attributes`/`upsert` edit: a new length, the span's bytes
+                    // as they are, then the new entries. No copy of the span into scratch.
+                    rs_changed = true;
+                    tmp.clear();
+                    let added = sedit.attributes.encode_appended(9, &mut tmp);
+                    if scratch.is_empty() {
+                        // Every span of the group is likely to get the same entries: room
+                        // for all of them (and three pieces each) in one allocation.
+                        let spans = ss_buf.len() / span_buf.len().max(1) + 1;
+                        scratch.reserve(spans * (added + 8));
+                        pieces.reserve(3 * spans);
+                    }
+                    let header = scratch.len();
+                    put_len_header(&mut scratch, 2, span_buf.len() + added);
+                    pieces.push(Piece::Scratch(header..scratch.len()));
+                    pieces.push(Piece::Src(ss_off + h.data_start()..ss_off + h.end));
+                    let at = scratch.len();
+                    scratch.extend_from_slice(&tmp);
+                    pieces.push(Piece::Scratch(at..scratch.len()));
                 } else {
                     rs_changed = true;
                     if scratch.is_empty() {

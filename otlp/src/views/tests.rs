@@ -206,3 +206,42 @@ proptest::proptest! {
         proptest::prop_assert_eq!(view.attributes().get(&probe).and_then(|v| v.as_str()), want);
     }
 }
+
+/// A span's attribute run is skipped in one loop; an entry cut short inside the run ends the
+/// span there, as the general field reader does: entries before it count, fields after it
+/// are not read.
+#[test]
+fn a_malformed_attribute_inside_a_run_ends_the_span_there() {
+    let entry = |k: &[u8]| [&[0x4a, k.len() as u8 + 2, 0x0a, k.len() as u8][..], k].concat();
+    let name = [&[0x2a, 1][..], b"n"].concat();
+    let status = vec![0x7a, 2, 0x18, 2];
+    for (run, want) in [
+        // Whole run, then a field after it: everything read.
+        (
+            [entry(b"a"), entry(b"b"), entry(b"c")].concat(),
+            (3, Some(2)),
+        ),
+        // The third entry claims more bytes than the span has.
+        (
+            [entry(b"a"), entry(b"b"), vec![0x4a, 0x7f, 0x0a]].concat(),
+            (2, None),
+        ),
+        // The third entry's length is an unfinished varint.
+        (
+            [entry(b"a"), entry(b"b"), vec![0x4a, 0xff]].concat(),
+            (2, None),
+        ),
+    ] {
+        let buf = [name.clone(), run, status.clone()].concat();
+        let span = crate::views::SpanView::parse(&buf);
+        assert_eq!(span.name(), "n");
+        assert_eq!(
+            (
+                span.attributes().len(),
+                (span.status_code() != 0).then_some(span.status_code())
+            ),
+            want
+        );
+        assert!(span.attributes().get("b").is_some());
+    }
+}

@@ -114,7 +114,8 @@ impl<'a> SpanView<'a> {
             events: Region::default(),
             links: Region::default(),
         };
-        for f in Fields::ok(buf) {
+        let mut fields = Fields::ok(buf);
+        while let Some(f) = fields.next() {
             match (f.num, f.val) {
                 (1, Val::Len(b)) => s.trace_id = id(b),
                 (2, Val::Len(b)) => s.span_id = id(b),
@@ -124,7 +125,13 @@ impl<'a> SpanView<'a> {
                 (6, Val::Varint(v)) => s.kind = v as i32,
                 (7, Val::I64(v)) => s.start = v,
                 (8, Val::I64(v)) => s.end = v,
-                (9, Val::Len(_)) => s.attributes.add(&f),
+                (9, Val::Len(_)) => {
+                    // Attributes come in runs of 10-20 entries: skip the rest of the run
+                    // without decoding each field (a third of this function's time).
+                    s.attributes.add(&f);
+                    let n = fields.skip_run(0x4a);
+                    s.attributes.extend_run(n, fields.position());
+                }
                 (10, Val::Varint(v)) => s.dropped_attributes = v as u32,
                 (11, Val::Len(_)) => s.events.add(&f),
                 (12, Val::Varint(v)) => s.dropped_events = v as u32,
