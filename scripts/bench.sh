@@ -5,18 +5,20 @@
 #
 #   a. collector pass-through: OTLP/gRPC in -> batch 8192 / 200 ms -> OTLP/gRPC + gzip out ->
 #      a sink that decodes every span; meshtrace-collector and rotel, 10 and 100 spans/request
-#   b. the seed users' pipeline (filter with OTTL + attributes + batch), meshtrace only
+#   b. the seed users' pipeline (filter with OTTL + attributes + batch), meshtrace only, in
+#      rounds with its own pass-through for the ratio
 #   c. Envoy (one worker): no tracing, Envoy's OpenTelemetry tracer, the meshtrace filter
 #
 #   scripts/bench.sh                 a, b and c (about 5 minutes once built)
 #   scripts/bench.sh collector       a and b only        scripts/bench.sh envoy    c only
+#   scripts/bench.sh seed            b only (A/B of processor changes)
 #   scripts/bench.sh micro [CRATE…]  the criterion micro-benchmarks instead: every crate's, or
 #                                    meshtrace-CRATE's; `scripts/bench.sh filter otlp` is short
 #                                    for `micro filter otlp` (criterion writes no BENCHMARKS.md)
 #
 # Environment:
 #   BENCH_DURATION=15      measured seconds per collector scenario, after BENCH_WARMUP=3 s of warm-up
-#   BENCH_ROUNDS=8         Envoy: rounds of BENCH_SEGMENT=3 s of load on each variant in turn
+#   BENCH_ROUNDS=8         b and Envoy: rounds of BENCH_SEGMENT=3 s of load on each in turn
 #   BENCH_ENVOY_VARIANTS   the Envoy variants, in order (default: none native filter-idle
 #                          filter-propagation filter-export); "filter-export:FILE" runs another
 #                          .wasm (A/B of builds)
@@ -56,7 +58,10 @@ CONNECTIONS="${BENCH_CONNECTIONS:-16}"
 PIN="${BENCH_PIN:-1}"
 WRITE="${BENCH_WRITE:-1}"
 WHAT="${1:-all}"
-case "$WHAT" in all | collector | envoy) ;; *) die "usage: scripts/bench.sh [all|collector|envoy] | micro [CRATE...]" ;; esac
+case "$WHAT" in all | collector | seed | envoy) ;; *) die "usage: scripts/bench.sh [all|collector|seed|envoy] | micro [CRATE...]" ;; esac
+# Which parts run: the collectors (a and b, or b alone) and Envoy (c).
+COLLECTORS=1; ENVOYS=1
+case "$WHAT" in collector | seed) ENVOYS=0 ;; envoy) COLLECTORS=0 ;; esac
 # CPU placement (see BENCHMARKS.md): the process under test gets a core of its own; everything
 # that measures it shares the other one.
 SUT_CPU=1
@@ -347,11 +352,11 @@ note_other() { MAX_OTHER="$(calc "$1 > $MAX_OTHER ? $1 : $MAX_OTHER" 2)"; }
 
 ROWS_A=()
 ROWS_B=()
-declare -A PASS_E2E=()
 
 bench_collectors() {
     local kind spans
     for spans in 10 100; do
+        [ "$WHAT" = seed ] && break
         log "a. harness ceiling, $spans spans/request"
         run_ceiling "$spans"
         ROWS_A+=("| *harness only: generator -> sink on CPU $LOAD_CPU* | $spans | $(thousands "$R_E2E") | | | | $R_LOST | $R_ACK | $R_LOAD_PCT % | $R_OTHER |")
@@ -374,24 +379,112 @@ bench_collectors() {
                 ROWS_A+=("| $name | $spans | skipped: $R_SKIP | | | | | | | |")
                 continue
             fi
-            PASS_E2E[$kind/$spans]=$R_E2E
             ROWS_A+=("| $name | $spans | $(thousands "$R_E2E") | $R_CPU_M | $R_CPU_PCT % | $R_RSS | $R_LOST | $R_ACK | $R_LOAD_PCT % | $R_OTHER |")
             [ -n "$R_ERRORS" ] && NOTES+=("a. $kind at $spans spans/request: load generator errors: $R_ERRORS")
         done
     done
     for spans in 10 100; do
-        log "b. meshtrace seed pipeline, $spans spans/request"
-        run_collector meshtrace seed "$spans"
+        log "b. meshtrace seed pipeline and pass-through in turn, $spans spans/request"
+        run_seed_paired "$spans"
         if [ -n "$R_SKIP" ]; then
             ROWS_B+=("| filter + attributes + batch | $spans | skipped: $R_SKIP | | | | | | |")
             continue
         fi
-        local ratio="n/a"
-        if [ -n "${PASS_E2E[meshtrace/$spans]:-}" ]; then
-            ratio="$(calc "100 * $R_E2E / ${PASS_E2E[meshtrace/$spans]}" 0) %"
-        fi
-        ROWS_B+=("| filter + attributes + batch | $spans | $(thousands "$R_E2E") | $ratio | $R_CPU_M | $R_CPU_PCT % | $R_RSS | $R_LOST | $R_OTHER |")
+        ROWS_B+=("| filter + attributes + batch | $spans | $(thousands "$R_E2E") | $R_RATIO | $R_CPU_M | $R_CPU_PCT % | $R_RSS | $R_LOST | $R_OTHER |")
     done
+}
+
+# run_seed_paired SPANS: the seed pipeline and the pass-through side by side, each collector
+# with its own sink, both on the SUT CPU; the load visits them in turn, SEGMENT s each, for
+# ROUNDS rounds. A ratio of two runs minutes apart measured this VM's neighbours as much as
+# the pipelines (the same pass-through gave 29k and 104k spans/s in two runs); a round's two
+# segments share its conditions. Sets R_SKIP, or the R_* results of the seed collector.
+run_seed_paired() {
+    local spans=$1 kind round cfg
+    R_SKIP=""
+    if [ -n "$COLLECTOR_SKIP" ]; then R_SKIP="$COLLECTOR_SKIP"; return; fi
+    local -A pid=() sink=() http=() port=() accepted=() rate=() cpu=() cpu_t=() secs_t=() spans_t=()
+    echo "# meshtrace pass-through and seed side by side, $spans spans/request, load in turn" >> "$WORK/commands.txt"
+    for kind in passthrough seed; do
+        cfg="scripts/bench/collector-$kind.yaml"
+        start "sink-$kind" "$LOAD_CPU" "$LOADGEN" sink --grpc 127.0.0.1:0 --http 127.0.0.1:0 --threads 1
+        sink[$kind]=$STARTED
+        local addrs
+        addrs="$(first_line "$WORK/sink-$kind.out" "$STARTED")" || die "the sink did not start: $(why "sink-$kind")"
+        http[$kind]="$(jq -r .http <<< "$addrs")"
+        port[$kind]="$(free_port)"
+        start "collector-$kind" "$SUT_CPU" env BENCH_OTLP_IN="127.0.0.1:${port[$kind]}" \
+            BENCH_OTLP_OUT="$(jq -r .grpc <<< "$addrs")" "$COLLECTOR" --config "$cfg"
+        pid[$kind]=$STARTED
+        accepted[$kind]=0; rate[$kind]=""; cpu[$kind]=""; cpu_t[$kind]=0; secs_t[$kind]=0; spans_t[$kind]=0
+        if ! wait_port "${port[$kind]}" "$STARTED" 20; then
+            R_SKIP="meshtrace ($kind) did not listen on its OTLP port: $(why "collector-$kind")"
+        fi
+    done
+    # segment KIND SECONDS [MEASURE]: load on one collector; with MEASURE, its rate and CPU
+    # per span over the segment after its first second are appended to rate[KIND], cpu[KIND].
+    segment() {
+        local kind=$1 secs=$2 s0 s1 c0 c1 n w
+        SINK_HTTP="${http[$kind]}"
+        start loadgen "$LOAD_CPU" "$LOADGEN" send --endpoint "127.0.0.1:${port[$kind]}" \
+            --spans-per-request "$spans" --concurrency "$CONCURRENCY" \
+            --duration "$((secs + 2))s" --seed 1 --threads 1 --json
+        local gen=$STARTED
+        pause 1
+        s0="$(sink_stats)"; c0="$(cpu_ticks "${pid[$kind]}")"
+        pause "$secs"
+        s1="$(sink_stats)"; c1="$(cpu_ticks "${pid[$kind]}")"
+        wait "$gen" || true
+        n="$(tail -n1 "$WORK/loadgen.out" | jq -r '.spans_accepted // empty' 2> /dev/null || true)"
+        if [ -z "$n" ]; then R_SKIP="load generator failed: $(why loadgen)"; return; fi
+        accepted[$kind]=$((accepted[$kind] + n))
+        [ -z "${3:-}" ] && return
+        n=$(($(jq .spans <<< "$s1") - $(jq .spans <<< "$s0")))
+        w="$(calc "($(jq .now_unix_ms <<< "$s1") - $(jq .now_unix_ms <<< "$s0")) / 1000" 3)"
+        rate[$kind]+="$(calc "$n / $w" 0) "
+        cpu[$kind]+="$(calc "($c1 - $c0) / $CLK_TCK / ($n > 0 ? $n : 1) * 1000000" 2) "
+        cpu_t[$kind]=$((cpu_t[$kind] + c1 - c0)); secs_t[$kind]="$(calc "${secs_t[$kind]} + $w" 3)"; spans_t[$kind]=$((spans_t[$kind] + n))
+    }
+    local m0 t0 m1 t1 h0 h1 sut0 sut1 f0 f1
+    if [ -z "$R_SKIP" ]; then
+        echo "taskset -c $LOAD_CPU target/release/meshtrace-loadgen send --endpoint <each in turn> --spans-per-request $spans --concurrency $CONCURRENCY --duration $((SEGMENT + 2))s --seed 1 --threads 1 --json   # x $ROUNDS per collector, measured from its 2nd second for ${SEGMENT} s" >> "$WORK/commands.txt"
+        for kind in passthrough seed; do segment "$kind" "$WARMUP"; done
+        m0="$(machine_ticks)"; t0="$(date +%s.%N)"; h0="$(cpu_ticks "${sink[@]}")"; sut0="$(cpu_ticks "${pid[@]}")"; children_ticks f0
+        for round in $(seq "$ROUNDS"); do
+            [ -n "$R_SKIP" ] && break
+            log "b. round $round of $ROUNDS"
+            for kind in passthrough seed; do segment "$kind" "$SEGMENT" measure; done
+        done
+        m1="$(machine_ticks)"; t1="$(date +%s.%N)"; h1="$(cpu_ticks "${sink[@]}")"; sut1="$(cpu_ticks "${pid[@]}")"; children_ticks f1
+    fi
+    local lost=0 final
+    if [ -z "$R_SKIP" ]; then
+        for kind in passthrough seed; do
+            SINK_HTTP="${http[$kind]}"
+            drain "${accepted[$kind]}"
+            final="$(sink_stats | jq .spans)"
+            [ "$kind" = seed ] && lost=$((accepted[$kind] - final))
+            alive "${pid[$kind]}" || R_SKIP="meshtrace ($kind) exited during the run: $(why "collector-$kind")"
+        done
+    fi
+    R_RSS="$(hwm_mib "${pid[seed]}")"
+    for kind in passthrough seed; do stop "${pid[$kind]}"; stop "${sink[$kind]}"; done
+    [ -n "$R_SKIP" ] && return
+    local -a pt=() sd=() ratios=()
+    read -r -a pt <<< "${rate[passthrough]}"
+    read -r -a sd <<< "${rate[seed]}"
+    local i
+    for i in "${!sd[@]}"; do ratios+=("$(calc "100 * ${sd[$i]} / (${pt[$i]} > 0 ? ${pt[$i]} : 1)" 1)"); done
+    # shellcheck disable=SC2086 # space-separated numbers
+    R_E2E="$(median "${sd[@]}")"
+    R_RATIO="$(calc "$(median "${ratios[@]}")" 0) % ($(spread "${ratios[@]}") %) of $(thousands "$(calc "$(median "${pt[@]}")" 0)")"
+    # shellcheck disable=SC2086
+    R_CPU_M="$(calc "$(median ${cpu[seed]})" 1) (pass-through $(calc "$(median ${cpu[passthrough]})" 1))"
+    R_CPU_PCT="$(calc "100 * ${cpu_t[seed]} / $CLK_TCK / ${secs_t[seed]}" 0)"
+    R_LOST=$lost
+    R_OTHER="$(calc "(($m1 - $m0) - ($sut1 - $sut0) - ($h1 - $h0) - ($f1 - $f0)) / $CLK_TCK / ($t1 - $t0)" 2)"
+    R_E2E="$(calc "$R_E2E" 0)"
+    note_other "$R_OTHER"
 }
 
 # --- c: Envoy --------------------------------------------------------------------------------
@@ -605,7 +698,7 @@ LOADGEN="$ROOT/target/release/meshtrace-loadgen"
 
 COLLECTOR="$ROOT/target/release/meshtrace-collector"
 COLLECTOR_SKIP=""
-if [ "$WHAT" != envoy ]; then
+if [ "$COLLECTORS" = 1 ]; then
     if ! cargo build --release --quiet -p meshtrace-collector 2> "$WORK/collector-build.err"; then
         COLLECTOR_SKIP="meshtrace-collector does not build: $(grep -m1 '^error' "$WORK/collector-build.err" | cut -c1-120)"
     elif ! "$COLLECTOR" --help 2>&1 | grep -q -- '--config'; then
@@ -616,7 +709,7 @@ fi
 WASM=""
 FILTER_SKIP=""
 WRK_SKIP=""
-if [ "$WHAT" != collector ]; then
+if [ "$ENVOYS" = 1 ]; then
     if [ -n "${BENCH_WASM:-}" ]; then
         WASM="$(realpath "$BENCH_WASM")"
         WASM_KIB="$(calc "$(stat -c %s "$WASM") / 1024" 1)"
@@ -636,8 +729,8 @@ LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 steal_ticks() { awk '/^cpu /{print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit}' /proc/stat; }
 STEAL_START="$(steal_ticks)"
 STARTED_AT="$(date -u '+%Y-%m-%d %H:%M UTC')"
-[ "$WHAT" != envoy ] && bench_collectors
-[ "$WHAT" != collector ] && bench_envoy
+[ "$COLLECTORS" = 1 ] && bench_collectors
+[ "$ENVOYS" = 1 ] && bench_envoy
 LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 STEAL_PCT="$(echo "$STEAL_START $(steal_ticks)" | awk '{ d = $4 - $2; printf "%.1f", (d > 0 ? 100 * ($3 - $1) / d : 0) }')"
 
@@ -662,7 +755,7 @@ REPORT="$WORK/report.md"
     else
         echo "Placement: nothing pinned (BENCH_PIN=0)."
     fi
-    if [ "$WHAT" != envoy ]; then
+    if [ "$COLLECTORS" = 1 ] && [ "$WHAT" != seed ]; then
         echo
         echo "### a. Collector pass-through: OTLP/gRPC in -> batch 8192 / 200 ms -> OTLP/gRPC + gzip -> decoding sink"
         echo
@@ -671,14 +764,18 @@ REPORT="$WORK/report.md"
         echo "| collector | spans/req | e2e spans/s | CPU-s/M spans | CPU | peak RSS MiB | lost | ack ms p50 / p99 | load side | other |"
         echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         printf '%s\n' "${ROWS_A[@]}"
+    fi
+    if [ "$COLLECTORS" = 1 ]; then
         echo
         echo "### b. Seed pipeline (meshtrace): filter (4 OTTL conditions) + attributes upsert + batch"
+        echo
+        echo "The seed collector and a pass-through collector up at once, each with its own sink, both on CPU $SUT_CPU; the generator visits them in turn, $((SEGMENT + 2)) s each (measured from the 2nd second for ${SEGMENT} s), for $ROUNDS rounds, after ${WARMUP} s of warm-up each. e2e = the seed collector's median over the rounds; vs pass-through = median over the rounds of the seed rate over the same round's pass-through rate, (min–max), of the pass-through's median rate; CPU-s/M = median over the rounds (the pass-through's in brackets); CPU = the seed collector's share of its core over its segments."
         echo
         echo "| pipeline | spans/req | e2e spans/s | vs pass-through | CPU-s/M spans | CPU | peak RSS MiB | lost | other |"
         echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
         printf '%s\n' "${ROWS_B[@]}"
     fi
-    if [ "$WHAT" != collector ]; then
+    if [ "$ENVOYS" = 1 ]; then
         echo
         echo "### c. Envoy, one worker (\`--concurrency 1\`), HTTP/1.1 through to a trivial upstream"
         echo
