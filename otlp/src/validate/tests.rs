@@ -143,3 +143,70 @@ mod salvage {
         }
     }
 }
+
+mod plain_key_value {
+    use super::super::common::{key_value, plain_key_value};
+    use super::super::{Ctx, Path};
+    use crate::Limits;
+    use proptest::strategy::Strategy;
+
+    fn general(kv: &[u8], limits: &Limits) -> bool {
+        key_value(&Ctx { limits }, kv, 0, &Path::ROOT, 1, kv.is_ascii()).is_ok()
+    }
+
+    #[test]
+    fn the_usual_layouts_take_the_short_way_and_the_rest_do_not() {
+        let max = Limits::default().max_value_bytes;
+        for (kv, plain) in [
+            (&b"\x0a\x01k\x12\x03\x0a\x01v"[..], true),
+            (b"\x0a\x01k\x12\x02\x0a\x00", true),
+            (b"\x0a\x00\x12\x02\x18\x05", true),
+            (b"\x0a\x01k\x12\x03\x18\x96\x01", true),
+            // Value first, no value, a bool, a double, extra fields: the general walk.
+            (b"\x12\x03\x0a\x01v\x0a\x01k", false),
+            (b"\x0a\x01k", false),
+            (b"\x0a\x01k\x12\x02\x10\x01", false),
+            (b"\x0a\x01k\x12\x03\x0a\x01v\x18\x01", false),
+            // Lengths that do not add up, an unfinished varint, a 10-byte varint.
+            (b"\x0a\x01k\x12\x04\x0a\x01v", false),
+            (b"\x0a\x01k\x12\x03\x0a\x02v", false),
+            (b"\x0a\x01k\x12\x02\x18\x96", false),
+            // Not ASCII (valid UTF-8 or not): the general walk checks it.
+            ("\x0a\x02é\x12\x03\x0a\x01v".as_bytes(), false),
+            (b"\x0a\x01k\x12\x03\x0a\x01\xff", false),
+            (
+                b"\x0a\x01k\x12\x0b\x18\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+                false,
+            ),
+        ] {
+            assert_eq!(plain_key_value(kv, max), plain, "{kv:?}");
+        }
+        // Over the value limit: the general walk reports it.
+        assert!(!plain_key_value(b"\x0a\x01k\x12\x03\x0a\x01v", 0));
+    }
+
+    proptest::proptest! {
+        /// Whatever the short way accepts, the general walk accepts: near-canonical entries
+        /// with one byte changed, under tight and default limits.
+        #[test]
+        fn what_the_short_way_accepts_the_general_walk_accepts(
+            key in "[a-z.]{0,20}|ü",
+            value in proptest::prop_oneof![
+                "[ -~]{0,40}|é{1,3}".prop_map(|s| [&[0x0a, s.len() as u8][..], s.as_bytes()].concat()),
+                proptest::collection::vec(proptest::num::u8::ANY, 1..12)
+                    .prop_map(|v| [&[0x18][..], &v].concat()),
+            ],
+            flip in proptest::option::of((0usize..80, proptest::num::u8::ANY)),
+            max in proptest::sample::select(vec![3usize, 16, 4096]),
+        ) {
+            let mut kv = [&[0x0a, key.len() as u8][..], key.as_bytes(), &[0x12, value.len() as u8], &value].concat();
+            if let Some((at, b)) = flip && at < kv.len() {
+                kv[at] = b;
+            }
+            let limits = Limits { max_value_bytes: max, ..Limits::default() };
+            if plain_key_value(&kv, max) {
+                proptest::prop_assert!(general(&kv, &limits), "{kv:?}");
+            }
+        }
+    }
+}
