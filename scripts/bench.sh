@@ -218,12 +218,14 @@ drain() {
     done
 }
 
-# start_sink GRPC HTTP: a sink on the load CPU; sets SINK_PID, SINK_GRPC, SINK_HTTP.
+# start_sink [NAME]: a sink on the load CPU, on free loopback ports, its output in
+# $WORK/NAME.out (default "sink"); sets SINK_PID, SINK_GRPC, SINK_HTTP.
 start_sink() {
-    start sink "$LOAD_CPU" "$LOADGEN" sink --grpc "$1" --http "$2" --threads 1
+    local name=${1:-sink}
+    start "$name" "$LOAD_CPU" "$LOADGEN" sink --grpc 127.0.0.1:0 --http 127.0.0.1:0 --threads 1
     SINK_PID=$STARTED
     local addrs
-    addrs="$(first_line "$WORK/sink.out" "$SINK_PID")" || die "the sink did not start: $(why sink)"
+    addrs="$(first_line "$WORK/$name.out" "$SINK_PID")" || die "the sink did not start: $(why "$name")"
     SINK_GRPC="$(jq -r .grpc <<< "$addrs")"
     SINK_HTTP="$(jq -r .http <<< "$addrs")"
 }
@@ -246,7 +248,7 @@ run_collector() {
     fi
     echo "# $kind, $pipeline, $spans spans/request" >> "$WORK/commands.txt"
     in_port="$(free_port)"
-    start_sink 127.0.0.1:0 127.0.0.1:0
+    start_sink
     case "$kind" in
         meshtrace)
             start collector "$SUT_CPU" env BENCH_OTLP_IN="127.0.0.1:$in_port" BENCH_OTLP_OUT="$SINK_GRPC" \
@@ -319,7 +321,7 @@ run_collector() {
 run_ceiling() {
     local spans=$1 secs=$(((DURATION + 1) / 2))
     echo "# harness ceiling (no collector), $spans spans/request" >> "$WORK/commands.txt"
-    start_sink 127.0.0.1:0 127.0.0.1:0
+    start_sink
     start loadgen "$LOAD_CPU" "$LOADGEN" send --endpoint "$SINK_GRPC" \
         --spans-per-request "$spans" --concurrency "$CONCURRENCY" \
         --duration "$((WARMUP + secs + 1))s" --seed 1 --threads 1 --json
@@ -354,9 +356,13 @@ ROWS_A=()
 ROWS_B=()
 
 bench_collectors() {
+    if [ "$WHAT" != seed ]; then bench_passthrough; fi
+    bench_seed
+}
+
+bench_passthrough() {
     local kind spans
     for spans in 10 100; do
-        [ "$WHAT" = seed ] && break
         log "a. harness ceiling, $spans spans/request"
         run_ceiling "$spans"
         ROWS_A+=("| *harness only: generator -> sink on CPU $LOAD_CPU* | $spans | $(thousands "$R_E2E") | | | | $R_LOST | $R_ACK | $R_LOAD_PCT % | $R_OTHER |")
@@ -380,9 +386,13 @@ bench_collectors() {
                 continue
             fi
             ROWS_A+=("| $name | $spans | $(thousands "$R_E2E") | $R_CPU_M | $R_CPU_PCT % | $R_RSS | $R_LOST | $R_ACK | $R_LOAD_PCT % | $R_OTHER |")
-            [ -n "$R_ERRORS" ] && NOTES+=("a. $kind at $spans spans/request: load generator errors: $R_ERRORS")
+            if [ -n "$R_ERRORS" ]; then NOTES+=("a. $kind at $spans spans/request: load generator errors: $R_ERRORS"); fi
         done
     done
+}
+
+bench_seed() {
+    local spans
     for spans in 10 100; do
         log "b. meshtrace seed pipeline and pass-through in turn, $spans spans/request"
         run_seed_paired "$spans"
@@ -403,26 +413,25 @@ run_seed_paired() {
     local spans=$1 kind round cfg
     R_SKIP=""
     if [ -n "$COLLECTOR_SKIP" ]; then R_SKIP="$COLLECTOR_SKIP"; return; fi
-    local -A pid=() sink=() http=() port=() accepted=() rate=() cpu=() cpu_t=() secs_t=() spans_t=()
+    local -A pid=() sink=() http=() port=() accepted=() rate=() cpu=() cpu_t=() secs_t=()
     echo "# meshtrace pass-through and seed side by side, $spans spans/request, load in turn" >> "$WORK/commands.txt"
     for kind in passthrough seed; do
         cfg="scripts/bench/collector-$kind.yaml"
-        start "sink-$kind" "$LOAD_CPU" "$LOADGEN" sink --grpc 127.0.0.1:0 --http 127.0.0.1:0 --threads 1
-        sink[$kind]=$STARTED
-        local addrs
-        addrs="$(first_line "$WORK/sink-$kind.out" "$STARTED")" || die "the sink did not start: $(why "sink-$kind")"
-        http[$kind]="$(jq -r .http <<< "$addrs")"
+        start_sink "sink-$kind"
+        sink[$kind]=$SINK_PID
+        http[$kind]=$SINK_HTTP
         port[$kind]="$(free_port)"
         start "collector-$kind" "$SUT_CPU" env BENCH_OTLP_IN="127.0.0.1:${port[$kind]}" \
-            BENCH_OTLP_OUT="$(jq -r .grpc <<< "$addrs")" "$COLLECTOR" --config "$cfg"
+            BENCH_OTLP_OUT="$SINK_GRPC" "$COLLECTOR" --config "$cfg"
         pid[$kind]=$STARTED
-        accepted[$kind]=0; rate[$kind]=""; cpu[$kind]=""; cpu_t[$kind]=0; secs_t[$kind]=0; spans_t[$kind]=0
+        accepted[$kind]=0; rate[$kind]=""; cpu[$kind]=""; cpu_t[$kind]=0; secs_t[$kind]=0
         if ! wait_port "${port[$kind]}" "$STARTED" 20; then
             R_SKIP="meshtrace ($kind) did not listen on its OTLP port: $(why "collector-$kind")"
         fi
     done
     # segment KIND SECONDS [MEASURE]: load on one collector; with MEASURE, its rate and CPU
     # per span over the segment after its first second are appended to rate[KIND], cpu[KIND].
+    # (Bash scoping is dynamic: it sees this function's locals.)
     segment() {
         local kind=$1 secs=$2 s0 s1 c0 c1 n w
         SINK_HTTP="${http[$kind]}"
@@ -443,7 +452,7 @@ run_seed_paired() {
         w="$(calc "($(jq .now_unix_ms <<< "$s1") - $(jq .now_unix_ms <<< "$s0")) / 1000" 3)"
         rate[$kind]+="$(calc "$n / $w" 0) "
         cpu[$kind]+="$(calc "($c1 - $c0) / $CLK_TCK / ($n > 0 ? $n : 1) * 1000000" 2) "
-        cpu_t[$kind]=$((cpu_t[$kind] + c1 - c0)); secs_t[$kind]="$(calc "${secs_t[$kind]} + $w" 3)"; spans_t[$kind]=$((spans_t[$kind] + n))
+        cpu_t[$kind]=$((cpu_t[$kind] + c1 - c0)); secs_t[$kind]="$(calc "${secs_t[$kind]} + $w" 3)"
     }
     local m0 t0 m1 t1 h0 h1 sut0 sut1 f0 f1
     if [ -z "$R_SKIP" ]; then
@@ -475,15 +484,13 @@ run_seed_paired() {
     read -r -a sd <<< "${rate[seed]}"
     local i
     for i in "${!sd[@]}"; do ratios+=("$(calc "100 * ${sd[$i]} / (${pt[$i]} > 0 ? ${pt[$i]} : 1)" 1)"); done
-    # shellcheck disable=SC2086 # space-separated numbers
-    R_E2E="$(median "${sd[@]}")"
+    R_E2E="$(calc "$(median "${sd[@]}")" 0)"
     R_RATIO="$(calc "$(median "${ratios[@]}")" 0) % ($(spread "${ratios[@]}") %) of $(thousands "$(calc "$(median "${pt[@]}")" 0)")"
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086 # space-separated numbers
     R_CPU_M="$(calc "$(median ${cpu[seed]})" 1) (pass-through $(calc "$(median ${cpu[passthrough]})" 1))"
     R_CPU_PCT="$(calc "100 * ${cpu_t[seed]} / $CLK_TCK / ${secs_t[seed]}" 0)"
     R_LOST=$lost
     R_OTHER="$(calc "(($m1 - $m0) - ($sut1 - $sut0) - ($h1 - $h0) - ($f1 - $f0)) / $CLK_TCK / ($t1 - $t0)" 2)"
-    R_E2E="$(calc "$R_E2E" 0)"
     note_other "$R_OTHER"
 }
 
@@ -540,12 +547,11 @@ ENVOY_RATIO=""
 
 # start_variant VARIANT APP_PORT: its sink and its Envoy; sets E_* for it or E_FAIL.
 start_variant() {
-    local v=$1 key=${1//[^a-zA-Z0-9]/_} listen code="" attempt addrs file
+    local v=$1 key=${1//[^a-zA-Z0-9]/_} listen code="" attempt file
     echo "# Envoy: $(variant_label "$v")" >> "$WORK/commands.txt"
-    start "sink-$key" "$LOAD_CPU" "$LOADGEN" sink --grpc 127.0.0.1:0 --http 127.0.0.1:0 --threads 1
-    E_SINK[$v]=$STARTED
-    addrs="$(first_line "$WORK/sink-$key.out" "$STARTED")" || die "the sink did not start: $(why "sink-$key")"
-    E_SINK_HTTP[$v]="$(jq -r .http <<< "$addrs")"
+    start_sink "sink-$key"
+    E_SINK[$v]=$SINK_PID
+    E_SINK_HTTP[$v]=$SINK_HTTP
     file="$WORK/envoy-$key.yaml"
     local tpl="scripts/bench/envoy-${v%%:*}.yaml"
     [[ "$v" == filter-* ]] && tpl="scripts/bench/envoy-filter.yaml with plugin configuration scripts/bench/${v%%:*}.json"
@@ -553,7 +559,7 @@ start_variant() {
     # Twice: a free port picked here can be taken by another process before Envoy binds it.
     for attempt in 1 2; do
         listen="$(free_port)"
-        envoy_config "$v" "$listen" "$2" "$(jq -r .grpc <<< "$addrs")" "${E_SINK_HTTP[$v]}" > "$file"
+        envoy_config "$v" "$listen" "$2" "$SINK_GRPC" "${E_SINK_HTTP[$v]}" > "$file"
         start "envoy-$key" "$SUT_CPU" "$ENVOY" -c "$file" --concurrency 1 --disable-hot-restart -l warning
         E_PID[$v]=$STARTED
         if wait_port "$listen" "$STARTED" 20; then

@@ -263,10 +263,12 @@ pub fn rewrite_traces<'a, E: TracesEditor<'a> + ?Sized>(batch: &'a Batch, editor
                 } else if sedit.only_appends_attributes() {
                     // The usual `attributes`/`upsert` edit: a new length, the span's bytes
                     // as they are, then the new entries. No copy of the span into scratch.
+                    // Pieces may point anywhere in scratch: the entries are written first,
+                    // so their size is known for the header written after them.
                     rs_changed = true;
-                    tmp.clear();
-                    let added = sedit.attributes.encode_appended(9, &mut tmp);
-                    if scratch.is_empty() {
+                    let at = scratch.len();
+                    let added = sedit.attributes.encode_appended(9, &mut scratch);
+                    if at == 0 {
                         // Every span of the group is likely to get the same entries: room
                         // for all of them (and three pieces each) in one allocation.
                         let spans = ss_buf.len() / span_buf.len().max(1) + 1;
@@ -277,9 +279,7 @@ pub fn rewrite_traces<'a, E: TracesEditor<'a> + ?Sized>(batch: &'a Batch, editor
                     put_len_header(&mut scratch, 2, span_buf.len() + added);
                     pieces.push(Piece::Scratch(header..scratch.len()));
                     pieces.push(Piece::Src(ss_off + h.data_start()..ss_off + h.end));
-                    let at = scratch.len();
-                    scratch.extend_from_slice(&tmp);
-                    pieces.push(Piece::Scratch(at..scratch.len()));
+                    pieces.push(Piece::Scratch(at..header));
                 } else {
                     rs_changed = true;
                     if scratch.is_empty() {

@@ -25,18 +25,19 @@ pub(crate) fn attribute(
         ));
     }
     let body = c.len(fd, base, &p)?;
-    // One ASCII scan of the whole KeyValue usually covers both its strings (tags and short
-    // lengths are ASCII bytes too), saving a UTF-8 check per string.
     if c.limits.max_depth >= 1 && plain_key_value(body, c.limits.max_value_bytes) {
         return Ok(());
     }
+    // One ASCII scan of the whole KeyValue usually covers both its strings (tags and short
+    // lengths are ASCII bytes too), saving a UTF-8 check per string.
     key_value(c, body, base + fd.data_start(), &p, 1, body.is_ascii())
 }
 
 /// True for a valid KeyValue in the layout SDKs and Envoy write: `key`, then a `value` holding
-/// one string or one int, short lengths, ASCII strings within `max_value` bytes. Attributes are most of a span, and the general walk
-/// (a path, a closure and a `Result` per field) cost about 290 instructions for each; this is
-/// a few dozen. `false` only means "not this layout": the caller walks it in full.
+/// one string or one int, short lengths, ASCII strings within `max_value` bytes. Attributes
+/// are most of a span, and the general walk (a path, a closure and a `Result` per field) cost
+/// about 290 instructions for each; this is a few dozen. `false` only means "not this
+/// layout": the caller walks it in full.
 #[inline]
 pub(crate) fn plain_key_value(kv: &[u8], max_value: usize) -> bool {
     let [0x0a, klen, rest @ ..] = kv else {

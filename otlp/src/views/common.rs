@@ -198,24 +198,8 @@ impl<'a> Attributes<'a> {
         let key = key.as_bytes();
         let buf = self.buf;
         let want = u64::from(self.field);
-        // Entries under 128 bytes of a field below 16 start with two plain bytes, tag and
-        // length: read those directly, the general field reader only for the rest.
-        let short_tag = u8::try_from((want << 3) | 2).ok().filter(|&t| t < 0x80);
         let mut pos = 0usize;
         while pos < buf.len() {
-            if let Some(t) = short_tag
-                && let Some(&[tag, len]) = buf.get(pos..pos + 2)
-                && tag == t
-                && len < 0x80
-            {
-                let start = pos + 2;
-                let data = buf.get(start..start + usize::from(len))?;
-                pos = start + usize::from(len);
-                match entry_with_key(data, key) {
-                    Some(kv) => return Some(kv),
-                    None => continue,
-                }
-            }
             let tag = read_varint(buf, &mut pos).ok()?;
             if tag >> 3 == 0 {
                 return None;
@@ -226,10 +210,21 @@ impl<'a> Attributes<'a> {
                     let end = pos.checked_add(len)?;
                     let data = buf.get(pos..end)?;
                     pos = end;
-                    if tag >> 3 == want
-                        && let Some(kv) = entry_with_key(data, key)
-                    {
-                        return Some(kv);
+                    if tag >> 3 != want {
+                        continue;
+                    }
+                    match canonical_key(data) {
+                        Some(k) => {
+                            if k == key {
+                                return Some(KeyValueRef::parse(data));
+                            }
+                        }
+                        None => {
+                            let kv = KeyValueRef::parse(data);
+                            if kv.key == key {
+                                return Some(kv);
+                            }
+                        }
                     }
                 }
                 0 => {
@@ -343,35 +338,6 @@ fn canonical_key(raw: &[u8]) -> Option<&[u8]> {
     }
     let (vlen, rest) = short_varint(rest)?;
     (rest.len() == vlen).then_some(key)
-}
-
-/// The encoded `KeyValue` `data` if its key is `key`.
-#[inline(always)]
-fn entry_with_key<'a>(data: &'a [u8], key: &[u8]) -> Option<KeyValueRef<'a>> {
-    // Most entries differ from `key` in length: rule them out on the first two bytes, once
-    // the entry is known to hold nothing after its value (else a later key field would win).
-    if let [0x0a, klen, ..] = *data
-        && klen < 0x80
-        && usize::from(klen) != key.len()
-        && only_a_value_after(data, 2 + usize::from(klen))
-    {
-        return None;
-    }
-    match canonical_key(data) {
-        Some(k) => (k == key).then(|| KeyValueRef::parse(data)),
-        None => Some(KeyValueRef::parse(data)).filter(|kv| kv.key == key),
-    }
-}
-
-/// True when `kv[at..]` is empty or exactly one `value` field: then the key field that ends
-/// at `at` is the entry's only key.
-#[inline(always)]
-fn only_a_value_after(kv: &[u8], at: usize) -> bool {
-    match kv.get(at..) {
-        Some([]) => true,
-        Some([0x12, rest @ ..]) => short_varint(rest).is_some_and(|(vlen, v)| v.len() == vlen),
-        _ => false,
-    }
 }
 
 /// The key of an encoded `KeyValue` (in place for the usual layout).
