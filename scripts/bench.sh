@@ -505,25 +505,6 @@ median() {
 # spread V...: "min–max".
 spread() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f–%.1f", lo, hi }'; }
 
-# variant_wasm VARIANT: the .wasm a variant runs: VARIANT may be "filter-…:FILE" (an A/B run of
-# another build, BENCH_ENVOY_VARIANTS only).
-variant_wasm() { if [[ "$1" == *:* ]]; then realpath "${1#*:}"; else echo "$WASM"; fi; }
-
-# envoy_config VARIANT LISTEN APP SINK_GRPC SINK_HTTP: renders scripts/bench/envoy-*.yaml for one
-# variant on stdout.
-envoy_config() {
-    local variant=${1%%:*} template=${1%%:*} plugin="" wasm
-    wasm="$(variant_wasm "$1")"
-    if [[ "$variant" == filter-* ]]; then
-        template=filter
-        # YAML single-quoted string: double any single quote.
-        plugin="$(tr -d '\n' < "scripts/bench/$variant.json" | sed "s/'/''/g; s/[&#\\]/\\&/g")"
-    fi
-    sed -e "s#@LISTEN_PORT@#$2#g" -e "s#@APP_PORT@#$3#g" \
-        -e "s#@OTLP_GRPC_PORT@#${4##*:}#g" -e "s#@OTLP_HTTP_PORT@#${5##*:}#g" \
-        -e "s#@WASM@#$wasm#g" -e "s#@PLUGIN_CONFIG@#$plugin#g" "scripts/bench/envoy-$template.yaml"
-}
-
 variant_label() {
     local label="${ENVOY_LABEL[${1%%:*}]:-$1}"
     [[ "$1" == *:* ]] && label="$label, $(basename "${1#*:}")"

@@ -63,3 +63,24 @@ build_filter() {
     cargo build --quiet -p meshtrace-filter --target wasm32-wasip1 --profile wasm-release >&2
     echo "$ROOT/target/wasm32-wasip1/wasm-release/meshtrace_filter.wasm"
 }
+
+# --- Envoy variants of the benchmarks ---------------------------------------------------------
+
+# variant_wasm VARIANT: the .wasm a variant runs: VARIANT may be "filter-…:FILE" (an A/B run of
+# another build, BENCH_ENVOY_VARIANTS only).
+variant_wasm() { if [[ "$1" == *:* ]]; then realpath "${1#*:}"; else echo "$WASM"; fi; }
+
+# envoy_config VARIANT LISTEN APP SINK_GRPC SINK_HTTP: renders scripts/bench/envoy-*.yaml for one
+# variant on stdout (scripts/bench.sh, scripts/envoy-instructions.sh). $WASM: the default .wasm.
+envoy_config() {
+    local variant=${1%%:*} template=${1%%:*} plugin="" wasm
+    wasm="$(variant_wasm "$1")"
+    if [[ "$variant" == filter-* ]]; then
+        template=filter
+        # YAML single-quoted string: double any single quote.
+        plugin="$(tr -d '\n' < "scripts/bench/$variant.json" | sed "s/'/''/g; s/[&#\\]/\\&/g")"
+    fi
+    sed -e "s#@LISTEN_PORT@#$2#g" -e "s#@APP_PORT@#$3#g" \
+        -e "s#@OTLP_GRPC_PORT@#${4##*:}#g" -e "s#@OTLP_HTTP_PORT@#${5##*:}#g" \
+        -e "s#@WASM@#$wasm#g" -e "s#@PLUGIN_CONFIG@#$plugin#g" "scripts/bench/envoy-$template.yaml"
+}

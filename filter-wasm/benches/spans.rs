@@ -47,7 +47,6 @@ impl StreamInfo for Stream {
         match p {
             Property::ListenerDirection => n(1),
             Property::RequestTime => n(1_700_000_000_000_000_000),
-            Property::RequestDuration => n(1_250_000),
             Property::ResponseCode => n(200),
             Property::ResponseFlags | Property::RequestSize => n(0),
             Property::ResponseSize => n(512),
@@ -59,10 +58,16 @@ impl StreamInfo for Stream {
         }
     }
     fn response_headers(&mut self) -> Fields {
-        Fields::default()
+        Fields::from_pairs([
+            (":status", &b"200"[..]),
+            ("content-type", b"application/json"),
+            ("content-length", b"512"),
+            ("date", b"Sun, 22 Nov 2026 14:00:00 GMT"),
+            ("x-envoy-upstream-service-time", b"3"),
+        ])
     }
     fn now_ns(&mut self) -> u64 {
-        0
+        1_700_000_000_001_250_000
     }
 }
 

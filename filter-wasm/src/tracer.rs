@@ -30,8 +30,6 @@ pub enum Property {
     ListenerDirection,
     /// `request.time`: start, Unix nanoseconds.
     RequestTime,
-    /// `request.duration`: nanoseconds, when the request completed.
-    RequestDuration,
     /// `request.protocol`.
     RequestProtocol,
     /// `request.size`: request body bytes.
@@ -58,7 +56,6 @@ impl Property {
         match self {
             Property::ListenerDirection => &["xds", "listener_direction"],
             Property::RequestTime => &["request", "time"],
-            Property::RequestDuration => &["request", "duration"],
             Property::RequestProtocol => &["request", "protocol"],
             Property::RequestSize => &["request", "size"],
             Property::ResponseCode => &["response", "code"],
@@ -237,6 +234,10 @@ impl Tracer {
         let kind = match self.kind {
             KindSetting::Server => SpanKind::Server,
             KindSetting::Client => SpanKind::Client,
+            // Per request: one root context, and so one tracer, can serve listeners of both
+            // directions (Envoy 1.40: caching the first answer per tracer mislabeled spans in
+            // the two-listener end-to-end test), and a root context reads no direction at
+            // configuration time.
             KindSetting::Auto => {
                 match stream
                     .property(Property::ListenerDirection)
@@ -250,29 +251,36 @@ impl Tracer {
         let start = stream
             .property(Property::RequestTime)
             .and_then(|v| le_u64(&v));
-        let duration = stream
-            .property(Property::RequestDuration)
-            .and_then(|v| le_u64(&v));
-        let (start_ns, end_ns) = match (start, duration) {
-            (Some(s), Some(d)) => (s, s.saturating_add(d)),
-            (Some(s), None) => (s, stream.now_ns().max(s)),
-            (None, _) => {
-                let now = stream.now_ns();
-                (now, now)
-            }
+        // The clock at the access log is the stream's end: `request.duration` would say the
+        // same a few microseconds earlier, for one more property read.
+        let now = stream.now_ns();
+        let (start_ns, end_ns) = match start {
+            Some(s) => (s, now.max(s)),
+            None => (now, now),
         };
         let number = |stream: &mut S, p| stream.property(p).and_then(|v| le_u64(&v));
-        let status = number(stream, Property::ResponseCode)
-            .and_then(|c| u16::try_from(c).ok())
-            .unwrap_or(0);
+        // The response as sent downstream, in one map read: its status and body length, and
+        // the allow-listed headers. Without response headers (the stream ended before any),
+        // Envoy's own code, if it has one.
+        let response = stream.response_headers();
+        let status = match response.first(":status").and_then(parse_decimal) {
+            Some(code) => u16::try_from(code).ok(),
+            None => number(stream, Property::ResponseCode).and_then(|c| u16::try_from(c).ok()),
+        }
+        .unwrap_or(0);
         let flags = number(stream, Property::ResponseFlags).unwrap_or(0);
         let protocol = stream.property(Property::RequestProtocol);
-        let request_size = if may_have_body(&pending.request) {
-            number(stream, Property::RequestSize).unwrap_or(0)
-        } else {
-            0
+        // Body sizes: the declared `content-length` when the exchange completed normally (no
+        // response flag: not reset, not cut short), Envoy's byte counts otherwise.
+        let request_size = match declared_body(&pending.request, flags) {
+            Some(size) => size,
+            None => number(stream, Property::RequestSize).unwrap_or(0),
         };
-        let response_size = number(stream, Property::ResponseSize).unwrap_or(0);
+        let response_size = match declared_response_body(&pending.request, status, &response, flags)
+        {
+            Some(size) => size,
+            None => number(stream, Property::ResponseSize).unwrap_or(0),
+        };
         let source = match kind {
             SpanKind::Server => stream.property(Property::SourceAddress),
             SpanKind::Client => None,
@@ -284,11 +292,7 @@ impl Tracer {
         } else {
             None
         };
-        let response_headers = if self.options.response_headers.is_empty() {
-            None
-        } else {
-            Some(stream.response_headers())
-        };
+        let response_headers = (!self.options.response_headers.is_empty()).then_some(&response);
         let exchange = Exchange {
             request: Some(&pending.request),
             route: pending
@@ -307,7 +311,7 @@ impl Tracer {
             source_address: source.as_deref(),
             upstream_address: upstream.as_deref(),
             cluster: cluster.as_deref(),
-            response_headers: response_headers.as_ref(),
+            response_headers,
         };
         queue.push(end_ns / 1_000_000, |buf| {
             encode_span(buf, &pending.context, &exchange, &self.options)
@@ -315,15 +319,57 @@ impl Tracer {
     }
 }
 
-/// Whether a request may carry a body: it announces one (`content-length`,
-/// `transfer-encoding`), or its method usually has one. A `GET` without either has none, and
-/// its body size costs no host call.
-fn may_have_body(request: &Fields) -> bool {
+/// A request's body size without a host call, when the headers settle it: none for a method
+/// that usually has no body and announces none, the `content-length` of an exchange that
+/// completed normally (`flags == 0`). `None`: ask Envoy (a chunked body, or a reset stream
+/// whose body may have been cut short).
+fn declared_body(request: &Fields, flags: u64) -> Option<u64> {
     let bodyless_method = matches!(
         request.first(":method"),
         Some(b"GET" | b"HEAD" | b"OPTIONS" | b"DELETE" | b"TRACE")
     );
-    !bodyless_method || request.contains("content-length") || request.contains("transfer-encoding")
+    let length = request.first("content-length");
+    if bodyless_method && length.is_none() && !request.contains("transfer-encoding") {
+        return Some(0);
+    }
+    if flags != 0 {
+        return None;
+    }
+    length.and_then(parse_decimal)
+}
+
+/// The response's body size from its headers as sent downstream: none for `HEAD` and for
+/// 1xx, 204 and 304 (RFC 9110 §6.4.1), else the `content-length` of a response that
+/// completed normally. A compressor downstream of the filter drops `content-length`, so a
+/// compressed body falls back to Envoy's count, which is what went on the wire.
+fn declared_response_body(
+    request: &Fields,
+    status: u16,
+    response: &Fields,
+    flags: u64,
+) -> Option<u64> {
+    if flags != 0 || status == 0 {
+        return None;
+    }
+    if request.first(":method") == Some(b"HEAD")
+        || (100..200).contains(&status)
+        || status == 204
+        || status == 304
+    {
+        return Some(0);
+    }
+    response.first("content-length").and_then(parse_decimal)
+}
+
+/// A header's unsigned decimal value (`content-length`, `:status`); `None` for anything else,
+/// so that a value Envoy would not have passed falls back to asking Envoy.
+fn parse_decimal(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || value.len() > 19 {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
 }
 
 /// An 8-byte little-endian integer property.

@@ -1,7 +1,8 @@
 //! The filter's hand-written OTLP encoding, decoded exactly: a batch of spans built by the
 //! filter's own code (span building, export buffer, framing) is validated by the collector's
 //! validator (`meshtrace_otlp::validate`) and decoded with `opentelemetry-proto` (prost), and
-//! every field is compared with what the filter meant to write.
+//! every field is compared with what the filter meant to write; and what the end of a stream
+//! (`Tracer::on_log`) takes from Envoy's answers.
 
 #![cfg(not(target_family = "wasm"))]
 #![allow(
@@ -15,13 +16,16 @@ use std::collections::BTreeMap;
 
 use meshtrace_filter::config::{Config, WhenFull};
 use meshtrace_filter::export::{ExportQueue, QueueSettings};
-use meshtrace_filter::fields::Fields;
+use meshtrace_filter::fields::{Fields, RecordedWrites};
+use meshtrace_filter::ids::{RandomIds, SplitMix64};
+use meshtrace_filter::node::NodeInfo;
 use meshtrace_filter::otlp::{
     Framing, MAX_VALUE_LEN, SCHEMA_URL, SCOPE_NAME, SCOPE_VERSION, SpanKind,
 };
 use meshtrace_filter::propagation::{Origin, SpanContext};
 use meshtrace_filter::span::{Exchange, SpanOptions, encode_span};
 use meshtrace_filter::tracecontext::{SpanId, TraceFlags, TraceId};
+use meshtrace_filter::tracer::{Property, StreamInfo, Tracer};
 use meshtrace_otlp::proto::collector::trace::v1::ExportTraceServiceRequest;
 use meshtrace_otlp::proto::common::v1::{AnyValue, KeyValue, any_value::Value};
 use meshtrace_otlp::proto::trace::v1::{Span, span::SpanKind as PbKind, status::StatusCode};
@@ -353,4 +357,158 @@ fn envoy_names_query_and_the_official_example_resource() {
             .attributes,
         vec![]
     );
+}
+
+/// A finished stream as Envoy answers the filter at the access log.
+struct Stream {
+    response: Fields,
+    flags: u64,
+    now_ns: u64,
+}
+
+/// Envoy's own counts, different from any header value so that the test sees which was used.
+const ENVOY_REQUEST_SIZE: u64 = 777;
+const ENVOY_RESPONSE_SIZE: u64 = 888;
+const REQUEST_TIME: u64 = 1_700_000_000_000_000_000;
+
+impl StreamInfo for Stream {
+    fn property(&mut self, p: Property) -> Option<Vec<u8>> {
+        let n = |v: u64| Some(v.to_le_bytes().to_vec());
+        match p {
+            Property::ListenerDirection => n(1),
+            Property::RequestTime => n(REQUEST_TIME),
+            Property::ResponseCode => n(502),
+            Property::ResponseFlags => n(self.flags),
+            Property::RequestSize => n(ENVOY_REQUEST_SIZE),
+            Property::ResponseSize => n(ENVOY_RESPONSE_SIZE),
+            Property::RequestProtocol => Some(b"HTTP/1.1".to_vec()),
+            Property::SourceAddress => Some(b"10.0.0.1:51234".to_vec()),
+            Property::UpstreamAddress => Some(b"10.0.0.2:8080".to_vec()),
+            Property::ClusterName => Some(b"inbound|8080||".to_vec()),
+            Property::ResponseCodeDetails => Some(b"upstream_reset".to_vec()),
+        }
+    }
+    fn response_headers(&mut self) -> Fields {
+        self.response.clone()
+    }
+    fn now_ns(&mut self) -> u64 {
+        self.now_ns
+    }
+}
+
+/// What the end of a stream puts in the span: the status and body sizes from the headers
+/// where they settle them, Envoy's counts otherwise; the start from Envoy, the end from the
+/// clock.
+#[test]
+fn the_end_of_a_stream_lands_in_the_span() {
+    let tp: &[u8] = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let end = REQUEST_TIME + 2_500_000;
+    let ok = fields(&[(":status", b"200"), ("content-length", b"42")]);
+    // (case, method and extra request headers, response headers, flags, clock,
+    //  want: status, request body size, response body size, end time)
+    type Case<'a> = (
+        &'a str,
+        &'a [(&'a str, &'a [u8])],
+        Fields,
+        u64,
+        u64,
+        (Option<&'a str>, Option<&'a str>, Option<&'a str>, u64),
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "GET, content-length",
+            &[(":method", b"GET")],
+            ok.clone(),
+            0,
+            end,
+            (Some("int:200"), None, Some("int:42"), end),
+        ),
+        (
+            "POST with a declared body",
+            &[(":method", b"POST"), ("content-length", b"12")],
+            ok.clone(),
+            0,
+            end,
+            (Some("int:200"), Some("int:12"), Some("int:42"), end),
+        ),
+        (
+            "chunked both ways: Envoy's counts",
+            &[(":method", b"POST"), ("transfer-encoding", b"chunked")],
+            fields(&[(":status", b"200"), ("transfer-encoding", b"chunked")]),
+            0,
+            end,
+            (Some("int:200"), Some("int:777"), Some("int:888"), end),
+        ),
+        (
+            "reset after the response headers: Envoy's counts",
+            &[(":method", b"POST"), ("content-length", b"12")],
+            ok.clone(),
+            1 << 4,
+            end,
+            (Some("int:200"), Some("int:777"), Some("int:888"), end),
+        ),
+        (
+            "no response headers: Envoy's code",
+            &[(":method", b"GET")],
+            Fields::default(),
+            1 << 4,
+            end,
+            (Some("int:502"), None, Some("int:888"), end),
+        ),
+        (
+            "HEAD",
+            &[(":method", b"HEAD")],
+            ok.clone(),
+            0,
+            end,
+            (Some("int:200"), None, None, end),
+        ),
+        (
+            "a clock behind the start: a zero-length span, never a negative one",
+            &[(":method", b"GET")],
+            ok.clone(),
+            0,
+            REQUEST_TIME - 1,
+            (Some("int:200"), None, Some("int:42"), REQUEST_TIME),
+        ),
+    ];
+    let config = Config::from_json(br#"{"export": {"cluster": "c"}}"#).unwrap();
+    let tracer = Tracer::new(&config, &NodeInfo::default());
+    for (name, request, response, flags, now_ns, want) in cases {
+        let mut queue = ExportQueue::new(
+            QueueSettings {
+                batch_size: 1,
+                max_spans: 1,
+                when_full: WhenFull::DropNewest,
+                flush_interval_ms: 1000,
+            },
+            Framing::new(&[("service.name".into(), "s".into())]),
+        );
+        let mut headers = request.to_vec();
+        headers.extend([(":path", &b"/"[..]), ("traceparent", tp)]);
+        let outcome = tracer.on_request_headers(
+            fields(&headers),
+            &mut RecordedWrites::default(),
+            &mut RandomIds::new(SplitMix64(1)),
+            Some(&mut queue),
+        );
+        let mut stream = Stream {
+            response,
+            flags,
+            now_ns,
+        };
+        tracer.on_log(&outcome.pending.unwrap(), &mut stream, &mut queue);
+        let out = queue.next_batch(0, true).unwrap();
+        let request = ExportTraceServiceRequest::decode(out.body()).unwrap();
+        let span = &request.resource_spans[0].scope_spans[0].spans[0];
+        let a = attrs(&span.attributes);
+        let got = (
+            a.get("http.response.status_code").map(String::as_str),
+            a.get("http.request.body.size").map(String::as_str),
+            a.get("http.response.body.size").map(String::as_str),
+            span.end_time_unix_nano,
+        );
+        assert_eq!(got, want, "{name}: {a:#?}");
+        assert_eq!(span.start_time_unix_nano, REQUEST_TIME, "{name}");
+    }
 }

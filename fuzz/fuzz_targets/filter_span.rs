@@ -2,7 +2,8 @@
 //! never panics, and the export batch it produces is always accepted by the collector's OTLP
 //! validator (valid UTF-8 everywhere, 16/8-byte ids, well-formed protobuf).
 //!
-//! Input: 64 bytes of property values (direction, status, flags, sizes), then header fields
+//! Input: 64 bytes of property values (direction, status, flags, sizes; also the response's
+//! `:status` and `content-length`), then header fields
 //! separated by NUL as `name:value` (any bytes).
 #![no_main]
 
@@ -30,7 +31,12 @@ impl StreamInfo for Stream<'_> {
         })
     }
     fn response_headers(&mut self) -> Fields {
-        Fields::from_pairs([("content-type", self.0)])
+        // The status and body length the span takes from them: any bytes.
+        Fields::from_pairs([
+            (":status", self.0.get(..3).unwrap_or_default()),
+            ("content-length", self.0.get(3..12).unwrap_or_default()),
+            ("content-type", self.0),
+        ])
     }
     fn now_ns(&mut self) -> u64 {
         42

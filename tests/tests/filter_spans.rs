@@ -171,7 +171,8 @@ fn two_hops_make_one_trace() {
         !a.contains_key("url.query"),
         "queries are off by default: {a:#?}"
     );
-    assert!(a["http.response.body.size"].parse::<u64>().unwrap() > 0);
+    // The body the client got, by its content-length as Envoy sent it downstream.
+    assert_eq!(a["http.response.body.size"], ok.body.len().to_string());
     assert_eq!(
         a["upstream_address"],
         format!("127.0.0.1:{}", mesh.app.port())
@@ -195,6 +196,8 @@ fn two_hops_make_one_trace() {
     for (k, v) in want_client {
         assert_eq!(b.get(k).map(String::as_str), Some(v), "client {k}: {b:#?}");
     }
+    // The app relays the upstream's body unchanged.
+    assert_eq!(b["http.response.body.size"], ok.body.len().to_string());
     assert_eq!(
         b["network.peer.port"],
         mesh.upstream.port().to_string(),

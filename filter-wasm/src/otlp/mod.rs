@@ -57,7 +57,12 @@ pub enum StatusCode {
 
 /// `text` as valid UTF-8 of at most [`MAX_VALUE_LEN`] bytes: borrowed when already so.
 pub fn text(bytes: &[u8]) -> Cow<'_, str> {
-    truncate(String::from_utf8_lossy(bytes))
+    // `from_utf8` checks ASCII a word at a time; `from_utf8_lossy` walks chunk by chunk even
+    // when there is nothing to replace (5 % of a span's instructions).
+    truncate(match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    })
 }
 
 /// Cuts `s` to at most [`MAX_VALUE_LEN`] bytes at a character boundary.
