@@ -99,16 +99,18 @@ done
 # not name: tcmalloc's google_malloc).
 split() {
     awk -v lo="$2" -v hi="$3" '
-        function name(s,   id) {
+        # Objects and functions are numbered separately: "ob=(2)" and "fn=(2)" differ.
+        function name(kind, s,   id) {
             if (match(s, /^\([0-9]+\)/)) {
-                id = substr(s, 2, RLENGTH - 2); s = substr(s, RLENGTH + 2)
+                id = kind SUBSEP substr(s, 2, RLENGTH - 2); s = substr(s, RLENGTH + 2)
                 if (s != "") names[id] = s; else s = names[id]
             }
             return s
         }
-        /^ob=/ { ob = name(substr($0, 4)); next }
-        /^fn=/ { fn = name(substr($0, 4)); next }
-        /^c(ob|fn)=/ { name(substr($0, 5)); next }
+        /^ob=/ { ob = name("ob", substr($0, 4)); next }
+        /^fn=/ { fn = name("fn", substr($0, 4)); next }
+        /^cob=/ { name("ob", substr($0, 5)); next }
+        /^cfn=/ { name("fn", substr($0, 5)); next }
         /^calls=/ { skip = 1; next }
         /^[0-9+*-]/ {
             if (skip) { skip = 0; next }

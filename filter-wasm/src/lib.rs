@@ -6,7 +6,8 @@
 //! building), [`otlp`] (the hand-written OTLP encoding), [`export`] (the bounded per-VM
 //! buffer), [`node`] (resource attributes from node metadata), [`rules`], [`route`],
 //! [`glob`] and [`fields`]. [`host`] is the only module calling host functions; [`root`] and
-//! [`http`] are thin proxy-wasm contexts over the core.
+//! [`http`] are thin proxy-wasm contexts over the core. [`module`] removes the SDK's unused
+//! callback exports from the built module.
 
 pub mod config;
 pub mod export;
@@ -16,6 +17,7 @@ pub mod host;
 pub mod http;
 pub mod ids;
 pub mod json;
+pub mod module;
 pub mod node;
 pub mod otlp;
 pub mod propagation;

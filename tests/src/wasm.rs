@@ -59,9 +59,26 @@ fn locate_or_build() -> Result<PathBuf> {
         )));
     }
     let wasm = target_dir.join("wasm32-wasip1/wasm-release/meshtrace_filter.wasm");
-    if wasm.is_file() {
-        Ok(wasm)
-    } else {
-        Err(Error(format!("cargo built nothing at {}", wasm.display())))
+    if !wasm.is_file() {
+        return Err(Error(format!("cargo built nothing at {}", wasm.display())));
     }
+    strip_unused_exports(&wasm)?;
+    Ok(wasm)
+}
+
+/// Removes the SDK callbacks the filter does not implement from the module at `path`, in
+/// place (`meshtrace_filter::module`): what `scripts/lib.sh` `build_filter` ships. Writes a
+/// new file and renames it, so a reader never sees half a module.
+pub fn strip_unused_exports(path: &std::path::Path) -> Result<()> {
+    use meshtrace_filter::module::{UNUSED_EXPORTS, remove_exports};
+    let module = std::fs::read(path).context(format_args!("reading {}", path.display()))?;
+    let stripped = remove_exports(&module, UNUSED_EXPORTS)
+        .map_err(|e| Error(format!("{}: {e}", path.display())))?;
+    if stripped == module {
+        return Ok(());
+    }
+    let tmp = path.with_extension("wasm.tmp");
+    std::fs::write(&tmp, &stripped).context(format_args!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).context(format_args!("replacing {}", path.display()))?;
+    Ok(())
 }

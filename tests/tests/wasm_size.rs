@@ -34,3 +34,35 @@ fn filter_wasm_stays_under_300_kib() {
         wasm.display()
     );
 }
+
+/// The module Envoy loads exports the callbacks the filter implements and none of the SDK's
+/// others: Envoy calls into the VM for every callback a module exports (response headers,
+/// each body chunk), so an unused one costs every request.
+#[test]
+fn the_filter_exports_only_the_callbacks_it_implements() {
+    use meshtrace_filter::module::{UNUSED_EXPORTS, export_names};
+    let wasm = filter_wasm().unwrap_or_else(|e| panic!("{e}"));
+    let names = export_names(&std::fs::read(&wasm).unwrap()).unwrap();
+    let mut names: Vec<&str> = names.iter().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "_initialize",
+            "memory",
+            "proxy_abi_version_0_2_1",
+            "proxy_on_configure",
+            "proxy_on_context_create",
+            "proxy_on_delete",
+            "proxy_on_done",
+            "proxy_on_http_call_response",
+            "proxy_on_log",
+            "proxy_on_memory_allocate",
+            "proxy_on_request_headers",
+            "proxy_on_tick",
+            "proxy_on_vm_start",
+        ],
+        "{}: unused callbacks left, or a callback the filter needs removed ({UNUSED_EXPORTS:?})",
+        wasm.display()
+    );
+}
