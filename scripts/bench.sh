@@ -120,10 +120,6 @@ pause() {
 
 alive() { kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # wait_port PORT PID SECONDS: until something accepts on PORT; fails if PID exits first.
 wait_port() {
     local port=$1 pid=$2 i

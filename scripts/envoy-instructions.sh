@@ -60,9 +60,6 @@ first_json() {
     done
     die "$1 did not start: $(cat "$WORK/$1.err")"
 }
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 spawn upstream "$LOADGEN" upstream --listen 127.0.0.1:0 --threads 1
 APP="$(first_json upstream | sed 's/.*:\([0-9]*\)".*/\1/')"

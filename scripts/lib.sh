@@ -67,6 +67,11 @@ build_filter() {
     echo "$wasm"
 }
 
+# free_port: a TCP port free on 127.0.0.1 right now (another process may take it before use).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # --- Envoy variants of the benchmarks ---------------------------------------------------------
 
 # variant_wasm VARIANT: the .wasm a variant runs: VARIANT may be "filter-…:FILE" (an A/B run of

@@ -120,6 +120,17 @@ impl HeaderWriter for RecordedWrites {
     }
 }
 
+/// A header's unsigned decimal value (`content-length`, `:status`, a port); `None` for
+/// anything else, so that a value Envoy would not have passed falls back to asking Envoy.
+pub fn parse_decimal(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || value.len() > 19 {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

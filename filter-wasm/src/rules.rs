@@ -2,7 +2,7 @@
 //! no span) and header allow-lists (which headers become attributes).
 
 use crate::config::{DropConfig, PathRule};
-use crate::fields::Fields;
+use crate::fields::{Fields, parse_decimal};
 use crate::glob::Glob;
 use crate::route::strip_query;
 
@@ -123,10 +123,10 @@ pub fn split_authority(authority: &[u8]) -> (&[u8], Option<u16>) {
 }
 
 fn parse_port(digits: &[u8]) -> Option<u16> {
-    if digits.is_empty() || digits.len() > 5 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.len() > 5 {
         return None;
     }
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    parse_decimal(digits).and_then(|n| u16::try_from(n).ok())
 }
 
 /// Header names a pattern never matches: they carry credentials. Naming one exactly in the

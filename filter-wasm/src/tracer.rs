@@ -15,7 +15,7 @@
 
 use crate::config::{Config, EnricherConfig, KindSetting, Mode};
 use crate::export::ExportQueue;
-use crate::fields::{Fields, HeaderWriter, SnapshotHeaders};
+use crate::fields::{Fields, HeaderWriter, SnapshotHeaders, parse_decimal};
 use crate::ids::IdGenerator;
 use crate::node::NodeInfo;
 use crate::otlp::SpanKind;
@@ -359,17 +359,6 @@ fn declared_response_body(
         return Some(0);
     }
     response.first("content-length").and_then(parse_decimal)
-}
-
-/// A header's unsigned decimal value (`content-length`, `:status`); `None` for anything else,
-/// so that a value Envoy would not have passed falls back to asking Envoy.
-fn parse_decimal(value: &[u8]) -> Option<u64> {
-    if value.is_empty() || value.len() > 19 {
-        return None;
-    }
-    value.iter().try_fold(0u64, |n, &b| {
-        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
-    })
 }
 
 /// An 8-byte little-endian integer property.
