@@ -17,8 +17,14 @@
 //!   pointer, which the SDK never passes. The configuration is validated beforehand (cluster
 //!   name, authority, path, header names and values, a timeout that fits in `u32`). The raw
 //!   ABI is not an option: the SDK routes responses by the token it registers in
-//!   `dispatch_http_call`, and panics on a token it does not know.
+//!   `dispatch_http_call`, and panics on a token it does not know;
+//! - `call_foreign_function` panics on anything but `Ok`, `NotFound`, `BadArgument`,
+//!   `SerializationFailure` and `InternalFailure`. Envoy's `expr_create` and `expr_evaluate`
+//!   return only those, and the host itself `NotFound` for a function it does not have (an
+//!   Envoy built without CEL); `InvalidMemoryAccess` needs a bad guest pointer.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use proxy_wasm::hostcalls;
@@ -28,6 +34,7 @@ use crate::export::Counts;
 use crate::fields::{Fields, HeaderWriter};
 use crate::ids::{RandomSource, SplitMix64};
 use crate::node::NodeSource;
+use crate::stream::{self, Batch};
 use crate::tracer::{Property, StreamInfo};
 
 /// The request headers, pseudo-headers included, in one host call.
@@ -60,7 +67,63 @@ impl HeaderWriter for HostRequestHeaders {
     }
 }
 
-/// The stream of the HTTP context being called back, at `on_log`.
+/// A root context's CEL expression for the batched stream properties ([`crate::stream`]):
+/// Envoy's token for it, shared with the root's HTTP contexts. Empty when this Envoy has no
+/// CEL foreign functions, or once an evaluation has failed: spans then read their properties
+/// one by one.
+#[derive(Debug, Clone, Default)]
+pub struct StreamExpression(Rc<Cell<Option<[u8; 4]>>>);
+
+impl StreamExpression {
+    /// Compiles [`stream::expression`] in the calling root context (Envoy keeps expressions
+    /// per root context).
+    pub fn create() -> Self {
+        let token = match hostcalls::call_foreign_function(
+            "expr_create",
+            Some(stream::expression().as_bytes()),
+        ) {
+            Ok(Some(token)) => <[u8; 4]>::try_from(token.as_slice()).ok(),
+            Ok(None) => None,
+            Err(status) => {
+                log::info!(
+                    "no CEL expressions in this Envoy (expr_create: {status:?}): spans read stream properties one by one"
+                );
+                None
+            }
+        };
+        if token.is_some() {
+            log::info!("stream properties: one CEL evaluation per span");
+        }
+        StreamExpression(Rc::new(Cell::new(token)))
+    }
+
+    /// Whether there is no expression to evaluate.
+    pub fn is_empty(&self) -> bool {
+        self.0.get().is_none()
+    }
+
+    /// The batch of the stream being called back; `None` (and off from now on) if Envoy's
+    /// answer is an error or not one [`Batch::parse`] takes.
+    pub fn evaluate(&self) -> Option<Batch> {
+        let token = self.0.get()?;
+        let answer = hostcalls::call_foreign_function("expr_evaluate", Some(&token));
+        let batch = match &answer {
+            Ok(Some(bytes)) => Batch::parse(bytes),
+            _ => None,
+        };
+        if batch.is_none() {
+            self.0.set(None);
+            log::warn!(
+                "the stream-properties expression failed ({:?}); spans read properties one by one from now on",
+                answer.map(|a| a.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+            );
+        }
+        batch
+    }
+}
+
+/// The stream of the HTTP context being called back, at `on_log`, one property at a time
+/// ([`BatchedStream`](crate::stream::BatchedStream) puts the root's expression in front).
 #[derive(Debug, Default)]
 pub struct HostStream;
 

@@ -6,9 +6,10 @@ use std::rc::Rc;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
-use crate::host::{self, HostRandom, HostRequestHeaders, HostStream};
+use crate::host::{self, HostRandom, HostRequestHeaders, HostStream, StreamExpression};
 use crate::ids::RandomIds;
 use crate::root::{SharedQueue, VmIds};
+use crate::stream::BatchedStream;
 use crate::tracer::{Pending, RequestOutcome, Tracer};
 
 /// Per-request state.
@@ -17,16 +18,23 @@ pub struct Http {
     ids: VmIds,
     queue: Option<SharedQueue>,
     pending: Option<Box<Pending>>,
+    expression: StreamExpression,
 }
 
 impl Http {
-    /// A context sharing the root's tracer, ids and export buffer.
-    pub fn new(tracer: Rc<Tracer>, ids: VmIds, queue: Option<SharedQueue>) -> Self {
+    /// A context sharing the root's tracer, ids, export buffer and stream expression.
+    pub fn new(
+        tracer: Rc<Tracer>,
+        ids: VmIds,
+        queue: Option<SharedQueue>,
+        expression: StreamExpression,
+    ) -> Self {
         Http {
             tracer,
             ids,
             queue,
             pending: None,
+            expression,
         }
     }
 }
@@ -64,7 +72,8 @@ impl HttpContext for Http {
         };
         let Some(queue) = &self.queue else { return };
         if let Ok(mut queue) = queue.try_borrow_mut() {
-            self.tracer.on_log(&pending, &mut HostStream, &mut queue);
+            let mut stream = BatchedStream::new(HostStream, || self.expression.evaluate());
+            self.tracer.on_log(&pending, &mut stream, &mut queue);
         }
     }
 }

@@ -5,7 +5,8 @@
 //! participant logic), [`tracer`] (the per-request flow of both modes), [`span`] (span
 //! building), [`otlp`] (the hand-written OTLP encoding), [`export`] (the bounded per-VM
 //! buffer), [`node`] (resource attributes from node metadata), [`rules`], [`route`],
-//! [`glob`] and [`fields`]. [`host`] is the only module calling host functions; [`root`] and
+//! [`glob`] and [`fields`]; [`stream`] reads a span's stream properties in one CEL
+//! evaluation. [`host`] is the only module calling host functions; [`root`] and
 //! [`http`] are thin proxy-wasm contexts over the core. [`module`] removes the SDK's unused
 //! callback exports from the built module.
 
@@ -26,6 +27,7 @@ pub mod route;
 pub mod rules;
 pub mod sampling;
 pub mod span;
+pub mod stream;
 pub mod tracecontext;
 pub mod tracer;
 

@@ -11,7 +11,7 @@ use proxy_wasm::types::ContextType;
 
 use crate::config::{Config, Mode};
 use crate::export::{ExportQueue, Outcome, QueueSettings};
-use crate::host::{self, ExportRequest, HostNode, HostRandom, Metrics};
+use crate::host::{self, ExportRequest, HostNode, HostRandom, Metrics, StreamExpression};
 use crate::http::Http;
 use crate::ids::RandomIds;
 use crate::node::{NodeInfo, Resource};
@@ -44,6 +44,7 @@ pub struct Root {
     queue: Option<SharedQueue>,
     target: Option<Target>,
     metrics: Option<Metrics>,
+    expression: StreamExpression,
     last_failure_log_ns: Option<u64>,
 }
 
@@ -56,6 +57,7 @@ impl Root {
             queue: None,
             target: None,
             metrics: None,
+            expression: StreamExpression::default(),
             last_failure_log_ns: None,
         }
     }
@@ -220,6 +222,10 @@ impl RootContext for Root {
                 timeout: Duration::from_millis(export.timeout_ms),
             });
             self.metrics = Some(Metrics::define());
+            // The expression does not depend on the configuration: one per root context.
+            if self.expression.is_empty() {
+                self.expression = StreamExpression::create();
+            }
             // A fifth of the flush interval: a full batch waits at most that long.
             let tick = (export.flush_interval_ms / 5).clamp(20, 200);
             host::set_tick_period(Duration::from_millis(tick));
@@ -236,6 +242,7 @@ impl RootContext for Root {
             Rc::clone(&self.tracer),
             Rc::clone(&self.ids),
             self.queue.clone(),
+            self.expression.clone(),
         )))
     }
 

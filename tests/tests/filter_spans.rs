@@ -286,7 +286,18 @@ fn two_hops_make_one_trace() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(!mesh.envoy.log().contains("panicked"));
+    let log = mesh.envoy.log();
+    assert!(!log.contains("panicked"));
+    // The stream properties above came from one CEL evaluation per span (`stream.rs`), not
+    // from the one-by-one fallback.
+    assert!(
+        log.contains("stream properties: one CEL evaluation per span"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("spans read properties one by one"),
+        "the expression failed:\n{log}"
+    );
 }
 
 #[test]

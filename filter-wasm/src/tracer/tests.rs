@@ -124,7 +124,9 @@ struct Run {
 impl Run {
     /// Host calls: (property reads, the others: the request header-map read, each write, the
     /// response header-map read, the clock). A property read costs several times any other
-    /// call (BENCHMARKS.md).
+    /// call (BENCHMARKS.md). These are the reads the tracer asks for; in an Envoy with CEL,
+    /// [`crate::stream::BatchedStream`] answers six of them with one evaluation
+    /// (`batched_properties_build_the_same_span`).
     fn host_calls(&self) -> (usize, usize) {
         (
             self.stream.reads.len(),
@@ -414,6 +416,106 @@ fn a_full_buffer_costs_no_property_reads() {
     }
     assert_eq!(q.buffered(), 10);
     assert_eq!(q.take_counts().dropped, 2);
+}
+
+/// What Envoy's evaluation of [`crate::stream::expression`] answers for
+/// `FakeStream::new(direction, _, flags)`.
+fn batch_answer(direction: u64, flags: u64) -> Vec<u8> {
+    format!(
+        "{direction}\u{1f}{flags}\u{1f}HTTP/1.1\u{1f}10.0.0.1:51234\u{1f}10.0.0.2:8080\u{1f}inbound|8080||"
+    )
+    .into_bytes()
+}
+
+fn body(mut q: ExportQueue) -> Vec<u8> {
+    q.next_batch(u64::MAX, true).unwrap().body().to_vec()
+}
+
+#[test]
+fn batched_properties_build_the_same_span() {
+    use crate::stream::{BATCHED, Batch, BatchedStream};
+    let t = tracer(&format!("{{{EXPORT}}}"));
+    let mut ids = RandomIds::new(SplitMix64(5));
+    // (case, direction, status, flags)
+    let cases = [
+        ("server span", 1, 200, 0),
+        ("client span", 2, 200, 0),
+        (
+            "failed: Envoy's response size and the details",
+            1,
+            503,
+            1 << 5,
+        ),
+        ("no response: Envoy's code too", 1, 0, 1 << 3),
+    ];
+    for (name, direction, status, flags) in cases {
+        let outcome = t.on_request_headers(
+            request(&[("traceparent", TP)]),
+            &mut RecordedWrites::default(),
+            &mut ids,
+            None,
+        );
+        let pending = outcome.pending.unwrap();
+        let mut one_by_one = FakeStream::new(direction, status, flags);
+        let mut q1 = queue();
+        t.on_log(&pending, &mut one_by_one, &mut q1);
+
+        let mut batched = BatchedStream::new(FakeStream::new(direction, status, flags), || {
+            Batch::parse(&batch_answer(direction, flags))
+        });
+        let mut q2 = queue();
+        t.on_log(&pending, &mut batched, &mut q2);
+        let left: Vec<Property> = one_by_one
+            .reads
+            .iter()
+            .copied()
+            .filter(|p| !BATCHED.contains(p))
+            .collect();
+        assert_eq!(
+            batched.inner().reads,
+            left,
+            "{name}: only these go to the host"
+        );
+        assert!(left.len() < one_by_one.reads.len(), "{name}");
+
+        // A failed evaluation: every property from the host, one by one.
+        let mut failed = BatchedStream::new(FakeStream::new(direction, status, flags), || None);
+        let mut q3 = queue();
+        t.on_log(&pending, &mut failed, &mut q3);
+        assert_eq!(failed.inner().reads, one_by_one.reads, "{name}");
+
+        let want = body(q1);
+        assert_eq!(body(q2), want, "{name}: the same span from the batch");
+        assert_eq!(body(q3), want, "{name}: the same span without it");
+    }
+}
+
+#[test]
+fn a_full_buffer_costs_no_evaluation() {
+    use crate::stream::BatchedStream;
+    let t = tracer(&format!("{{{EXPORT}}}"));
+    let mut q = queue();
+    let mut ids = RandomIds::new(SplitMix64(3));
+    let evaluations = std::cell::Cell::new(0);
+    for _ in 0..12 {
+        let outcome = t.on_request_headers(
+            request(&[("traceparent", TP)]),
+            &mut RecordedWrites::default(),
+            &mut ids,
+            Some(&mut q),
+        );
+        let mut stream = BatchedStream::new(FakeStream::new(1, 200, 0), || {
+            evaluations.set(evaluations.get() + 1);
+            crate::stream::Batch::parse(&batch_answer(1, 0))
+        });
+        t.on_log(outcome.pending.as_ref().unwrap(), &mut stream, &mut q);
+    }
+    assert_eq!(q.buffered(), 10);
+    assert_eq!(
+        evaluations.get(),
+        10,
+        "the two dropped spans evaluated nothing"
+    );
 }
 
 #[test]

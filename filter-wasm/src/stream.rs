@@ -1,0 +1,158 @@
+//! The stream properties every span needs, in one host call instead of six.
+//!
+//! Each `get_property` costs Envoy a protobuf arena, CEL wrappers and a call back into the
+//! module to allocate the answer: about 6–7k instructions, most of them in its allocator.
+//! Envoy's `expr_create` / `expr_evaluate` foreign functions (its CEL runtime, as Istio's stats
+//! plugin used it) evaluate one expression, [`expression`], that reads all of [`BATCHED`] and
+//! joins them into one string. [`Batch::parse`] turns that answer back into the bytes each
+//! `get_property` would have returned, so [`tracer`](crate::tracer) reads the same values either
+//! way.
+//!
+//! The values are joined with U+001F (the ASCII unit separator), and no value is trusted to be
+//! free of it: an answer that does not split into exactly one part per property is refused,
+//! and the span reads its properties one by one ([`host`](crate::host)). So does a host without
+//! CEL, or one whose evaluation fails.
+//!
+//! `request.time` is not in the batch: CEL prints a timestamp with `absl::FormatTime`, which
+//! costs Envoy more (about 9k instructions) than reading the property on its own.
+
+use crate::fields::{Fields, parse_decimal};
+use crate::tracer::{Property, StreamInfo};
+
+/// The properties of [`expression`], in its order.
+pub const BATCHED: [Property; 6] = [
+    Property::ListenerDirection,
+    Property::ResponseFlags,
+    Property::RequestProtocol,
+    Property::SourceAddress,
+    Property::UpstreamAddress,
+    Property::ClusterName,
+];
+
+/// Joins the values in the answer.
+pub const SEPARATOR: u8 = 0x1f;
+
+/// Whether a property's value is an integer, which `get_property` returns as 8 little-endian
+/// bytes and CEL's `string()` prints in decimal; the others are text, the same either way.
+fn is_integer(property: Property) -> bool {
+    matches!(
+        property,
+        Property::ListenerDirection
+            | Property::RequestSize
+            | Property::ResponseCode
+            | Property::ResponseFlags
+            | Property::ResponseSize
+    )
+}
+
+/// The CEL expression: each of [`BATCHED`] as text, joined with [`SEPARATOR`]. A text property
+/// the stream may lack reads as `''` (`has()`: a missing key would fail the whole
+/// evaluation); the integers are there for every HTTP stream, and should one be missing, the
+/// evaluation fails and spans fall back to reading properties one by one.
+pub fn expression() -> String {
+    BATCHED
+        .iter()
+        .map(|&p| {
+            let path = p.path().join(".");
+            if is_integer(p) {
+                format!("string({path})")
+            } else {
+                format!("(has({path}) ? {path} : '')")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" + '\\x1f' + ")
+}
+
+/// One evaluation's values, each in `get_property`'s encoding; `None` where the stream has none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch([Option<Vec<u8>>; BATCHED.len()]);
+
+impl Batch {
+    /// The values of an answer to [`expression`]. `None` when the answer is not one: another
+    /// number of parts, or an integer that does not parse.
+    pub fn parse(answer: &[u8]) -> Option<Batch> {
+        let mut parts = answer.split(|&b| b == SEPARATOR);
+        let mut batch = Batch::default();
+        for (slot, property) in batch.0.iter_mut().zip(BATCHED) {
+            let part = parts.next()?;
+            if part.is_empty() {
+                continue;
+            }
+            let value = if is_integer(property) {
+                parse_decimal(part)?.to_le_bytes().to_vec()
+            } else {
+                part.to_vec()
+            };
+            *slot = Some(value);
+        }
+        match parts.next() {
+            Some(_) => None,
+            None => Some(batch),
+        }
+    }
+
+    /// `Some` for a batched property: its value, moved out (a span reads each once). `None`:
+    /// not batched, read it from the host.
+    pub fn take(&mut self, property: Property) -> Option<Option<Vec<u8>>> {
+        let i = BATCHED.iter().position(|&p| p == property)?;
+        self.0.get_mut(i).map(Option::take)
+    }
+}
+
+/// A [`StreamInfo`] whose [`BATCHED`] properties come from one evaluation, made at the first
+/// property read (so a span the full buffer refuses costs none), and the others from `inner`.
+/// Without a batch (`evaluate` gave none), every property comes from `inner`.
+#[derive(Debug)]
+pub struct BatchedStream<S, E> {
+    inner: S,
+    evaluate: Option<E>,
+    batch: Option<Batch>,
+}
+
+impl<S, E> BatchedStream<S, E>
+where
+    S: StreamInfo,
+    E: FnOnce() -> Option<Batch>,
+{
+    /// `inner`, with `evaluate` for the batched properties.
+    pub fn new(inner: S, evaluate: E) -> Self {
+        BatchedStream {
+            inner,
+            evaluate: Some(evaluate),
+            batch: None,
+        }
+    }
+
+    /// The stream the other properties come from.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S, E> StreamInfo for BatchedStream<S, E>
+where
+    S: StreamInfo,
+    E: FnOnce() -> Option<Batch>,
+{
+    fn property(&mut self, property: Property) -> Option<Vec<u8>> {
+        if let Some(evaluate) = self.evaluate.take() {
+            self.batch = evaluate();
+        }
+        match self.batch.as_mut().and_then(|b| b.take(property)) {
+            Some(value) => value,
+            None => self.inner.property(property),
+        }
+    }
+
+    fn response_headers(&mut self) -> Fields {
+        self.inner.response_headers()
+    }
+
+    fn now_ns(&mut self) -> u64 {
+        self.inner.now_ns()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,163 @@
+use super::*;
+
+const SEP: &str = "\u{1f}";
+
+fn le(v: u64) -> Option<Vec<u8>> {
+    Some(v.to_le_bytes().to_vec())
+}
+
+fn text(s: &str) -> Option<Vec<u8>> {
+    Some(s.as_bytes().to_vec())
+}
+
+fn answer(parts: &[&str]) -> Vec<u8> {
+    parts.join(SEP).into_bytes()
+}
+
+#[test]
+fn the_expression_reads_every_batched_property() {
+    assert_eq!(
+        expression(),
+        "string(xds.listener_direction) + '\\x1f' + \
+         string(response.flags) + '\\x1f' + \
+         (has(request.protocol) ? request.protocol : '') + '\\x1f' + \
+         (has(source.address) ? source.address : '') + '\\x1f' + \
+         (has(upstream.address) ? upstream.address : '') + '\\x1f' + \
+         (has(xds.cluster_name) ? xds.cluster_name : '')"
+    );
+}
+
+#[test]
+fn answers_parse_to_what_get_property_returns() {
+    type Case<'a> = (&'a str, Vec<u8>, Option<[Option<Vec<u8>>; 6]>);
+    let cases: Vec<Case> = vec![
+        (
+            "Envoy 1.40's answer in the benchmark (no listener direction set)",
+            answer(&[
+                "0",
+                "0",
+                "HTTP/1.1",
+                "127.0.0.1:56292",
+                "127.0.0.1:39505",
+                "app",
+            ]),
+            Some([
+                le(0),
+                le(0),
+                text("HTTP/1.1"),
+                text("127.0.0.1:56292"),
+                text("127.0.0.1:39505"),
+                text("app"),
+            ]),
+        ),
+        (
+            "an Istio outbound hop: '|' in the cluster name, IPv6 peers, flags UF|URX",
+            answer(&[
+                "2",
+                "32800",
+                "HTTP/2",
+                "[fd00::1]:41234",
+                "[fd00::2]:9080",
+                "outbound|9080||reviews.default.svc.cluster.local",
+            ]),
+            Some([
+                le(2),
+                le(32800),
+                text("HTTP/2"),
+                text("[fd00::1]:41234"),
+                text("[fd00::2]:9080"),
+                text("outbound|9080||reviews.default.svc.cluster.local"),
+            ]),
+        ),
+        (
+            "a local reply: no upstream host, cluster or protocol",
+            answer(&["1", "256", "", "10.0.0.7:1234", "", ""]),
+            Some([le(1), le(256), None, text("10.0.0.7:1234"), None, None]),
+        ),
+        (
+            "every value absent",
+            answer(&["", "", "", "", "", ""]),
+            Some(Default::default()),
+        ),
+        ("one part short", answer(&["1", "0", "", "", ""]), None),
+        (
+            "one part too many: a separator inside a value",
+            answer(&["1", "0", "", "", "a", &format!("b{SEP}c")]),
+            None,
+        ),
+        ("nothing at all", Vec::new(), None),
+        (
+            "a direction that is not a number",
+            answer(&["-1", "0", "", "", "", ""]),
+            None,
+        ),
+        (
+            "flags past u64",
+            answer(&["1", "99999999999999999999", "", "", "", ""]),
+            None,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, bytes, want) in cases {
+        let got = Batch::parse(&bytes);
+        let want = want.map(Batch);
+        if got != want {
+            failures.push(format!("{name}: {got:?}, want {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_value_is_taken_once_and_other_properties_go_to_the_host() {
+    let mut batch = Batch::parse(&answer(&["1", "0", "HTTP/1.1", "", "", "c"])).unwrap();
+    assert_eq!(batch.take(Property::ClusterName), Some(text("c")));
+    assert_eq!(batch.take(Property::ClusterName), Some(None));
+    assert_eq!(batch.take(Property::UpstreamAddress), Some(None));
+    assert_eq!(batch.take(Property::ListenerDirection), Some(le(1)));
+    for p in [
+        Property::RequestTime,
+        Property::RequestSize,
+        Property::ResponseCode,
+        Property::ResponseCodeDetails,
+        Property::ResponseSize,
+    ] {
+        assert_eq!(batch.take(p), None, "{p:?} is not batched");
+    }
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn batches_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
+            if let Some(mut batch) = Batch::parse(&bytes) {
+                for p in BATCHED {
+                    prop_assert!(batch.take(p).is_some());
+                }
+            }
+        }
+
+        #[test]
+        fn text_values_without_the_separator_come_back_as_sent(
+            texts in proptest::collection::vec("[^\u{1f}]{0,40}", 4),
+        ) {
+            let parts = ["7", "9", &texts[0], &texts[1], &texts[2], &texts[3]];
+            let mut batch = Batch::parse(&answer(&parts)).unwrap();
+            prop_assert_eq!(batch.take(Property::ListenerDirection), Some(le(7)));
+            prop_assert_eq!(batch.take(Property::ResponseFlags), Some(le(9)));
+            let texts_back = [
+                Property::RequestProtocol,
+                Property::SourceAddress,
+                Property::UpstreamAddress,
+                Property::ClusterName,
+            ]
+            .map(|p| batch.take(p).unwrap());
+            for (back, sent) in texts_back.iter().zip(&texts) {
+                prop_assert_eq!(back.clone(), (!sent.is_empty()).then(|| sent.as_bytes().to_vec()));
+            }
+        }
+    }
+}
