@@ -82,19 +82,23 @@ impl StreamExpression {
             "expr_create",
             Some(stream::expression().as_bytes()),
         ) {
-            Ok(Some(token)) => <[u8; 4]>::try_from(token.as_slice()).ok(),
-            Ok(None) => None,
-            Err(status) => {
-                log::info!(
-                    "no CEL expressions in this Envoy (expr_create: {status:?}): spans read stream properties one by one"
-                );
-                None
-            }
+            Ok(Some(token)) => <[u8; 4]>::try_from(token.as_slice())
+                .map_err(|_| format!("a token of {} bytes", token.len())),
+            Ok(None) => Err("no token".to_owned()),
+            Err(status) => Err(format!("{status:?}")),
         };
-        if token.is_some() {
-            log::info!("stream properties: one CEL evaluation per span");
+        match token {
+            Ok(token) => {
+                log::info!("stream properties: one CEL evaluation per span");
+                StreamExpression(Rc::new(Cell::new(Some(token))))
+            }
+            Err(why) => {
+                log::info!(
+                    "no CEL expressions in this Envoy (expr_create: {why}): spans read stream properties one by one"
+                );
+                StreamExpression::default()
+            }
         }
-        StreamExpression(Rc::new(Cell::new(token)))
     }
 
     /// Whether there is no expression to evaluate.
