@@ -61,7 +61,7 @@ pub fn expression() -> String {
             }
         })
         .collect::<Vec<_>>()
-        .join(" + '\\x1f' + ")
+        .join(&format!(" + '\\x{SEPARATOR:02x}' + "))
 }
 
 /// One evaluation's values, each in `get_property`'s encoding; `None` where the stream has none.

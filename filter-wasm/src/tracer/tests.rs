@@ -399,8 +399,12 @@ fn enricher_writes_its_headers_and_never_touches_the_context() {
 
 #[test]
 fn a_full_buffer_costs_no_property_reads() {
+    use crate::stream::{Batch, BatchedStream};
     let t = tracer(&format!("{{{EXPORT}}}"));
     let mut q = queue();
+    // The same spans through a batched stream, into a buffer of their own.
+    let mut batched_q = queue();
+    let evaluations = std::cell::Cell::new(0);
     let mut ids = RandomIds::new(SplitMix64(3));
     for i in 0..12 {
         let outcome = t.on_request_headers(
@@ -409,13 +413,25 @@ fn a_full_buffer_costs_no_property_reads() {
             &mut ids,
             Some(&mut q),
         );
+        let pending = outcome.pending.as_ref().unwrap();
         let mut stream = FakeStream::new(1, 200, 0);
-        t.on_log(outcome.pending.as_ref().unwrap(), &mut stream, &mut q);
+        t.on_log(pending, &mut stream, &mut q);
         // The 11th and 12th spans are dropped before any property is read.
         assert_eq!(stream.reads.is_empty(), i >= 10, "request {i}");
+        let mut batched = BatchedStream::new(FakeStream::new(1, 200, 0), || {
+            evaluations.set(evaluations.get() + 1);
+            Batch::parse(&batch_answer(1, 0))
+        });
+        t.on_log(pending, &mut batched, &mut batched_q);
     }
     assert_eq!(q.buffered(), 10);
     assert_eq!(q.take_counts().dropped, 2);
+    assert_eq!(batched_q.buffered(), 10);
+    assert_eq!(
+        evaluations.get(),
+        10,
+        "the two dropped spans evaluated nothing"
+    );
 }
 
 /// What Envoy's evaluation of [`crate::stream::expression`] answers for
@@ -488,34 +504,6 @@ fn batched_properties_build_the_same_span() {
         assert_eq!(body(q2), want, "{name}: the same span from the batch");
         assert_eq!(body(q3), want, "{name}: the same span without it");
     }
-}
-
-#[test]
-fn a_full_buffer_costs_no_evaluation() {
-    use crate::stream::BatchedStream;
-    let t = tracer(&format!("{{{EXPORT}}}"));
-    let mut q = queue();
-    let mut ids = RandomIds::new(SplitMix64(3));
-    let evaluations = std::cell::Cell::new(0);
-    for _ in 0..12 {
-        let outcome = t.on_request_headers(
-            request(&[("traceparent", TP)]),
-            &mut RecordedWrites::default(),
-            &mut ids,
-            Some(&mut q),
-        );
-        let mut stream = BatchedStream::new(FakeStream::new(1, 200, 0), || {
-            evaluations.set(evaluations.get() + 1);
-            crate::stream::Batch::parse(&batch_answer(1, 0))
-        });
-        t.on_log(outcome.pending.as_ref().unwrap(), &mut stream, &mut q);
-    }
-    assert_eq!(q.buffered(), 10);
-    assert_eq!(
-        evaluations.get(),
-        10,
-        "the two dropped spans evaluated nothing"
-    );
 }
 
 #[test]
