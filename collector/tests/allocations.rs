@@ -9,16 +9,14 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-// A global allocator needs `unsafe impl GlobalAlloc`; it only forwards to the system allocator.
-#![allow(unsafe_code)]
 
+#[path = "../../ottl/tests/common/counting_alloc.rs"]
+mod counting_alloc;
 #[path = "../../otlp/benches/envoy.rs"]
 mod envoy;
 #[path = "../benches/support/pipeline.rs"]
 mod pipeline;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -26,40 +24,12 @@ use meshtrace_collector::otlp::{Batch, Limits, Signal};
 use meshtrace_collector::pipeline::Consumer;
 use pipeline::{Null, SEED_ATTRIBUTES, SEED_FILTER, chain, now};
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: forwards the caller's layout unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: forwards the caller's arguments unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
 /// Allocations of one `consume` call, after a warm-up call.
 fn per_request(p: &Arc<dyn Consumer>, batch: &Batch) -> usize {
     now(p.consume(batch.clone())).unwrap();
-    let before = ALLOCATIONS.with(Cell::get);
+    let before = counting_alloc::allocations();
     now(p.consume(batch.clone())).unwrap();
-    ALLOCATIONS.with(Cell::get) - before
+    counting_alloc::allocations() - before
 }
 
 fn request(spans: usize) -> Batch {

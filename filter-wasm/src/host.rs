@@ -6,8 +6,10 @@
 //! `hostcalls` functions `panic!` on a status they do not expect. This module calls
 //! `hostcalls` directly, turns every failure into "absent" or a log line, and only calls a
 //! function where Envoy's answer is one the SDK handles:
-//! - header maps are read whole (`get_map_bytes`): Envoy answers `Ok` (an empty map when
-//!   there is none), never an error;
+//! - header maps are read whole, through the ABI's `proxy_get_header_map_pairs` itself
+//!   ([`header_map`]): the SDK's `get_map_bytes` copies every name and value into an
+//!   allocation of its own (almost a quarter of an unsampled request's added cost), panics on
+//!   a name that is not UTF-8 and on any status but `Ok`;
 //! - an export's response headers are read the same way, never with
 //!   `get_map_value_bytes`, which gets `BadArgument` (and the SDK panics) after a timeout
 //!   or reset, when Envoy has no response map;
@@ -39,12 +41,63 @@ use crate::tracer::{Property, StreamInfo};
 
 /// The request headers, pseudo-headers included, in one host call.
 pub fn request_headers() -> Fields {
-    Fields(
-        hostcalls::get_map_bytes(MapType::HttpRequestHeaders)
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-    )
+    header_map(MapType::HttpRequestHeaders)
+}
+
+/// A header map of the context being called back, as Envoy serialized it, read in place
+/// ([`Fields`]); empty when Envoy has none or answers something malformed (logged).
+pub fn header_map(map: MapType) -> Fields {
+    let Some(bytes) = abi::header_map_pairs(map) else {
+        return Fields::default();
+    };
+    Fields::from_serialized(bytes).unwrap_or_else(|e| {
+        log::warn!("{map:?}: Envoy's header map is malformed ({e}); read as empty");
+        Fields::default()
+    })
+}
+
+/// The one host function called without the SDK's wrapper.
+#[allow(unsafe_code)]
+mod abi {
+    use proxy_wasm::types::MapType;
+    #[cfg(target_family = "wasm")]
+    use proxy_wasm::types::Status;
+
+    #[cfg(target_family = "wasm")]
+    #[link(wasm_import_module = "env")]
+    unsafe extern "C" {
+        // The same import, and the same signature, as the SDK's own declaration.
+        fn proxy_get_header_map_pairs(
+            map_type: MapType,
+            return_map_data: *mut *mut u8,
+            return_map_size: *mut usize,
+        ) -> Status;
+    }
+
+    /// The serialized map; `None` on any status but `Ok`.
+    #[cfg(target_family = "wasm")]
+    pub fn header_map_pairs(map: MapType) -> Option<Vec<u8>> {
+        let mut data: *mut u8 = std::ptr::null_mut();
+        let mut size: usize = 0;
+        // SAFETY: the host writes a pointer and a size into the two locals. A non-null
+        // pointer is the block the host had the module allocate for the answer through
+        // `proxy_on_memory_allocate`: the SDK's boxed slice of exactly `size` bytes (align 1),
+        // all written by the host. The `Vec` rebuilt here owns and frees it, as the SDK's
+        // own `get_map_bytes` does.
+        unsafe {
+            match proxy_get_header_map_pairs(map, &mut data, &mut size) {
+                Status::Ok if !data.is_null() => Some(Vec::from_raw_parts(data, size, size)),
+                Status::Ok => Some(Vec::new()),
+                _ => None,
+            }
+        }
+    }
+
+    /// Natively (tests, benchmarks) there is no host.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn header_map_pairs(_map: MapType) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// Writes to the request headers of the HTTP context being called back.
@@ -139,12 +192,7 @@ impl StreamInfo for HostStream {
     }
 
     fn response_headers(&mut self) -> Fields {
-        Fields(
-            hostcalls::get_map_bytes(MapType::HttpResponseHeaders)
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-        )
+        header_map(MapType::HttpResponseHeaders)
     }
 
     fn now_ns(&mut self) -> u64 {
@@ -288,11 +336,9 @@ pub fn export_response(num_headers: usize, body_size: usize) -> (Option<u16>, Ve
     if num_headers == 0 {
         return (None, Vec::new());
     }
-    let headers = hostcalls::get_map_bytes(MapType::HttpCallResponseHeaders).unwrap_or_default();
-    let status = headers
-        .iter()
-        .find(|(n, _)| n == ":status")
-        .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok());
+    let status = header_map(MapType::HttpCallResponseHeaders)
+        .first(":status")
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok());
     let body = if body_size > 0 && status.is_some_and(|s: u16| (200..300).contains(&s)) {
         hostcalls::get_buffer(
             BufferType::HttpCallResponseBody,

@@ -185,7 +185,11 @@ impl AllowList {
         if self.patterns.is_empty() {
             return;
         }
-        for (i, (name, _)) in fields.0.iter().enumerate() {
+        for (i, (name, _)) in fields.pairs().enumerate() {
+            // Envoy's header names are tokens; one that is not text cannot name an attribute.
+            let Ok(name) = std::str::from_utf8(name) else {
+                continue;
+            };
             let lower_name_matches = self.patterns.iter().any(|g| g.matches(name.as_bytes()));
             if !lower_name_matches
                 || name.starts_with(':')
@@ -196,9 +200,9 @@ impl AllowList {
             }
             // Only at the first field of that name: the values are collected together.
             let seen_before = fields
-                .0
-                .get(..i)
-                .is_some_and(|before| before.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)));
+                .pairs()
+                .take(i)
+                .any(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()));
             if !seen_before {
                 if name.bytes().any(|b| b.is_ascii_uppercase()) {
                     f(&name.to_ascii_lowercase(), fields);

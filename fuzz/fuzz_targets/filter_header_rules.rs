@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         .split(' ')
         .map(str::to_owned)
         .collect();
-    let fields = Fields(
+    let fields = Fields::from_pairs(
         parts
             .next()
             .unwrap_or_default()
@@ -25,9 +25,9 @@ fuzz_target!(|data: &[u8]| {
             .filter_map(|f| {
                 let i = f.iter().position(|&b| b == b':').unwrap_or(f.len());
                 let name = std::str::from_utf8(f.get(..i)?).ok()?.to_ascii_lowercase();
-                Some((name, f.get(i + 1..).unwrap_or_default().to_vec()))
+                Some((name, f.get(i + 1..).unwrap_or_default()))
             })
-            .collect(),
+            .collect::<Vec<_>>(),
     );
     let drop = DropRules::new(&DropConfig {
         paths: patterns.iter().map(|p| PathRule::Prefix(p.clone())).collect(),
@@ -48,10 +48,10 @@ fuzz_target!(|data: &[u8]| {
         }
         seen.push(name.to_owned());
     });
-    for (name, value) in &fields.0 {
+    for (name, value) in fields.pairs() {
         for p in &patterns {
             let _ = Glob::new(p).matches(value);
-            let _ = Glob::new_case_insensitive(p).matches(name.as_bytes());
+            let _ = Glob::new_case_insensitive(p).matches(name);
         }
         let (host, port) = split_authority(value);
         assert!(host.len() <= value.len());

@@ -69,7 +69,7 @@ fuzz_target!(|data: &[u8]| {
         Framing::new(&[("service.name".into(), "s".into())]),
     );
     let mut ids = RandomIds::new(SplitMix64(7));
-    let outcome = tracer.on_request_headers(Fields(fields), &mut RecordedWrites::default(), &mut ids, Some(&mut queue));
+    let outcome = tracer.on_request_headers(Fields::from_pairs(fields), &mut RecordedWrites::default(), &mut ids, Some(&mut queue));
     let pending = outcome.pending.expect("sampled");
     tracer.on_log(&pending, &mut Stream(props), &mut queue);
     let out = queue.next_batch(0, true).expect("one span");

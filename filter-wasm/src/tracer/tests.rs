@@ -54,7 +54,8 @@ impl FakeStream {
 
     /// Without `name` in the response headers.
     fn without(mut self, name: &str) -> Self {
-        self.response.0.retain(|(n, _)| n != name);
+        self.response =
+            Fields::from_pairs(self.response.pairs().filter(|(n, _)| *n != name.as_bytes()));
         self
     }
 }
@@ -98,6 +99,16 @@ fn queue() -> ExportQueue {
 const EXPORT: &str = r#""export": {"cluster": "collector"}"#;
 const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const TP_UNSAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+
+/// `fields` with the value of its `index`th field replaced.
+fn with_value(fields: &Fields, index: usize, value: &[u8]) -> Fields {
+    Fields::from_pairs(
+        fields
+            .pairs()
+            .enumerate()
+            .map(|(i, (n, v))| (n, if i == index { value } else { v })),
+    )
+}
 
 fn request(extra: &[(&str, &str)]) -> Fields {
     let mut pairs = vec![
@@ -157,16 +168,8 @@ fn run(t: &Tracer, req: Fields, stream: FakeStream) -> Run {
 #[test]
 fn host_calls_per_request() {
     let exporting = tracer(&format!("{{{EXPORT}}}"));
-    let post = |extra: &[(&str, &str)]| {
-        let mut r = request(extra);
-        r.0[0].1 = b"POST".to_vec();
-        r
-    };
-    let head = {
-        let mut r = request(&[("traceparent", TP)]);
-        r.0[0].1 = b"HEAD".to_vec();
-        r
-    };
+    let post = |extra: &[(&str, &str)]| with_value(&request(extra), 0, b"POST");
+    let head = with_value(&request(&[("traceparent", TP)]), 0, b"HEAD");
     // (case, tracer, request, stream, (property reads, other host calls))
     type Case<'a> = (&'a str, Tracer, Fields, FakeStream, (usize, usize));
     let cases: Vec<Case> = vec![
@@ -339,8 +342,11 @@ fn dropped_requests_pass_through_untouched_and_are_counted() {
     let t = tracer(&format!(
         r#"{{{EXPORT}, "drop": {{"paths": [{{"exact": "/healthz"}}]}}, "access_log": {{"trace_id_header": "x-trace-id"}}}}"#
     ));
-    let mut req = request(&[("traceparent", TP), ("x-trace-id", "forged")]);
-    req.0[1].1 = b"/healthz".to_vec();
+    let req = with_value(
+        &request(&[("traceparent", TP), ("x-trace-id", "forged")]),
+        1,
+        b"/healthz",
+    );
     let mut r = run(&t, req, FakeStream::new(1, 200, 0));
     assert!(r.dropped && !r.pending);
     // No trace header rewritten; a forged trace-id header is not left for the access log.
@@ -391,8 +397,7 @@ fn enricher_writes_its_headers_and_never_touches_the_context() {
         ]
     );
     // No template matches: a forged route header is removed, not forwarded.
-    let mut req = request(&[("x-meshtrace-route", "forged")]);
-    req.0[1].1 = b"/other".to_vec();
+    let req = with_value(&request(&[("x-meshtrace-route", "forged")]), 1, b"/other");
     let r = run(&t, req, FakeStream::default());
     assert_eq!(r.writes.0[0], ("x-meshtrace-route".to_owned(), None));
 }
