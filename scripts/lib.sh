@@ -48,12 +48,20 @@ ensure_nightly_fuzz() {
 }
 
 # Node.js runs the filter's core tests compiled to wasm32-wasip1 (node:wasi, preview1).
-ensure_node() {
-    if ! command -v node >/dev/null 2>&1; then
-        log "apt-get install nodejs"
-        apt-get update -qq && apt-get install -y -qq nodejs >/dev/null
+ensure_node() { ensure_debian_package node nodejs; }
+
+# ensure_debian_package COMMAND PACKAGE: installs PACKAGE from Debian's packages when COMMAND
+# is missing.
+ensure_debian_package() {
+    if ! command -v "$1" >/dev/null 2>&1; then
+        log "apt-get install $2"
+        apt-get update -qq && apt-get install -y -qq "$2" >/dev/null
     fi
 }
+
+# skopeo is the OCI implementation the manifests tests check the filter's image layout with
+# (and what `scripts/package-oci.sh --push` uses).
+ensure_skopeo() { ensure_debian_package skopeo skopeo; }
 
 envoy_bin() { echo "$VENV/bin/envoy"; }
 

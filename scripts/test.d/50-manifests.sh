@@ -7,6 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
 ensure_venv
+ensure_skopeo
 command -v kubectl >/dev/null 2>&1 || die "kubectl (with kustomize) is needed: the tests run kubectl kustomize"
 [ -d "$ROOT/../shared/schemas/istio" ] || die "missing $ROOT/../shared/schemas (Istio CRDs, Kubernetes schemas)"
 
