@@ -20,8 +20,10 @@
 #   BENCH_DURATION=15      measured seconds per collector scenario, after BENCH_WARMUP=3 s of warm-up
 #   BENCH_ROUNDS=8         b and Envoy: rounds of BENCH_SEGMENT=3 s of load on each in turn
 #   BENCH_ENVOY_VARIANTS   the Envoy variants, in order (default: none native filter-idle
-#                          filter-propagation filter-export); "filter-export:FILE" runs another
-#                          .wasm (A/B of builds)
+#                          filter-propagation filter-export native@1 filter-export@1, the last
+#                          two at Istio's default sampling); "filter-export:FILE" runs another
+#                          .wasm (A/B of builds), "native@1" samples 1 % of requests (native,
+#                          filter-propagation and filter-export; default 100)
 #   BENCH_CONCURRENCY=32   collector load: requests in flight, one connection each (32 sidecars)
 #   BENCH_CONNECTIONS=16   Envoy load: wrk keep-alive connections
 #   BENCH_PIN=1            system under test alone on CPU 1; load, sink and upstream on CPU 0
@@ -502,7 +504,11 @@ median() {
 spread() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f–%.1f", lo, hi }'; }
 
 variant_label() {
-    local label="${ENVOY_LABEL[${1%%:*}]:-$1}"
+    local name sampling label
+    name="$(variant_name "$1")"
+    sampling="$(variant_sampling "$1")"
+    label="${ENVOY_LABEL[$name]:-$name}"
+    [ "$sampling" != 100 ] && label="$label, $sampling % sampled"
     [[ "$1" == *:* ]] && label="$label, $(basename "${1#*:}")"
     echo "$label"
 }
@@ -521,6 +527,7 @@ declare -A ENVOY_LABEL=(
 )
 declare -A E_PID=() E_URL=() E_SINK=() E_SINK_HTTP=() E_REQ=() E_SECS=() E_CPU0=() E_CPU1=() E_MARK=() E_LASTN=() E_ROUND_US=() E_P50=() E_P90=() E_P99=() E_ERR=() E_FAIL=()
 ENVOY_RATIO=""
+ENVOY_RATIOS=()
 
 # start_variant VARIANT APP_PORT: its sink and its Envoy; sets E_* for it or E_FAIL.
 start_variant() {
@@ -530,8 +537,11 @@ start_variant() {
     E_SINK[$v]=$SINK_PID
     E_SINK_HTTP[$v]=$SINK_HTTP
     file="$WORK/envoy-$key.yaml"
-    local tpl="scripts/bench/envoy-${v%%:*}.yaml"
-    [[ "$v" == filter-* ]] && tpl="scripts/bench/envoy-filter.yaml with plugin configuration scripts/bench/${v%%:*}.json"
+    local name tpl
+    name="$(variant_name "$v")"
+    tpl="scripts/bench/envoy-$name.yaml"
+    [[ "$v" == filter-* ]] && tpl="scripts/bench/envoy-filter.yaml with plugin configuration scripts/bench/$name.json"
+    [[ "$v" == *@* ]] && tpl="$tpl, sampling $(variant_sampling "$v") %"
     echo "# \$WORK/envoy-$key.yaml = $tpl, ports and paths filled in" >> "$WORK/commands.txt"
     # Twice: a free port picked here can be taken by another process before Envoy binds it.
     for attempt in 1 2; do
@@ -560,7 +570,7 @@ bench_envoy() {
         return
     fi
     local variants=() v round up up_addr pin=()
-    read -r -a variants <<< "${BENCH_ENVOY_VARIANTS:-none native filter-idle filter-propagation filter-export}"
+    read -r -a variants <<< "${BENCH_ENVOY_VARIANTS:-none native filter-idle filter-propagation filter-export native@1 filter-export@1}"
     if [ "$PIN" = 1 ]; then pin=(taskset -c "$LOAD_CPU"); fi
     log "c. Envoy: starting ${#variants[@]} variants side by side"
     start upstream "$LOAD_CPU" "$LOADGEN" upstream --listen 127.0.0.1:0 --threads 1
@@ -608,7 +618,7 @@ bench_envoy() {
     declare -A spans=()
     for v in "${variants[@]}"; do
         [ -n "${E_FAIL[$v]:-}" ] && continue
-        case "${v%%:*}" in
+        case "$(variant_name "$v")" in
             native | filter-export)
                 SINK_HTTP="${E_SINK_HTTP[$v]}"
                 drain "${E_REQ[$v]}" 6
@@ -662,6 +672,15 @@ bench_envoy() {
     if [ -n "${added_med[native]:-}" ] && [ -n "${added_med[filter-export]:-}" ]; then
         ENVOY_RATIO="$(calc "${added_med[filter-export]} / ${added_med[native]}" 2)"
     fi
+    # The same ratio at each lower sampling percentage both sides ran at.
+    local p
+    for v in "${variants[@]}"; do
+        [[ "$v" == filter-export@* && "$v" != *:* ]] || continue
+        p="$(variant_sampling "$v")"
+        if [ -n "${added_med[$v]:-}" ] && [ -n "${added_med[native@$p]:-}" ]; then
+            ENVOY_RATIOS+=("$p % sampled: **$(calc "${added_med[$v]} / ${added_med[native@$p]}" 2)**")
+        fi
+    done
     ENVOY_OTHER=$other
 }
 
@@ -769,7 +788,9 @@ REPORT="$WORK/report.md"
         printf '%s\n' "${ROWS_C[@]}"
         if [ -n "$ENVOY_RATIO" ]; then
             echo
-            echo "Added CPU per request, meshtrace filter (propagation + spans + export) / Envoy's OpenTelemetry tracer: **$ENVOY_RATIO** (the two medians of the paired differences). Other processes: ${ENVOY_OTHER} CPUs."
+            at=""
+            for r in "${ENVOY_RATIOS[@]}"; do at+="; at $r"; done
+            echo "Added CPU per request, meshtrace filter (propagation + spans + export) / Envoy's OpenTelemetry tracer: **$ENVOY_RATIO** (the two medians of the paired differences)$at. Other processes: ${ENVOY_OTHER} CPUs."
         fi
     fi
     if [ "${#NOTES[@]}" -gt 0 ]; then

@@ -5,7 +5,8 @@
 #
 #   scripts/envoy-instructions.sh [VARIANT...]
 #       VARIANT: none native filter-idle filter-propagation filter-export (the default: all),
-#       or filter-export:FILE to run another .wasm.
+#       filter-export:FILE to run another .wasm, native@1 (filter-export@1 …) to sample 1 % of
+#       requests instead of all (scripts/lib.sh, variant_name).
 #
 # Each variant's Envoy (one worker) runs under callgrind with instrumentation off while it
 # starts; then 300 requests warm it up (v8 compiles the module in tiers), and INSTR_REQUESTS
@@ -118,7 +119,8 @@ split() {
             cost[b] += $2; total += $2
             next
         }
-        END { printf "%d %d %d %d %d %d\n", total, cost["envoy"], cost["tcmalloc"], cost["jit"], cost["libc"], cost["other"] }
+        # %.0f, not %d: mawk prints %d no higher than 2^31 - 1 (a run of 10,000 requests passes it).
+        END { printf "%.0f %.0f %.0f %.0f %.0f %.0f\n", total, cost["envoy"], cost["tcmalloc"], cost["jit"], cost["libc"], cost["other"] }
     ' "$1"
 }
 

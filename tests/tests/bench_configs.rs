@@ -1,0 +1,163 @@
+//! The Envoy variants of the benchmarks (`scripts/bench.sh envoy`,
+//! `scripts/envoy-instructions.sh`) as `envoy_config` in `scripts/lib.sh` renders them: each
+//! one an Envoy config the pinned Envoy accepts, sampling what its name says. A benchmark that
+//! silently ran another configuration would measure the wrong thing.
+
+// Test code: failing loudly is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use meshtrace_e2e::envoy::envoy_binary;
+use meshtrace_e2e::process::TempDir;
+use meshtrace_e2e::wasm::filter_wasm;
+use meshtrace_e2e::workspace_root;
+
+/// `envoy_config VARIANT` with fixed ports (validate mode binds none), `$WASM` the filter.
+fn render(variant: &str, wasm: &Path) -> Output {
+    Command::new("bash")
+        .current_dir(workspace_root())
+        .args([
+            "-c",
+            r#"source scripts/lib.sh && WASM="$1" && envoy_config "$2" 10000 10001 127.0.0.1:10002 127.0.0.1:10003"#,
+            "render",
+        ])
+        .arg(wasm)
+        .arg(variant)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The first `@NAME@` placeholder left in a rendered config (comments aside).
+fn placeholder(config: &str) -> Option<&str> {
+    config
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .find_map(|l| {
+            let parts: Vec<&str> = l.split('@').collect();
+            // Only a part with an `@` on both sides can be a placeholder.
+            parts
+                .get(1..parts.len().saturating_sub(1))?
+                .iter()
+                .copied()
+                .find(|name| {
+                    !name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+                })
+        })
+}
+
+#[test]
+fn placeholders_are_found_next_to_type_urls() {
+    assert_eq!(
+        placeholder("random_sampling: { value: @SAMPLING@ }"),
+        Some("SAMPLING")
+    );
+    assert_eq!(
+        placeholder(r#"{ "@type": t, port_value: @APP_PORT@ }"#),
+        Some("APP_PORT")
+    );
+    assert_eq!(placeholder(r#"{ "@type": "type.googleapis.com/x" }"#), None);
+    assert_eq!(
+        placeholder("# @...@ placeholders are filled in\nvalue: 1"),
+        None
+    );
+}
+
+/// (variant, a line the rendered config must hold, a line the filter must log when it loads
+/// its configuration in Envoy; "" for no filter).
+const VARIANTS: &[(&str, &str, &str)] = &[
+    ("none", "stat_prefix: inbound", ""),
+    ("native", "random_sampling: { value: 100 }", ""),
+    ("native@1", "random_sampling: { value: 1 }", ""),
+    ("native@0.5", "random_sampling: { value: 0.5 }", ""),
+    (
+        "filter-idle",
+        r#""mode": "enricher""#,
+        "configured: mode=enricher",
+    ),
+    (
+        "filter-propagation",
+        r#""percentage": 100"#,
+        "sampling.percentage=100 propagation.b3.extract=true propagation.b3.inject=none propagation.tracestate_max_length=512 export=off",
+    ),
+    (
+        "filter-export",
+        r#""percentage": 100"#,
+        "sampling.percentage=100 propagation.b3.extract=true",
+    ),
+    (
+        "filter-export@1",
+        r#""percentage": 1"#,
+        "sampling.percentage=1 propagation.b3.extract=true",
+    ),
+];
+
+#[test]
+fn every_bench_variant_renders_a_config_envoy_accepts() {
+    let wasm = filter_wasm().unwrap_or_else(|e| panic!("{e}"));
+    let envoy = envoy_binary().unwrap_or_else(|e| panic!("{e}"));
+    let dir = TempDir::new("bench-configs").unwrap();
+    for &(variant, holds, logs) in VARIANTS {
+        let out = render(variant, &wasm);
+        let config = text(&out.stdout);
+        assert!(out.status.success(), "{variant}: {}", text(&out.stderr));
+        assert_eq!(placeholder(&config), None, "{variant}:\n{config}");
+        assert!(
+            config.lines().any(|l| l.contains(holds)),
+            "{variant}: no `{holds}` in\n{config}"
+        );
+        let path = dir
+            .path()
+            .join(format!("{}.yaml", variant.replace('@', "_")));
+        std::fs::write(&path, &config).unwrap();
+        let out = Command::new(&envoy)
+            .args(["--mode", "validate", "--disable-hot-restart", "-c"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let log = text(&out.stdout) + &text(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{variant}: Envoy refused it:\n{log}\n{config}"
+        );
+        if !logs.is_empty() {
+            assert!(log.contains(logs), "{variant}: no `{logs}` in\n{log}");
+        }
+    }
+}
+
+#[test]
+fn a_variant_that_cannot_sample_as_asked_is_refused() {
+    let wasm = filter_wasm().unwrap_or_else(|e| panic!("{e}"));
+    for (variant, why) in [
+        (
+            "filter-idle@1",
+            "variant filter-idle@1: filter-idle does not sample",
+        ),
+        ("none@1", "variant none@1: none does not sample"),
+        (
+            "native@half",
+            "variant native@half: the sampling percentage must be a number",
+        ),
+        (
+            "native@",
+            "variant native@: the sampling percentage must be a number",
+        ),
+    ] {
+        let out = render(variant, &wasm);
+        assert!(!out.status.success(), "{variant} rendered");
+        let err = text(&out.stderr);
+        assert!(err.contains(why), "{variant}: {err}");
+        assert_eq!(text(&out.stdout), "", "{variant}: half a config");
+    }
+}
