@@ -9,7 +9,7 @@
 #      rounds with its own pass-through for the ratio
 #   c. Envoy (one worker): no tracing, Envoy's OpenTelemetry tracer, the meshtrace filter
 #
-#   scripts/bench.sh                 a, b and c (about 5 minutes once built)
+#   scripts/bench.sh                 a, b and c (about 10 minutes once built)
 #   scripts/bench.sh collector       a and b only        scripts/bench.sh envoy    c only
 #   scripts/bench.sh seed            b only (A/B of processor changes)
 #   scripts/bench.sh micro [CRATE…]  the criterion micro-benchmarks instead: every crate's, or
