@@ -21,9 +21,10 @@
 #   BENCH_ROUNDS=8         b and Envoy: rounds of BENCH_SEGMENT=3 s of load on each in turn
 #   BENCH_ENVOY_VARIANTS   the Envoy variants, in order (default: none native filter-idle
 #                          filter-propagation filter-export native@1 filter-export@1, the last
-#                          two at Istio's default sampling); "filter-export:FILE" runs another
-#                          .wasm (A/B of builds), "native@1" samples 1 % of requests (native,
-#                          filter-propagation and filter-export; default 100)
+#                          two at Istio's default sampling; also: enricher, the native tracer
+#                          with the filter in enricher mode); "filter-export:FILE" runs another
+#                          .wasm (A/B of builds), "native@1" samples 1 % of requests (every
+#                          variant but none and filter-idle; default 100)
 #   BENCH_CONCURRENCY=32   collector load: requests in flight, one connection each (32 sidecars)
 #   BENCH_CONNECTIONS=16   Envoy load: wrk keep-alive connections
 #   BENCH_PIN=1            system under test alone on CPU 1; load, sink and upstream on CPU 0
@@ -521,6 +522,7 @@ variant_label() {
 declare -A ENVOY_LABEL=(
     [none]="no tracing"
     [native]="Envoy OpenTelemetry tracer -> sink (gRPC)"
+    [enricher]="Envoy OpenTelemetry tracer -> sink (gRPC), meshtrace filter in enricher mode (two custom tags)"
     [filter-idle]="meshtrace filter, idle: reads the request headers, nothing else (the floor of a proxy-wasm filter)"
     [filter-propagation]="meshtrace filter: propagation only"
     [filter-export]="meshtrace filter: propagation + spans + export -> sink (HTTP)"
@@ -540,7 +542,8 @@ start_variant() {
     local name tpl
     name="$(variant_name "$v")"
     tpl="scripts/bench/envoy-$name.yaml"
-    [[ "$v" == filter-* ]] && tpl="scripts/bench/envoy-filter.yaml with plugin configuration scripts/bench/$name.json"
+    [[ "$v" == filter-* ]] && tpl="scripts/bench/envoy-filter.yaml"
+    [ -f "scripts/bench/$name.json" ] && tpl="$tpl with plugin configuration scripts/bench/$name.json"
     [[ "$v" == *@* ]] && tpl="$tpl, sampling $(variant_sampling "$v") %"
     echo "# \$WORK/envoy-$key.yaml = $tpl, ports and paths filled in" >> "$WORK/commands.txt"
     # Twice: a free port picked here can be taken by another process before Envoy binds it.
@@ -619,7 +622,7 @@ bench_envoy() {
     for v in "${variants[@]}"; do
         [ -n "${E_FAIL[$v]:-}" ] && continue
         case "$(variant_name "$v")" in
-            native | filter-export)
+            native | enricher | filter-export)
                 SINK_HTTP="${E_SINK_HTTP[$v]}"
                 drain "${E_REQ[$v]}" 6
                 spans[$v]="$(sink_stats | jq .spans)" ;;

@@ -82,33 +82,40 @@ free_port() {
 
 # --- Envoy variants of the benchmarks ---------------------------------------------------------
 
-# A variant is NAME[@PERCENT][:FILE]: NAME one of scripts/bench's (none, native, filter-idle,
-# filter-propagation, filter-export); @PERCENT the share of requests sampled by the native
-# tracer or the filter (default 100: every request); :FILE another .wasm for a filter variant
-# (an A/B run of builds).
+# A variant is NAME[@PERCENT][:FILE]: NAME one of scripts/bench's (none, native, enricher,
+# filter-idle, filter-propagation, filter-export); @PERCENT the share of requests sampled by
+# the native tracer or the filter (default 100: every request); :FILE another .wasm for a
+# variant that loads the filter (an A/B run of builds).
 variant_name() { local v=${1%%:*}; echo "${v%%@*}"; }
 variant_sampling() { local v=${1%%:*}; if [[ "$v" == *@* ]]; then echo "${v#*@}"; else echo 100; fi; }
 variant_wasm() { if [[ "$1" == *:* ]]; then realpath "${1#*:}"; else echo "$WASM"; fi; }
 
 # envoy_config VARIANT LISTEN APP SINK_GRPC SINK_HTTP: renders scripts/bench/envoy-*.yaml for one
 # variant on stdout (scripts/bench.sh, scripts/envoy-instructions.sh). $WASM: the default .wasm.
+# The filter-* variants share envoy-filter.yaml; a variant's plugin configuration, if it loads
+# the filter, is scripts/bench/NAME.json.
 envoy_config() {
     local variant template plugin="" wasm sampling
     variant="$(variant_name "$1")"
     template=$variant
+    [[ "$variant" == filter-* ]] && template=filter
+    [ -f "scripts/bench/envoy-$template.yaml" ] || die "variant $1: no scripts/bench/envoy-$template.yaml"
     sampling="$(variant_sampling "$1")"
     [[ "$sampling" =~ ^[0-9]+([.][0-9]+)?$ ]] || die "variant $1: the sampling percentage must be a number"
     wasm="$(variant_wasm "$1")"
-    if [[ "$variant" == filter-* ]]; then
-        template=filter
+    if grep -q '@PLUGIN_CONFIG@' "scripts/bench/envoy-$template.yaml"; then
+        [ -f "scripts/bench/$variant.json" ] || die "variant $1: no scripts/bench/$variant.json"
         # YAML single-quoted string: double any single quote.
         plugin="$(tr -d '\n' < "scripts/bench/$variant.json" | sed "s/'/''/g; s/[&#\\]/\\&/g")"
-        if [ "$sampling" != 100 ]; then
-            [[ "$plugin" == *'"percentage": 100'* ]] || die "variant $1: $variant does not sample"
+    fi
+    # The sampling goes where the variant decides it: the filter's configuration, or the
+    # native tracer's block in the template.
+    if [ "$sampling" != 100 ]; then
+        if [[ "$plugin" == *'"percentage": 100'* ]]; then
             plugin="${plugin//\"percentage\": 100/\"percentage\": $sampling}"
+        elif ! grep -q '@SAMPLING@' "scripts/bench/envoy-$template.yaml"; then
+            die "variant $1: $variant does not sample"
         fi
-    elif [ "$sampling" != 100 ] && [ "$variant" != native ]; then
-        die "variant $1: $variant does not sample"
     fi
     sed -e "s#@LISTEN_PORT@#$2#g" -e "s#@APP_PORT@#$3#g" \
         -e "s#@OTLP_GRPC_PORT@#${4##*:}#g" -e "s#@OTLP_HTTP_PORT@#${5##*:}#g" \

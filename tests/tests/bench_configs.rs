@@ -81,6 +81,16 @@ const VARIANTS: &[(&str, &str, &str)] = &[
     ("native@1", "random_sampling: { value: 1 }", ""),
     ("native@0.5", "random_sampling: { value: 0.5 }", ""),
     (
+        "enricher",
+        "request_header: { name: x-meshtrace-workload",
+        "configured: mode=enricher enricher.route_header=x-meshtrace-route enricher.workload_header=x-meshtrace-workload span.routes=2",
+    ),
+    (
+        "enricher@1",
+        "random_sampling: { value: 1 }",
+        "configured: mode=enricher enricher.route_header=x-meshtrace-route",
+    ),
+    (
         "filter-idle",
         r#""mode": "enricher""#,
         "configured: mode=enricher",
@@ -145,6 +155,14 @@ fn a_variant_that_cannot_sample_as_asked_is_refused() {
             "variant filter-idle@1: filter-idle does not sample",
         ),
         ("none@1", "variant none@1: none does not sample"),
+        (
+            "zipkin",
+            "variant zipkin: no scripts/bench/envoy-zipkin.yaml",
+        ),
+        (
+            "filter-foo",
+            "variant filter-foo: no scripts/bench/filter-foo.json",
+        ),
         (
             "native@half",
             "variant native@half: the sampling percentage must be a number",
