@@ -522,7 +522,7 @@ variant_label() {
 declare -A ENVOY_LABEL=(
     [none]="no tracing"
     [native]="Envoy OpenTelemetry tracer -> sink (gRPC)"
-    [enricher]="Envoy OpenTelemetry tracer -> sink (gRPC), meshtrace filter in enricher mode (two custom tags)"
+    [enricher]="Envoy OpenTelemetry tracer -> sink (gRPC), meshtrace filter in enricher mode (route header)"
     [filter-idle]="meshtrace filter, idle: reads the request headers, nothing else (the floor of a proxy-wasm filter)"
     [filter-propagation]="meshtrace filter: propagation only"
     [filter-export]="meshtrace filter: propagation + spans + export -> sink (HTTP)"

@@ -244,6 +244,13 @@ def test_enricher_mode_keeps_native_tracer_and_filter_does_not_trace():
     written = {v for v in (cfg.get("enricher") or {}).values() if v}
     assert set(headers) == written, (headers, written)
     assert not {"sampling", "propagation", "drop", "resource"} & set(cfg), cfg
+    # The workload's name is the proxy's own, set at injection: the tag reads it from the
+    # environment, and the filter writes no header for it on every request.
+    tags = {name: tag for e in t["spec"]["tracing"] for name, tag in (e.get("customTags") or {}).items()}
+    assert tags["meshtrace.workload"] == {
+        "environment": {"name": "ISTIO_META_WORKLOAD_NAME", "defaultValue": "unknown"}
+    }, tags["meshtrace.workload"]
+    assert cfg["enricher"]["workload_header"] is None, cfg["enricher"]
 
 
 def test_native_mode_loads_no_filter():

@@ -82,8 +82,8 @@ const VARIANTS: &[(&str, &str, &str)] = &[
     ("native@0.5", "random_sampling: { value: 0.5 }", ""),
     (
         "enricher",
-        "request_header: { name: x-meshtrace-workload",
-        "configured: mode=enricher enricher.route_header=x-meshtrace-route enricher.workload_header=x-meshtrace-workload span.routes=2",
+        "request_header: { name: x-meshtrace-route",
+        "configured: mode=enricher enricher.route_header=x-meshtrace-route enricher.workload_header=- span.routes=2",
     ),
     (
         "enricher@1",
