@@ -46,7 +46,6 @@ impl StreamInfo for Stream {
         let n = |v: u64| Some(v.to_le_bytes().to_vec());
         match p {
             Property::ListenerDirection => n(1),
-            Property::RequestTime => n(1_700_000_000_000_000_000),
             Property::ResponseCode => n(200),
             Property::ResponseFlags | Property::RequestSize => n(0),
             Property::ResponseSize => n(512),
@@ -95,6 +94,7 @@ fn spans(c: &mut Criterion) {
                 &mut RecordedWrites::default(),
                 &mut ids,
                 None,
+                || 1_700_000_000_000_000_000,
             );
             if let Some(p) = &outcome.pending {
                 tracer.on_log(p, &mut Stream, &mut q);
@@ -127,8 +127,13 @@ fn spans(c: &mut Criterion) {
         cluster: Some(b"inbound|8080||"),
         ..Exchange::default()
     };
-    let outcome =
-        tracer.on_request_headers(request(), &mut RecordedWrites::default(), &mut ids, None);
+    let outcome = tracer.on_request_headers(
+        request(),
+        &mut RecordedWrites::default(),
+        &mut ids,
+        None,
+        || 1_700_000_000_000_000_000,
+    );
     let context = outcome.context.unwrap_or_else(fallback_context);
     let mut buf = Vec::with_capacity(1 << 20);
     c.bench_function("span/encode_server_span", |b| {

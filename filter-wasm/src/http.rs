@@ -52,6 +52,7 @@ impl HttpContext for Http {
                 &mut writer,
                 &mut *ids,
                 queue.as_deref_mut(),
+                host::now_ns,
             ),
             // Not reachable on a single-threaded VM; never worth a panic.
             Err(_) => self.tracer.on_request_headers(
@@ -59,6 +60,7 @@ impl HttpContext for Http {
                 &mut writer,
                 &mut RandomIds::new(HostRandom::default()),
                 queue.as_deref_mut(),
+                host::now_ns,
             ),
         };
         log_outcome(&outcome);

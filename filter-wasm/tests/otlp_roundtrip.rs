@@ -369,6 +369,7 @@ struct Stream {
 /// Envoy's own counts, different from any header value so that the test sees which was used.
 const ENVOY_REQUEST_SIZE: u64 = 777;
 const ENVOY_RESPONSE_SIZE: u64 = 888;
+/// The clock when the filter saw the request headers.
 const REQUEST_TIME: u64 = 1_700_000_000_000_000_000;
 
 impl StreamInfo for Stream {
@@ -376,7 +377,6 @@ impl StreamInfo for Stream {
         let n = |v: u64| Some(v.to_le_bytes().to_vec());
         match p {
             Property::ListenerDirection => n(1),
-            Property::RequestTime => n(REQUEST_TIME),
             Property::ResponseCode => n(502),
             Property::ResponseFlags => n(self.flags),
             Property::RequestSize => n(ENVOY_REQUEST_SIZE),
@@ -397,8 +397,8 @@ impl StreamInfo for Stream {
 }
 
 /// What the end of a stream puts in the span: the status and body sizes from the headers
-/// where they settle them, Envoy's counts otherwise; the start from Envoy, the end from the
-/// clock.
+/// where they settle them, Envoy's counts otherwise; the start from the clock at the request
+/// headers, the end from the clock at the access log.
 #[test]
 fn the_end_of_a_stream_lands_in_the_span() {
     let tp: &[u8] = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -491,6 +491,7 @@ fn the_end_of_a_stream_lands_in_the_span() {
             &mut RecordedWrites::default(),
             &mut RandomIds::new(SplitMix64(1)),
             Some(&mut queue),
+            || REQUEST_TIME,
         );
         let mut stream = Stream {
             response,

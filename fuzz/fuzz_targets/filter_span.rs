@@ -69,7 +69,9 @@ fuzz_target!(|data: &[u8]| {
         Framing::new(&[("service.name".into(), "s".into())]),
     );
     let mut ids = RandomIds::new(SplitMix64(7));
-    let outcome = tracer.on_request_headers(Fields::from_pairs(fields), &mut RecordedWrites::default(), &mut ids, Some(&mut queue));
+    // The clock at the headers, any value: ahead of the clock at the log or behind it.
+    let start = props.get(56..64).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes);
+    let outcome = tracer.on_request_headers(Fields::from_pairs(fields), &mut RecordedWrites::default(), &mut ids, Some(&mut queue), || start);
     let pending = outcome.pending.expect("sampled");
     tracer.on_log(&pending, &mut Stream(props), &mut queue);
     let out = queue.next_batch(0, true).expect("one span");

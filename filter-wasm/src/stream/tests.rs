@@ -116,7 +116,6 @@ fn a_value_is_taken_once_and_other_properties_go_to_the_host() {
     assert_eq!(batch.take(Property::UpstreamAddress), Some(None));
     assert_eq!(batch.take(Property::ListenerDirection), Some(le(1)));
     for p in [
-        Property::RequestTime,
         Property::RequestSize,
         Property::ResponseCode,
         Property::ResponseCodeDetails,

@@ -26,8 +26,6 @@ impl FakeStream {
         let mut s = FakeStream::default();
         let n = |v: u64| v.to_le_bytes().to_vec();
         s.values.insert(Property::ListenerDirection, n(direction));
-        s.values
-            .insert(Property::RequestTime, n(1_700_000_000_000_000_000));
         s.values.insert(Property::ResponseCode, n(status));
         s.values.insert(Property::ResponseFlags, n(flags));
         s.values
@@ -71,7 +69,7 @@ impl StreamInfo for FakeStream {
     }
     fn now_ns(&mut self) -> u64 {
         self.clock_reads += 1;
-        1_700_000_000_002_500_000
+        START_NS + 2_500_000
     }
 }
 
@@ -95,6 +93,9 @@ fn queue() -> ExportQueue {
         Framing::new(&[]),
     )
 }
+
+/// The clock at the request headers.
+const START_NS: u64 = 1_700_000_000_000_000_000;
 
 const EXPORT: &str = r#""export": {"cluster": "collector"}"#;
 const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -130,18 +131,23 @@ struct Run {
     queue: ExportQueue,
     pending: bool,
     dropped: bool,
+    /// Clock reads at the request headers.
+    start_clock_reads: usize,
 }
 
 impl Run {
     /// Host calls: (property reads, the others: the request header-map read, each write, the
-    /// response header-map read, the clock). A property read costs several times any other
+    /// response header-map read, the clock at either end). A property read costs several times any other
     /// call (BENCHMARKS.md). These are the reads the tracer asks for; in an Envoy with CEL,
     /// [`crate::stream::BatchedStream`] answers six of them with one evaluation
     /// (`batched_properties_build_the_same_span`).
     fn host_calls(&self) -> (usize, usize) {
         (
             self.stream.reads.len(),
-            1 + self.writes.0.len() + self.stream.response_header_reads + self.stream.clock_reads,
+            1 + self.writes.0.len()
+                + self.stream.response_header_reads
+                + self.stream.clock_reads
+                + self.start_clock_reads,
         )
     }
 }
@@ -150,7 +156,11 @@ fn run(t: &Tracer, req: Fields, stream: FakeStream) -> Run {
     let mut writes = RecordedWrites::default();
     let mut ids = RandomIds::new(SplitMix64(1));
     let mut q = queue();
-    let outcome = t.on_request_headers(req, &mut writes, &mut ids, Some(&mut q));
+    let start_clock_reads = std::cell::Cell::new(0);
+    let outcome = t.on_request_headers(req, &mut writes, &mut ids, Some(&mut q), || {
+        start_clock_reads.set(start_clock_reads.get() + 1);
+        START_NS
+    });
     let mut stream = stream;
     let pending = outcome.pending.is_some();
     if let Some(p) = &outcome.pending {
@@ -162,6 +172,7 @@ fn run(t: &Tracer, req: Fields, stream: FakeStream) -> Run {
         queue: q,
         pending,
         dropped: outcome.dropped.is_some(),
+        start_clock_reads: start_clock_reads.get(),
     }
 }
 
@@ -185,42 +196,42 @@ fn host_calls_per_request() {
             exporting.clone(),
             request(&[("traceparent", TP)]),
             FakeStream::new(1, 200, 0),
-            (7, 4),
+            (6, 5),
         ),
         (
             "sampled server span, tracestate forwarded",
             exporting.clone(),
             request(&[("traceparent", TP), ("tracestate", "a=1")]),
             FakeStream::new(1, 200, 0),
-            (7, 5),
+            (6, 6),
         ),
         (
             "sampled client span (no downstream address)",
             exporting.clone(),
             request(&[("traceparent", TP)]),
             FakeStream::new(2, 200, 0),
-            (6, 4),
+            (5, 5),
         ),
         (
             "failed request: Envoy's response size and the error details",
             exporting.clone(),
             request(&[("traceparent", TP)]),
             FakeStream::new(1, 503, 1 << 5),
-            (9, 4),
+            (8, 5),
         ),
         (
             "no response sent: Envoy's code and sizes",
             exporting.clone(),
             request(&[("traceparent", TP)]),
             FakeStream::new(1, 0, 1 << 3),
-            (10, 4),
+            (9, 5),
         ),
         (
             "kind configured (client): no direction or downstream address read",
             tracer(&format!(r#"{{{EXPORT}, "span": {{"kind": "client"}}}}"#)),
             request(&[("traceparent", TP)]),
             FakeStream::new(1, 200, 0),
-            (5, 4),
+            (4, 5),
         ),
         (
             "response header allow-list: the same map read",
@@ -229,7 +240,7 @@ fn host_calls_per_request() {
             )),
             request(&[("traceparent", TP)]),
             FakeStream::new(1, 200, 0),
-            (7, 4),
+            (6, 5),
         ),
         (
             "access-log trace id header: one write",
@@ -238,35 +249,35 @@ fn host_calls_per_request() {
             )),
             request(&[("traceparent", TP)]),
             FakeStream::new(1, 200, 0),
-            (7, 5),
+            (6, 6),
         ),
         (
             "a request announcing its body length",
             exporting.clone(),
             request(&[("traceparent", TP), ("content-length", "12")]),
             FakeStream::new(1, 200, 0),
-            (7, 4),
+            (6, 5),
         ),
         (
             "a POST with a chunked body: its size is read",
             exporting.clone(),
             post(&[("traceparent", TP), ("transfer-encoding", "chunked")]),
             FakeStream::new(1, 200, 0),
-            (8, 4),
+            (7, 5),
         ),
         (
             "a chunked or compressed response: its size is read",
             exporting.clone(),
             request(&[("traceparent", TP)]),
             FakeStream::new(1, 200, 0).without("content-length"),
-            (8, 4),
+            (7, 5),
         ),
         (
             "a HEAD: no body either way",
             exporting.clone(),
             head,
             FakeStream::new(1, 200, 0),
-            (7, 4),
+            (6, 5),
         ),
         (
             "dropped by a rule: the map read only",
@@ -417,6 +428,7 @@ fn a_full_buffer_costs_no_property_reads() {
             &mut RecordedWrites::default(),
             &mut ids,
             Some(&mut q),
+            || START_NS,
         );
         let pending = outcome.pending.as_ref().unwrap();
         let mut stream = FakeStream::new(1, 200, 0);
@@ -475,6 +487,7 @@ fn batched_properties_build_the_same_span() {
             &mut RecordedWrites::default(),
             &mut ids,
             None,
+            || START_NS,
         );
         let pending = outcome.pending.unwrap();
         let mut one_by_one = FakeStream::new(direction, status, flags);
@@ -511,15 +524,25 @@ fn batched_properties_build_the_same_span() {
     }
 }
 
+/// The clock is read once at each end of a recorded request, and never for a request without
+/// a span: the start at the request headers, not Envoy's `request.time`, a property read.
 #[test]
-fn the_end_is_the_clock_at_the_access_log() {
-    let t = tracer(&format!("{{{EXPORT}}}"));
-    let r = run(
-        &t,
-        request(&[("traceparent", TP)]),
-        FakeStream::new(1, 200, 0),
-    );
-    assert_eq!(r.stream.clock_reads, 1);
+fn a_span_takes_the_clock_at_both_ends() {
+    let exporting = tracer(&format!("{{{EXPORT}}}"));
+    // (case, tracer, traceparent in, (clock reads at the headers, at the log))
+    let cases = [
+        ("sampled, exporting", exporting.clone(), TP, (1, 1)),
+        ("unsampled", exporting, TP_UNSAMPLED, (0, 0)),
+        ("propagation only", tracer("{}"), TP, (0, 0)),
+    ];
+    for (name, t, tp, want) in cases {
+        let r = run(
+            &t,
+            request(&[("traceparent", tp)]),
+            FakeStream::new(1, 200, 0),
+        );
+        assert_eq!((r.start_clock_reads, r.stream.clock_reads), want, "{name}");
+    }
     assert_eq!(le_u64(&[1, 0, 0, 0, 0, 0, 0, 0]), Some(1));
     assert_eq!(le_u64(&[1, 0]), None);
 }
