@@ -36,7 +36,7 @@ use crate::export::Counts;
 use crate::fields::{Fields, HeaderWriter};
 use crate::ids::{RandomSource, SplitMix64};
 use crate::node::NodeSource;
-use crate::stream::{self, Batch};
+use crate::stream::{self, Batch, FailureRun};
 use crate::tracer::{Property, StreamInfo};
 
 /// The request headers, pseudo-headers included, in one host call.
@@ -122,10 +122,16 @@ impl HeaderWriter for HostRequestHeaders {
 
 /// A root context's CEL expression for the batched stream properties ([`crate::stream`]):
 /// Envoy's token for it, shared with the root's HTTP contexts. Empty when this Envoy has no
-/// CEL foreign functions, or once an evaluation has failed: spans then read their properties
-/// one by one.
+/// CEL foreign functions, or once [`stream::GIVE_UP_AFTER`] evaluations in a row have failed:
+/// spans then read their properties one by one.
 #[derive(Debug, Clone, Default)]
-pub struct StreamExpression(Rc<Cell<Option<[u8; 4]>>>);
+pub struct StreamExpression(Rc<Cell<ExpressionState>>);
+
+#[derive(Debug, Clone, Copy, Default)]
+struct ExpressionState {
+    token: Option<[u8; 4]>,
+    failures: FailureRun,
+}
 
 impl StreamExpression {
     /// Compiles [`stream::expression`] in the calling root context (Envoy keeps expressions
@@ -143,7 +149,10 @@ impl StreamExpression {
         match token {
             Ok(token) => {
                 log::info!("stream properties: one CEL evaluation per span");
-                StreamExpression(Rc::new(Cell::new(Some(token))))
+                StreamExpression(Rc::new(Cell::new(ExpressionState {
+                    token: Some(token),
+                    failures: FailureRun::default(),
+                })))
             }
             Err(why) => {
                 log::info!(
@@ -156,25 +165,36 @@ impl StreamExpression {
 
     /// Whether there is no expression to evaluate.
     pub fn is_empty(&self) -> bool {
-        self.0.get().is_none()
+        self.0.get().token.is_none()
     }
 
-    /// The batch of the stream being called back; `None` (and off from now on) if Envoy's
-    /// answer is an error or not one [`Batch::parse`] takes.
+    /// The batch of the stream being called back; `None` if Envoy's answer is an error or not
+    /// one [`Batch::parse`] takes (that span reads its properties one by one).
     pub fn evaluate(&self) -> Option<Batch> {
-        let token = self.0.get()?;
+        let mut state = self.0.get();
+        let token = state.token?;
         let answer = hostcalls::call_foreign_function("expr_evaluate", Some(&token));
         let batch = match &answer {
             Ok(Some(bytes)) => Batch::parse(bytes),
             _ => None,
         };
+        let give_up = state.failures.record(batch.is_none());
         if batch.is_none() {
-            self.0.set(None);
-            log::warn!(
-                "the stream-properties expression failed ({:?}); spans read properties one by one from now on",
-                answer.map(|a| a.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
-            );
+            let answer =
+                answer.map(|a| a.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()));
+            if give_up {
+                state.token = None;
+                log::warn!(
+                    "the stream-properties expression failed {} times in a row (last: {answer:?}); spans read properties one by one from now on",
+                    state.failures.failures()
+                );
+            } else if state.failures.failures() == 1 {
+                log::warn!(
+                    "the stream-properties expression failed ({answer:?}); this span reads its properties one by one"
+                );
+            }
         }
+        self.0.set(state);
         batch
     }
 }

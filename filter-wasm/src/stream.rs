@@ -10,8 +10,9 @@
 //!
 //! The values are joined with U+001F (the ASCII unit separator), and no value is trusted to be
 //! free of it: an answer that does not split into exactly one part per property is refused,
-//! and the span reads its properties one by one ([`host`](crate::host)). So does a host without
-//! CEL, or one whose evaluation fails.
+//! and the span reads its properties one by one ([`host`](crate::host)). So does a span whose
+//! evaluation fails, and every span in a host without CEL or after [`GIVE_UP_AFTER`] failures
+//! in a row ([`FailureRun`]).
 //!
 //! The start time is not a property: `request.time` in the batch would cost more than on its
 //! own (CEL prints a timestamp with `absl::FormatTime`, about 12k instructions), and on its
@@ -46,23 +47,55 @@ fn is_integer(property: Property) -> bool {
     )
 }
 
-/// The CEL expression: each of [`BATCHED`] as text, joined with [`SEPARATOR`]. A text property
-/// the stream may lack reads as `''` (`has()`: a missing key would fail the whole
-/// evaluation); the integers are there for every HTTP stream, and should one be missing, the
-/// evaluation fails and spans fall back to reading properties one by one.
+/// Whether a stream the filter saw the headers of may lack the property: a stream answered
+/// by Envoy itself (no route, a direct response, no healthy host) has no upstream. The others
+/// are set before any filter sees the headers: the listener's direction, the response flags,
+/// the protocol (the codec sets it), the downstream peer.
+fn may_be_missing(property: Property) -> bool {
+    matches!(property, Property::UpstreamAddress | Property::ClusterName)
+}
+
+/// The CEL expression: each of [`BATCHED`] as text, joined with [`SEPARATOR`]. A property the
+/// stream may lack reads as `''` (`has()`: a missing key would fail the whole evaluation); the
+/// others go without that guard, which costs about 2k instructions a term (BENCHMARKS.md,
+/// ninth pass). Should one be missing all the same, that span's evaluation fails and it reads
+/// its properties one by one.
 pub fn expression() -> String {
     BATCHED
         .iter()
         .map(|&p| {
             let path = p.path().join(".");
-            if is_integer(p) {
-                format!("string({path})")
-            } else {
-                format!("(has({path}) ? {path} : '')")
+            match (is_integer(p), may_be_missing(p)) {
+                (true, false) => format!("string({path})"),
+                (true, true) => format!("(has({path}) ? string({path}) : '')"),
+                (false, false) => path,
+                (false, true) => format!("(has({path}) ? {path} : '')"),
             }
         })
         .collect::<Vec<_>>()
         .join(&format!(" + '\\x{SEPARATOR:02x}' + "))
+}
+
+/// Failed evaluations in a row after which spans stop evaluating the expression: one failure
+/// is one stream's (a property it lacks), a run of them is the expression's (this Envoy
+/// answers it differently), and each costs about 17k instructions for nothing.
+pub const GIVE_UP_AFTER: u8 = 8;
+
+/// Counts failed evaluations in a row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FailureRun(u8);
+
+impl FailureRun {
+    /// Records one evaluation; `true` once [`GIVE_UP_AFTER`] have failed in a row.
+    pub fn record(&mut self, failed: bool) -> bool {
+        self.0 = if failed { self.0.saturating_add(1) } else { 0 };
+        self.0 >= GIVE_UP_AFTER
+    }
+
+    /// The failures in the current run.
+    pub fn failures(self) -> u8 {
+        self.0
+    }
 }
 
 /// One evaluation's values, each in `get_property`'s encoding; `None` where the stream has none.

@@ -20,11 +20,46 @@ fn the_expression_reads_every_batched_property() {
         expression(),
         "string(xds.listener_direction) + '\\x1f' + \
          string(response.flags) + '\\x1f' + \
-         (has(request.protocol) ? request.protocol : '') + '\\x1f' + \
-         (has(source.address) ? source.address : '') + '\\x1f' + \
+         request.protocol + '\\x1f' + \
+         source.address + '\\x1f' + \
          (has(upstream.address) ? upstream.address : '') + '\\x1f' + \
          (has(xds.cluster_name) ? xds.cluster_name : '')"
     );
+}
+
+/// A failure is one stream's until [`GIVE_UP_AFTER`] come in a row; a success ends the run.
+#[test]
+fn evaluations_are_given_up_after_a_run_of_failures() {
+    // (outcomes, failed = true; the evaluation after which the expression is given up)
+    let mut one_short = vec![true; usize::from(GIVE_UP_AFTER) - 1];
+    one_short.push(false);
+    one_short.extend(vec![true; usize::from(GIVE_UP_AFTER) - 1]);
+    let cases: Vec<(&str, Vec<bool>, Option<usize>)> = vec![
+        ("all fine", vec![false; 100], None),
+        ("one failure", vec![false, true, false], None),
+        ("one short of the run, twice", one_short, None),
+        (
+            "a run from the start",
+            vec![true; 20],
+            Some(usize::from(GIVE_UP_AFTER) - 1),
+        ),
+        (
+            "a run after successes",
+            [vec![false; 5], vec![true; 20]].concat(),
+            Some(5 + usize::from(GIVE_UP_AFTER) - 1),
+        ),
+    ];
+    for (name, outcomes, want) in cases {
+        let mut run = FailureRun::default();
+        let got = outcomes.iter().position(|&failed| run.record(failed));
+        assert_eq!(got, want, "{name}");
+    }
+    let mut run = FailureRun::default();
+    run.record(true);
+    run.record(true);
+    assert_eq!(run.failures(), 2);
+    run.record(false);
+    assert_eq!(run.failures(), 0);
 }
 
 #[test]
