@@ -11,6 +11,7 @@ use crate::context::{ContextKind, SpanContext, SpanEventContext};
 use crate::error::{EvalError, ParseError};
 use crate::eval::{Eval, EventEnv, SpanEnv};
 use crate::parser;
+use crate::prefilter::{self, Literals};
 use crate::program::Cond;
 
 mod sealed {
@@ -46,6 +47,7 @@ impl Context for SpanEvent {
 pub struct Condition<K> {
     source: String,
     program: Cond,
+    literals: Option<Literals>,
     _context: PhantomData<fn() -> K>,
 }
 
@@ -64,11 +66,23 @@ impl<K: Context> Condition<K> {
             kind: K::KIND,
         }
         .cond(&ast)?;
+        // Event conditions read `span.*` and the event's own fields; only span ones vouch.
+        let literals = match K::KIND {
+            ContextKind::Span => prefilter::required(&ast),
+            ContextKind::SpanEvent => None,
+        };
         Ok(Self {
             source: source.to_owned(),
             program,
+            literals,
             _context: PhantomData,
         })
+    }
+
+    /// Literals at least one of which a request's bytes contain whenever the condition is
+    /// true of one of its spans ([`prefilter`]); `None` when the condition offers none.
+    pub fn required_literals(&self) -> Option<&Literals> {
+        self.literals.as_ref()
     }
 
     /// The condition as written.
@@ -216,6 +230,27 @@ impl<K: Context> ConditionSet<K> {
     /// True when the list is empty (nothing ever matches).
     pub fn is_empty(&self) -> bool {
         self.conditions.is_empty()
+    }
+
+    /// Literals at least one of which a request's bytes contain whenever any condition of the
+    /// list is true of one of its spans: when none occurs, the list matches no span of the
+    /// request and the request need not be evaluated. `None` when a condition offers none,
+    /// or (under `error_mode: propagate`) when a pattern's literals would skip an evaluation
+    /// that could have failed ([`prefilter`]). Empty: the list never matches.
+    pub fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
+        let mut all = Literals::default();
+        for c in &self.conditions {
+            let l = c.literals.as_ref()?;
+            if l.from_patterns && self.error_mode == ErrorMode::Propagate {
+                return None;
+            }
+            for lit in &l.literals {
+                if !all.literals.contains(lit) {
+                    all.literals.push(lit.clone());
+                }
+            }
+        }
+        Some(all.literals)
     }
 
     fn matches_with(

@@ -105,6 +105,7 @@ mod math;
 pub mod memory;
 mod parser;
 mod paths;
+pub mod prefilter;
 mod program;
 mod regex_go;
 mod tracestate;

@@ -37,7 +37,7 @@ fn describe(e: &regex::Error) -> String {
 }
 
 /// Rewrites Go-only syntax into the `regex` crate's dialect.
-fn translate(pattern: &str) -> Result<String, String> {
+pub(crate) fn translate(pattern: &str) -> Result<String, String> {
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut chars = pattern.chars().peekable();
     // Depth of `[...]` classes (the regex crate nests; Go does not, but `[[:alpha:]]` looks nested).

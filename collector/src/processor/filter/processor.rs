@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use meshtrace_ottl::{EvalError, EvalFailure};
 
 use super::Compiled;
@@ -18,6 +19,9 @@ use crate::telemetry::Counter;
 /// A running `filter` processor.
 pub struct FilterProcessor {
     compiled: Option<Compiled>,
+    /// The literals one of which a request holds whenever a condition can match one of its
+    /// spans ([`meshtrace_ottl::prefilter`]); a request without any is passed on unevaluated.
+    prefilter: Option<AhoCorasick>,
     next: Arc<dyn Consumer>,
     counters: ItemCounters,
     filtered: Arc<Counter>,
@@ -41,13 +45,28 @@ impl FilterProcessor {
             && (!compiled.spans.is_empty()
                 || !compiled.events.is_empty()
                 || compiled.legacy.is_some());
+        let prefilter = if active { prefilter(&compiled) } else { None };
         Self {
             compiled: active.then_some(compiled),
+            prefilter,
             next,
             counters: ItemCounters::new(ctx, signal),
             filtered,
             label: ctx.label(),
         }
+    }
+
+    /// Whether requests are searched for the conditions' literals before any evaluation.
+    #[cfg(test)]
+    pub(crate) fn has_prefilter(&self) -> bool {
+        self.prefilter.is_some()
+    }
+
+    /// The same processor evaluating every request, for comparisons.
+    #[cfg(test)]
+    pub(crate) fn without_prefilter(mut self) -> Self {
+        self.prefilter = None;
+        self
     }
 
     /// Filters one request: the request to pass on (possibly the same bytes), or the
@@ -56,6 +75,11 @@ impl FilterProcessor {
         let Some(c) = &self.compiled else {
             return Ok(batch.clone());
         };
+        if let Some(p) = &self.prefilter
+            && !p.is_match(batch.bytes())
+        {
+            return Ok(batch.clone());
+        }
         let mut editor = Editor {
             c,
             cache: ContextCache::default(),
@@ -77,6 +101,24 @@ impl FilterProcessor {
         }
         Ok(out)
     }
+}
+
+/// The search for the span conditions' required literals, when every condition has some and
+/// nothing else is evaluated (no span-event conditions, no legacy matchers).
+fn prefilter(c: &Compiled) -> Option<AhoCorasick> {
+    if c.legacy.is_some() || !c.events.is_empty() {
+        return None;
+    }
+    let mut literals: Vec<Vec<u8>> = Vec::new();
+    for set in &c.spans {
+        literals.extend(set.required_literals()?);
+    }
+    // No literal: no condition can ever match, and an automaton of no pattern matches nothing.
+    AhoCorasick::builder()
+        .kind(Some(AhoCorasickKind::DFA))
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(&literals)
+        .ok()
 }
 
 /// Per-request state: the span context cache and what went wrong.

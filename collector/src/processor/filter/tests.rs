@@ -617,3 +617,149 @@ async fn context_inferred_trace_conditions() {
     .unwrap();
     assert_eq!(names(&received(&rec)[0]), ["y"]);
 }
+
+/// The processor itself (not behind `dyn Processor`), to compare it with and without the
+/// literal prefilter.
+fn processor(yaml: &str) -> processor::FilterProcessor {
+    let cfg: FilterConfig = config(yaml);
+    let compiled = cfg.compile().unwrap();
+    let rec: Arc<dyn Consumer> = Arc::new(Recorder::default());
+    processor::FilterProcessor::new(&ctx("filter/test"), Signal::Traces, compiled, rec)
+}
+
+#[test]
+fn which_configurations_search_for_literals_first() {
+    // (case, config, prefiltered)
+    let cases = [
+        ("the seed's conditions, error_mode ignore", SEED.to_owned(), true),
+        (
+            "the seed's conditions under propagate: IsMatch could fail",
+            SEED.replace("error_mode: ignore", "error_mode: propagate"),
+            false,
+        ),
+        (
+            "equalities under propagate",
+            "error_mode: propagate\ntraces:\n  span:\n    - name == \"x\"\n".to_owned(),
+            true,
+        ),
+        (
+            "a condition without literals",
+            "traces:\n  span:\n    - kind == SPAN_KIND_CLIENT\n".to_owned(),
+            false,
+        ),
+        (
+            "span-event conditions",
+            "error_mode: ignore\ntraces:\n  span:\n    - name == \"x\"\n  spanevent:\n    - name == \"e\"\n"
+                .to_owned(),
+            false,
+        ),
+    ];
+    for (name, yaml, want) in cases {
+        assert_eq!(processor(&yaml).has_prefilter(), want, "{name}");
+    }
+}
+
+#[test]
+fn a_request_without_the_literals_passes_as_the_same_bytes() {
+    let p = processor(SEED);
+    let b = batch(vec![group(
+        vec![s("service.name", "gw")],
+        "envoy",
+        vec![span(
+            1,
+            "ingress",
+            vec![s("upstream_cluster", "outbound|80||web")],
+        )],
+    )]);
+    let out = p.filter(&b).unwrap();
+    assert_eq!(out.bytes().as_ptr(), b.bytes().as_ptr());
+    // A literal in an unrelated place (the resource) costs an evaluation, and still keeps.
+    let near = batch(vec![group(
+        vec![s("note", "/livez")],
+        "envoy",
+        vec![span(1, "ingress", vec![])],
+    )]);
+    assert_eq!(names(&p.filter(&near).unwrap()), vec!["ingress"]);
+}
+
+mod prefilter_equivalence {
+    //! The prefilter never changes what the filter passes on: with and without it, the same
+    //! bytes for any request.
+    use super::*;
+    use crate::otlp::proto::common::v1::any_value::Value as V;
+    use crate::otlp::proto::common::v1::{ArrayValue, KeyValue, KeyValueList};
+    use proptest::prelude::*;
+
+    const WORDS: &[&str] = &[
+        "grafana/",
+        "grafana",
+        "/livez",
+        "/live",
+        "kube-probe//",
+        "kube-probe/1.29",
+        "OperationHandler.handle",
+        "Operation",
+        "x",
+        "/",
+    ];
+
+    fn text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(WORDS), 0..3).prop_map(|w| w.concat())
+    }
+
+    fn value() -> impl Strategy<Value = V> {
+        prop_oneof![
+            4 => text().prop_map(V::StringValue),
+            1 => any::<i64>().prop_map(V::IntValue),
+            1 => any::<f64>().prop_map(V::DoubleValue),
+            1 => text().prop_map(|t| V::BytesValue(t.into_bytes())),
+            1 => proptest::collection::vec(text(), 0..2).prop_map(|l| V::ArrayValue(ArrayValue {
+                values: l.into_iter().map(|t| av(V::StringValue(t)).unwrap()).collect(),
+            })),
+            1 => (text(), text()).prop_map(|(k, v)| V::KvlistValue(KeyValueList {
+                values: vec![kv(&k, V::StringValue(v))],
+            })),
+        ]
+    }
+
+    fn attributes() -> impl Strategy<Value = Vec<KeyValue>> {
+        let key = prop_oneof![
+            Just("upstream_cluster".to_owned()),
+            Just("http.route".to_owned()),
+            Just("user_agent.original".to_owned()),
+            text(),
+        ];
+        proptest::collection::vec((key, value()), 0..4)
+            .prop_map(|kvs| kvs.into_iter().map(|(k, v)| kv(&k, v)).collect())
+    }
+
+    fn request() -> impl Strategy<Value = Batch> {
+        let spans = proptest::collection::vec((text(), attributes()), 1..5).prop_map(|spans| {
+            spans
+                .into_iter()
+                .enumerate()
+                .map(|(n, (name, attrs))| span(n as u8, &name, attrs))
+                .collect::<Vec<_>>()
+        });
+        proptest::collection::vec((attributes(), text(), spans), 1..3).prop_map(|groups| {
+            batch(
+                groups
+                    .into_iter()
+                    .map(|(resource, scope, spans)| group(resource, &scope, spans))
+                    .collect(),
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        #[test]
+        fn with_and_without_the_prefilter_the_same_output(b in request()) {
+            let with = processor(SEED);
+            prop_assert!(with.has_prefilter());
+            let without = processor(SEED).without_prefilter();
+            let (a, z) = (with.filter(&b).unwrap(), without.filter(&b).unwrap());
+            prop_assert_eq!(a.bytes(), z.bytes());
+        }
+    }
+}
