@@ -39,6 +39,8 @@
 //! counts). [`memory`] is a complete implementation over owned data to copy from.
 //! Evaluation errors ([`EvalError`]) are per span; [`ConditionSet`] applies the processor's
 //! `error_mode` ([`ErrorMode`]).
+//! [`ConditionSet::required_literals`] tells a caller when a request need not be evaluated at
+//! all: literals one of which its bytes hold whenever a condition can be true ([`prefilter`]).
 //!
 //! # Language
 //!

@@ -9,14 +9,14 @@
 //!
 //! What vouches:
 //! - `path == "lit"` (either side), where `path` reads a string as stored: the span's `name`,
-//!   its `attributes["k"]`, `resource.attributes["k"]`, `instrumentation_scope.name`,
-//!   `.version` and `.attributes["k"]` (one string key). Equality holds only between two
+//!   its `attributes["k"]`, `resource.attributes["k"]`, `instrumentation_scope.name` (or
+//!   `scope.name`), `.version` and `.attributes["k"]` (one string key). Equality holds only between two
 //!   strings (`compare`), and reading these paths cannot fail.
 //! - `IsMatch(path, "pattern")` with the same paths, where every match starts with one of a
 //!   finite set of literals (the pattern's prefixes). `IsMatch` also matches the text of a
 //!   non-string value (decimal, `true`, hex for bytes, JSON for maps and lists), which is not
 //!   in the bytes as such; a literal is kept only if such text can never contain it
-//!   ([`survives_conversion`]).
+//!   (`survives_conversion`).
 //! - `a or b`: the literals of both; `a and b`: those of either; `false`: none needed.
 //!
 //! `not`, other converters and operators, and other paths give `None`. A condition that fails
@@ -128,7 +128,7 @@ fn reads_stored_string(path: &Path) -> bool {
         [r, a] if r.keys.is_empty() && r.name == "resource" => {
             a.name == "attributes" && keyed(&a.keys)
         }
-        [s, f] if s.keys.is_empty() && s.name == "instrumentation_scope" => {
+        [s, f] if s.keys.is_empty() && (s.name == "instrumentation_scope" || s.name == "scope") => {
             ((f.name == "name" || f.name == "version") && f.keys.is_empty())
                 || (f.name == "attributes" && keyed(&f.keys))
         }

@@ -54,6 +54,7 @@ fn conditions_and_their_literals() {
             r#"instrumentation_scope.name == "envoy""#,
             some(&["envoy"], false),
         ),
+        (r#"scope.version == "1.40""#, some(&["1.40"], false)),
         (
             r#"instrumentation_scope.attributes["k"] == "v1""#,
             some(&["v1"], false),
