@@ -232,25 +232,17 @@ impl<K: Context> ConditionSet<K> {
         self.conditions.is_empty()
     }
 
-    /// Literals at least one of which a request's bytes contain whenever any condition of the
-    /// list is true of one of its spans: when none occurs, the list matches no span of the
-    /// request and the request need not be evaluated. `None` when a condition offers none,
-    /// or (under `error_mode: propagate`) when a pattern's literals would skip an evaluation
-    /// that could have failed ([`prefilter`]). Empty: the list never matches.
-    pub fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
-        let mut all = Literals::default();
-        for c in &self.conditions {
-            let l = c.literals.as_ref()?;
-            if l.from_patterns && self.error_mode == ErrorMode::Propagate {
-                return None;
-            }
-            for lit in &l.literals {
-                if !all.literals.contains(lit) {
-                    all.literals.push(lit.clone());
-                }
-            }
-        }
-        Some(all.literals)
+    /// What a request needs before any condition of the list can be true of one of its
+    /// spans: one of the literals in its bytes, or an attribute of one of the string keys
+    /// holding something other than a string ([`prefilter`]). A request with neither matches
+    /// no span and need not be evaluated. `None` when a condition offers no such test; no
+    /// literal at all: the list never matches.
+    pub fn required_literals(&self) -> Option<Literals> {
+        self.conditions
+            .iter()
+            .try_fold(Literals::default(), |all, c| {
+                Some(all.union(c.literals.clone()?))
+            })
     }
 
     fn matches_with(

@@ -21,6 +21,7 @@
 //! through unchanged.
 
 mod inferred;
+mod prefilter;
 mod processor;
 
 use meshtrace_ottl::{ConditionSet, ErrorMode, Span, SpanCondition, SpanEvent, SpanEventCondition};

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use meshtrace_ottl::{EvalError, EvalFailure};
 
 use super::Compiled;
+use super::prefilter::Prefilter;
 use crate::component::{Context, Processor};
 use crate::otlp::rewrite::{Action, SpanEdit, TracesEditor, rewrite_traces};
 use crate::otlp::views::{ResourceSpansView, ScopeSpansView, SpanView};
@@ -19,9 +19,8 @@ use crate::telemetry::Counter;
 /// A running `filter` processor.
 pub struct FilterProcessor {
     compiled: Option<Compiled>,
-    /// The literals one of which a request holds whenever a condition can match one of its
-    /// spans ([`meshtrace_ottl::prefilter`]); a request without any is passed on unevaluated.
-    prefilter: Option<AhoCorasick>,
+    /// The search that passes on, unevaluated, a request no condition can match.
+    prefilter: Option<Prefilter>,
     next: Arc<dyn Consumer>,
     counters: ItemCounters,
     filtered: Arc<Counter>,
@@ -45,7 +44,11 @@ impl FilterProcessor {
             && (!compiled.spans.is_empty()
                 || !compiled.events.is_empty()
                 || compiled.legacy.is_some());
-        let prefilter = if active { prefilter(&compiled) } else { None };
+        let prefilter = if active {
+            Prefilter::new(&compiled)
+        } else {
+            None
+        };
         Self {
             compiled: active.then_some(compiled),
             prefilter,
@@ -76,7 +79,7 @@ impl FilterProcessor {
             return Ok(batch.clone());
         };
         if let Some(p) = &self.prefilter
-            && !p.is_match(batch.bytes())
+            && !p.may_match(batch.bytes())
         {
             return Ok(batch.clone());
         }
@@ -101,24 +104,6 @@ impl FilterProcessor {
         }
         Ok(out)
     }
-}
-
-/// The search for the span conditions' required literals, when every condition has some and
-/// nothing else is evaluated (no span-event conditions, no legacy matchers).
-fn prefilter(c: &Compiled) -> Option<AhoCorasick> {
-    if c.legacy.is_some() || !c.events.is_empty() {
-        return None;
-    }
-    let mut literals: Vec<Vec<u8>> = Vec::new();
-    for set in &c.spans {
-        literals.extend(set.required_literals()?);
-    }
-    // No literal: no condition can ever match, and an automaton of no pattern matches nothing.
-    AhoCorasick::builder()
-        .kind(Some(AhoCorasickKind::DFA))
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(&literals)
-        .ok()
 }
 
 /// Per-request state: the span context cache and what went wrong.
