@@ -46,19 +46,7 @@ impl Prefilter {
             .match_kind(MatchKind::LeftmostFirst)
             .build(&all.literals)
             .ok()?;
-        let string_keys = all
-            .string_keys
-            .into_iter()
-            .map(|k| {
-                let mut key_field = vec![KEY_TAG];
-                put_varint(&mut key_field, k.len() as u64);
-                StringKey {
-                    key_len: k.len(),
-                    finder: memmem::Finder::new(k.as_bytes()).into_owned(),
-                    key_field,
-                }
-            })
-            .collect();
+        let string_keys = all.string_keys.iter().map(|k| StringKey::new(k)).collect();
         Some(Prefilter {
             literals,
             string_keys,
@@ -72,6 +60,16 @@ impl Prefilter {
 }
 
 impl StringKey {
+    fn new(key: &str) -> StringKey {
+        let mut key_field = vec![KEY_TAG];
+        put_varint(&mut key_field, key.len() as u64);
+        StringKey {
+            key_len: key.len(),
+            finder: memmem::Finder::new(key.as_bytes()).into_owned(),
+            key_field,
+        }
+    }
+
     /// Whether every attribute of this key in `bytes` holds exactly one `string_value`.
     ///
     /// Every `KeyValue` whose key is exactly this one starts an occurrence of it right after a
@@ -144,16 +142,6 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn key(k: &str) -> StringKey {
-        let mut key_field = vec![KEY_TAG];
-        put_varint(&mut key_field, k.len() as u64);
-        StringKey {
-            key_len: k.len(),
-            finder: memmem::Finder::new(k.as_bytes()).into_owned(),
-            key_field,
-        }
-    }
 
     /// `KeyValue{key, value: AnyValue{field: bytes}}` as encoders write it.
     fn kv(k: &str, field: u8, value: &[u8]) -> Vec<u8> {
@@ -242,7 +230,7 @@ mod tests {
             } else {
                 k
             };
-            assert_eq!(super::tests::key(key).only_strings(&bytes), want, "{name}");
+            assert_eq!(StringKey::new(key).only_strings(&bytes), want, "{name}");
         }
     }
 }
