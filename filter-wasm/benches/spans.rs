@@ -16,7 +16,7 @@ use meshtrace_filter::ids::{RandomIds, SplitMix64};
 use meshtrace_filter::node::NodeInfo;
 use meshtrace_filter::otlp::{Framing, SpanKind};
 use meshtrace_filter::span::{Exchange, SpanOptions, encode_span};
-use meshtrace_filter::tracer::{Property, StreamInfo, Tracer};
+use meshtrace_filter::tracer::{Property, RequestOutcome, StreamInfo, Tracer};
 
 const CONFIG: &[u8] = br#"{"span": {"routes": ["/api/users/{id}"]}, "export": {"cluster": "c"}}"#;
 
@@ -82,6 +82,13 @@ fn queue(batch: usize) -> ExportQueue {
     )
 }
 
+/// The request-headers step of the benchmark's sampled request.
+fn sampled_headers(tracer: &Tracer, ids: &mut RandomIds<SplitMix64>) -> RequestOutcome {
+    tracer.on_request_headers(request(), &mut RecordedWrites::default(), ids, None, || {
+        1_700_000_000_000_000_000
+    })
+}
+
 fn spans(c: &mut Criterion) {
     let config = Config::from_json(CONFIG).unwrap_or_default();
     let tracer = Tracer::new(&config, &NodeInfo::default());
@@ -89,13 +96,7 @@ fn spans(c: &mut Criterion) {
     let mut q = queue(512);
     c.bench_function("tracer/sampled_request_headers_and_log", |b| {
         b.iter(|| {
-            let outcome = tracer.on_request_headers(
-                request(),
-                &mut RecordedWrites::default(),
-                &mut ids,
-                None,
-                || 1_700_000_000_000_000_000,
-            );
+            let outcome = sampled_headers(&tracer, &mut ids);
             if let Some(p) = &outcome.pending {
                 tracer.on_log(p, &mut Stream, &mut q);
             }
@@ -127,13 +128,7 @@ fn spans(c: &mut Criterion) {
         cluster: Some(b"inbound|8080||"),
         ..Exchange::default()
     };
-    let outcome = tracer.on_request_headers(
-        request(),
-        &mut RecordedWrites::default(),
-        &mut ids,
-        None,
-        || 1_700_000_000_000_000_000,
-    );
+    let outcome = sampled_headers(&tracer, &mut ids);
     let context = outcome.context.unwrap_or_else(fallback_context);
     let mut buf = Vec::with_capacity(1 << 20);
     c.bench_function("span/encode_server_span", |b| {

@@ -65,11 +65,15 @@ pub fn expression() -> String {
         .iter()
         .map(|&p| {
             let path = p.path().join(".");
-            match (is_integer(p), may_be_missing(p)) {
-                (true, false) => format!("string({path})"),
-                (true, true) => format!("(has({path}) ? string({path}) : '')"),
-                (false, false) => path,
-                (false, true) => format!("(has({path}) ? {path} : '')"),
+            let text = if is_integer(p) {
+                format!("string({path})")
+            } else {
+                path.clone()
+            };
+            if may_be_missing(p) {
+                format!("(has({path}) ? {text} : '')")
+            } else {
+                text
             }
         })
         .collect::<Vec<_>>()

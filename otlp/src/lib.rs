@@ -65,6 +65,7 @@ pub mod batching;
 pub mod gzip;
 pub mod json;
 pub mod rewrite;
+pub mod scan;
 mod signal;
 mod validate;
 pub mod views;
