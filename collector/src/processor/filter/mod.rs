@@ -9,10 +9,11 @@
 //! - `error_mode`: what an evaluation error does — `ignore` (the default of current
 //!   Collectors: log it, the condition counts as false), `silent` (same, no log),
 //!   `propagate` (the whole request is refused with a permanent error).
+//! - `trace_conditions`: the newest Collectors' context-inferred form: condition strings, or
+//!   groups with `context`, `conditions` and `error_mode`, each path with its context prefix
+//!   (`span.name`, `spanevent.attributes["x"]`, `resource.attributes["y"]`).
 //! - Scopes and resources left without spans are removed; a request left empty is not sent
 //!   on.
-//!
-//! - `trace_conditions`: the newest Collectors' context-inferred form ([`inferred`]).
 //!
 //! Conditions compile when the configuration is validated, so `meshtrace-collector validate`
 //! reports an OTTL error with the condition, its position and a caret under the culprit.

@@ -1,5 +1,5 @@
 //! The persistent sending queue (`sending_queue.storage: file_storage/NAME`): batches are
-//! written to an append-only log of CRC-framed records ([`format`]) before the client is
+//! written to an append-only log of CRC-framed records ([`mod@format`]) before the client is
 //! answered, and delivered from there by the exporter's workers.
 //!
 //! Files, in one directory per exporter and signal:
