@@ -243,6 +243,10 @@ impl<W: HeaderWriter + ?Sized> RequestHeaders for SnapshotHeaders<'_, W> {
         self.fields.joined(name)
     }
 
+    fn first(&self, name: &str) -> Option<&[u8]> {
+        self.fields.first(name)
+    }
+
     fn set(&mut self, name: &str, value: &[u8]) {
         self.writer.set(name, value);
     }

@@ -46,6 +46,8 @@ pub trait RequestHeaders {
     /// The value of `name`; when the request has several fields of that name, their values
     /// joined with `,` (RFC 9110 field combination). `None` when absent.
     fn get(&self, name: &str) -> Option<Cow<'_, [u8]>>;
+    /// The value of the first field named `name`. `None` when absent.
+    fn first(&self, name: &str) -> Option<&[u8]>;
     /// Replaces every field named `name` by one with `value`.
     fn set(&mut self, name: &str, value: &[u8]);
     /// Removes every field named `name`.
@@ -224,7 +226,13 @@ impl Propagator {
 
     fn extract<H: RequestHeaders + ?Sized>(&self, headers: &H, notes: &mut Notes) -> Incoming {
         if let Some(value) = headers.get(TRACEPARENT) {
-            match TraceParent::parse(&value) {
+            // The joined value of two fields can parse when the first is a future version
+            // (anything may follow its flags after a `-`); the spec wants a restart.
+            let parsed = match headers.first(TRACEPARENT) {
+                Some(first) if first.len() != value.len() => Err(TraceParentError::Repeated),
+                _ => TraceParent::parse(&value),
+            };
+            match parsed {
                 Ok(parent) => {
                     // Only now may tracestate be read: the spec forbids parsing it otherwise.
                     let tracestate = headers
@@ -239,8 +247,8 @@ impl Propagator {
         if !self.b3_extract {
             return Incoming::None { decision: None };
         }
-        if let Some(value) = headers.get(B3) {
-            match b3::parse_single(&value) {
+        if let Some(value) = b3_field(headers, B3) {
+            match b3::parse_single(value) {
                 Ok(B3Single::Context(context)) => {
                     return Incoming::B3 {
                         context,
@@ -251,16 +259,14 @@ impl Propagator {
                 Err(e) => notes.b3 = Some(e),
             }
         }
-        let trace_id = headers.get(X_B3_TRACEID);
+        let trace_id = b3_field(headers, X_B3_TRACEID);
         // Without a trace id the span id alone is useless: do not fetch it.
-        let span_id = trace_id.as_ref().and_then(|_| headers.get(X_B3_SPANID));
-        let sampled = headers.get(X_B3_SAMPLED);
-        let flags = headers.get(X_B3_FLAGS);
+        let span_id = trace_id.and_then(|_| b3_field(headers, X_B3_SPANID));
         let multi = B3Multi {
-            trace_id: trace_id.as_deref(),
-            span_id: span_id.as_deref(),
-            sampled: sampled.as_deref(),
-            flags: flags.as_deref(),
+            trace_id,
+            span_id,
+            sampled: b3_field(headers, X_B3_SAMPLED),
+            flags: b3_field(headers, X_B3_FLAGS),
         };
         match multi.parse() {
             Ok(Some(B3Single::Context(context))) => Incoming::B3 {
@@ -365,6 +371,17 @@ impl Propagator {
     }
 }
 
+/// A B3 header's value as B3 reads it: "the first value wins" when a request repeats it. Envoy
+/// may have joined the repeats into one field with `,` (headers it keeps in O(1) slots), which
+/// no B3 value contains, so the first value ends at the first `,` of the first field.
+fn b3_field<'h, H: RequestHeaders + ?Sized>(headers: &'h H, name: &str) -> Option<&'h [u8]> {
+    let field = headers.first(name)?;
+    Some(match field.iter().position(|&b| b == b',') {
+        Some(comma) => field.get(..comma).unwrap_or(field),
+        None => field,
+    })
+}
+
 /// An in-memory [`RequestHeaders`], for tests and fuzzing: keeps fields in order, matches
 /// names case-insensitively and joins repeated fields with `,` like Envoy does.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -398,6 +415,13 @@ impl RequestHeaders for MemoryHeaders {
     fn get(&self, name: &str) -> Option<Cow<'_, [u8]>> {
         let values = self.all(name);
         (!values.is_empty()).then(|| Cow::Owned(values.join(&b',')))
+    }
+
+    fn first(&self, name: &str) -> Option<&[u8]> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
     }
 
     fn set(&mut self, name: &str, value: &[u8]) {

@@ -314,6 +314,16 @@ fn w3c_traceparent_table() {
         ],
         &[("traceparent", new)],
     ));
+    // A future version may carry anything after its flags: joined with a second field it
+    // would parse, so the count of fields decides.
+    cases.push(case(
+        "invalid: a future version and a second traceparent field",
+        &[
+            ("traceparent", &format!("cc-{V}-{P}-01-x")),
+            ("traceparent", &format!("00-{}-{P}-01", B3T)),
+        ],
+        &[("traceparent", new)],
+    ));
     let mut non_ascii = case(
         "invalid: non-ASCII byte",
         &[("tracestate", "foo=1")],
@@ -521,6 +531,24 @@ fn b3_extraction_table() {
             &[("traceparent", "00-garbage"), ("b3", leak(single))],
             cont("01"),
         ),
+        // A repeated B3 header: the first value wins (a deny stays a deny).
+        passthrough(
+            &[
+                ("x-b3-traceid", B3T),
+                ("x-b3-spanid", B3S),
+                ("x-b3-sampled", "0"),
+                ("x-b3-sampled", "1"),
+            ],
+            cont("00"),
+        ),
+        passthrough(
+            &[
+                ("b3", leak(format!("{B3T}-{B3S}-0"))),
+                ("b3", leak(format!("{B3T}-{B3S}-1"))),
+            ],
+            cont("00"),
+        ),
+        passthrough(&[("x-b3-sampled", "0"), ("x-b3-sampled", "0")], new("02")),
     ];
     proxy.check(&cases);
 }

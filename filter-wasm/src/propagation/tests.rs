@@ -46,6 +46,10 @@ impl RequestHeaders for Recording {
         self.reads.borrow_mut().push(name.to_owned());
         self.inner.get(name)
     }
+    fn first(&self, name: &str) -> Option<&[u8]> {
+        self.reads.borrow_mut().push(name.to_owned());
+        self.inner.first(name)
+    }
     fn set(&mut self, name: &str, value: &[u8]) {
         self.inner.set(name, value)
     }
@@ -182,6 +186,99 @@ fn invalid_traceparent_restarts_and_drops_tracestate_unread() {
         ],
     );
     assert_eq!(got, sorted(&[("traceparent", &new)]));
+    // A future version may carry anything after its flags, so its value joined with a second
+    // field parses; the second field still makes the request's context invalid.
+    let (got, res, _) = run(
+        &Config::default(),
+        &[
+            ("traceparent", &format!("cc-{T}-{P}-01-x")),
+            ("traceparent", &format!("00-{T}-{P}-01")),
+        ],
+    );
+    assert_eq!(got, sorted(&[("traceparent", &new)]));
+    assert_eq!(res.notes.traceparent, Some(TraceParentError::Repeated));
+}
+
+/// B3 (openzipkin/b3-propagation, "Multiple Headers"): "the first value wins" when a header
+/// is repeated — as separate fields, or joined with `,` into one as Envoy does for headers it
+/// keeps in O(1) slots. A repeated deny stays a deny.
+#[test]
+fn repeated_b3_headers_keep_the_first_value() {
+    let cfg = config(100.0, true, B3Inject::None);
+    let deny = format!("00-{B3T}-{NEW_S}-00");
+    let accept = format!("00-{B3T}-{NEW_S}-01");
+    let other = "463ac35c9f6413ad48485a3953bb6124";
+    type Case<'a> = (Vec<(&'a str, String)>, &'a str, Origin);
+    let cases: [Case<'_>; 6] = [
+        (
+            vec![
+                ("x-b3-traceid", B3T.into()),
+                ("x-b3-spanid", B3S.into()),
+                ("x-b3-sampled", "0".into()),
+                ("x-b3-sampled", "0".into()),
+            ],
+            &deny,
+            Origin::B3Multi,
+        ),
+        (
+            vec![
+                ("x-b3-traceid", B3T.into()),
+                ("x-b3-spanid", B3S.into()),
+                ("x-b3-sampled", "0,1".into()),
+            ],
+            &deny,
+            Origin::B3Multi,
+        ),
+        (
+            vec![
+                ("x-b3-traceid", B3T.into()),
+                ("x-b3-traceid", other.into()),
+                ("x-b3-spanid", B3S.into()),
+                ("x-b3-sampled", "1".into()),
+            ],
+            &accept,
+            Origin::B3Multi,
+        ),
+        (
+            vec![
+                ("x-b3-traceid", format!("{B3T}, {other}")),
+                ("x-b3-spanid", format!("{B3S},{B3S}")),
+                ("x-b3-sampled", "0".into()),
+            ],
+            &deny,
+            Origin::B3Multi,
+        ),
+        (
+            vec![
+                ("b3", format!("{B3T}-{B3S}-0")),
+                ("b3", format!("{other}-{B3S}-1")),
+            ],
+            &deny,
+            Origin::B3Single,
+        ),
+        (
+            vec![("b3", format!("{B3T}-{B3S}-0,{other}-{B3S}-1"))],
+            &deny,
+            Origin::B3Single,
+        ),
+    ];
+    for (input, want, origin) in cases {
+        let input: Vec<(&str, &str)> = input.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let (got, res, _) = run(&cfg, &input);
+        let traceparent = got.iter().find(|(n, _)| n == "traceparent");
+        assert_eq!(
+            traceparent.map(|(_, v)| v.as_str()),
+            Some(want),
+            "{input:?}"
+        );
+        assert_eq!(res.span.origin, origin, "{input:?}");
+        assert_eq!(res.notes.b3, None, "{input:?}");
+    }
+    // A repeated deny without ids is still a deny for the new trace.
+    let (_, res, _) = run(&cfg, &[("x-b3-sampled", "0"), ("x-b3-sampled", "0")]);
+    assert!(!res.span.sampled());
+    let (_, res, _) = run(&cfg, &[("b3", "0"), ("b3", "1")]);
+    assert!(!res.span.sampled());
 }
 
 #[test]

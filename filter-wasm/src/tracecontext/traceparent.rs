@@ -57,6 +57,9 @@ pub enum TraceParentError {
     /// by something other than `-`.
     #[error("unexpected data after trace-flags")]
     TrailingData,
+    /// The request has more than one `traceparent` field.
+    #[error("more than one traceparent field")]
+    Repeated,
 }
 
 impl TraceParent {
