@@ -1,4 +1,5 @@
-//! OTLP/JSON in and out: never panic; JSON that converts must convert back after validation.
+//! OTLP/JSON in and out: never panic; JSON that converts and validates must convert back to the
+//! same bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,6 +15,8 @@ fuzz_target!(|data: &[u8]| {
     {
         let js = json::from_protobuf(signal, &pb).unwrap();
         let back = json::to_protobuf(signal, &js).unwrap();
-        assert_eq!(validate(signal, &back, &Limits::default()), validate(signal, &pb, &Limits::default()));
+        // The reader's output is canonical (prost's field order, defaults left out): written
+        // and read again, it is the same bytes.
+        assert_eq!(back, pb);
     }
 });

@@ -62,6 +62,19 @@ fn benches(c: &mut Criterion<CpuTime>) {
                     .encode_to_vec()
             })
         });
+        // OTLP/HTTP with `application/json`: the reader against serde into the prost types
+        // and prost's encoding, which is what it replaced.
+        let js = meshtrace_otlp::json::from_protobuf(Signal::Traces, &pb).unwrap();
+        g.bench_function("json_to_protobuf", |b| {
+            b.iter(|| meshtrace_otlp::json::to_protobuf(Signal::Traces, black_box(&js)).unwrap())
+        });
+        g.bench_function("json_serde_prost_encode (baseline)", |b| {
+            b.iter(|| {
+                serde_json::from_slice::<ExportTraceServiceRequest>(black_box(&js))
+                    .unwrap()
+                    .encode_to_vec()
+            })
+        });
         g.bench_function("view_scan_lookup", |b| {
             b.iter(|| {
                 let mut hits = 0usize;

@@ -6,7 +6,7 @@
 //! | step | API | cost |
 //! |------|-----|------|
 //! | body (gzip) → bytes | [`gzip::decompress`] (with a cap: 413 on bombs) | inflate |
-//! | OTLP/JSON → bytes | [`json::to_protobuf`], [`json::to_batch`] | serde decode + encode |
+//! | OTLP/JSON → bytes | [`json::to_protobuf`], [`json::to_batch`] | one pass, JSON to protobuf |
 //! | bytes → [`Batch`] | [`Batch::new_validated`] / [`validate`] | one pass, no allocation |
 //! | merge for sending | [`batching::concat`], [`batching::BatchBuilder`] | a memcpy |
 //! | cap per request | [`batching::split`] | one copy per item |

@@ -49,6 +49,8 @@ fn json_examples_convert_to_the_protobuf_twins() {
             decode(signal, &example(stem, "pb")),
             "{stem}"
         );
+        // Field for field in the twin's order: the reader writes what prost writes.
+        assert_eq!(pb, example(stem, "pb"), "{stem}");
         let batch = json::to_batch(signal, &example(stem, "json"), &Limits::default()).unwrap();
         assert_eq!(batch.items(), count(&decode(signal, &pb)));
     }

@@ -608,6 +608,24 @@ proptest! {
         let js = json::from_protobuf(signal, &pb).unwrap();
         let back = json::to_protobuf(signal, &js).map_err(|e| TestCaseError::fail(format!("{e}: {}", String::from_utf8_lossy(&js))))?;
         prop_assert_eq!(decode(signal, &back), decode(signal, &pb));
+        // The reader writes fields in prost's order and leaves out what prost leaves out.
+        prop_assert_eq!(back, pb);
+    }
+
+    /// What opentelemetry-rust's OTLP/JSON exporters send (the serde mapping of these prost
+    /// types: nulls for absent messages, every default written) reads as the same request.
+    #[test]
+    fn json_from_opentelemetry_rust_reads_back((signal, pb) in any_request()) {
+        use meshtrace_otlp::proto::collector::logs::v1::ExportLogsServiceRequest;
+        use meshtrace_otlp::proto::collector::metrics::v1::ExportMetricsServiceRequest;
+        let js = match signal {
+            Signal::Traces => serde_json::to_vec(&ExportTraceServiceRequest::decode(&pb[..]).unwrap()),
+            Signal::Metrics => serde_json::to_vec(&ExportMetricsServiceRequest::decode(&pb[..]).unwrap()),
+            Signal::Logs => serde_json::to_vec(&ExportLogsServiceRequest::decode(&pb[..]).unwrap()),
+        }
+        .unwrap();
+        let back = json::to_protobuf(signal, &js).map_err(|e| TestCaseError::fail(format!("{e}: {}", String::from_utf8_lossy(&js))))?;
+        prop_assert_eq!(decode(signal, &back), decode(signal, &pb));
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! OTLP/JSON (the OTLP specification's JSON mapping of the protobuf messages).
 //!
-//! - [`to_protobuf`] decodes a JSON request body (lowerCamelCase keys, hex trace/span ids in
-//!   either case, 64-bit integers as strings or numbers, enums as integers, every `AnyValue`
-//!   variant with `bytesValue` in base64) and encodes it as protobuf. Unknown keys are ignored,
-//!   as the specification requires. The result still has to pass [`crate::validate`] (ids of the
+//! - [`to_protobuf`] reads a JSON request body straight into its protobuf encoding (lowerCamelCase
+//!   keys or the proto field names, hex trace/span ids in either case, integers as numbers or
+//!   strings, enums as integers or names, every `AnyValue` variant with `bytesValue` in
+//!   base64; what is accepted is listed in `read`). Unknown keys are ignored, as the
+//!   specification requires. The result still has to pass [`crate::validate`] (ids of the
 //!   wrong length, limits): [`to_batch`] does both.
 //! - [`from_protobuf`] writes compact JSON in the form the specification shows: default and
 //!   empty values omitted, ids as lowercase hex, 64-bit integers as strings, enums as integers.
 //!   Used by the file exporter and for JSON responses.
 
+mod read;
+mod schema;
 mod write;
 
 use bytes::Bytes;
@@ -42,15 +45,7 @@ pub enum JsonError {
 /// assert!(pb.is_empty());
 /// ```
 pub fn to_protobuf(signal: Signal, json: &[u8]) -> Result<Vec<u8>, JsonError> {
-    Ok(match signal {
-        Signal::Traces => {
-            serde_json::from_slice::<ExportTraceServiceRequest>(json)?.encode_to_vec()
-        }
-        Signal::Metrics => {
-            serde_json::from_slice::<ExportMetricsServiceRequest>(json)?.encode_to_vec()
-        }
-        Signal::Logs => serde_json::from_slice::<ExportLogsServiceRequest>(json)?.encode_to_vec(),
-    })
+    Ok(read::to_protobuf(signal, json)?)
 }
 
 /// [`to_protobuf`] then [`Batch::new_validated`]: what an OTLP/HTTP receiver does with
