@@ -228,9 +228,16 @@ impl Propagator {
         if let Some(value) = headers.get(TRACEPARENT) {
             // The joined value of two fields can parse when the first is a future version
             // (anything may follow its flags after a `-`); the spec wants a restart.
-            let parsed = match headers.first(TRACEPARENT) {
-                Some(first) if first.len() != value.len() => Err(TraceParentError::Repeated),
-                _ => TraceParent::parse(&value),
+            let parsed = match TraceParent::parse(&value) {
+                // Version 00 joined with anything is already too long; only a higher version
+                // needs the fields counted, and it is rare enough to pay for the second look.
+                Ok(parent)
+                    if parent.version != 0
+                        && headers.first(TRACEPARENT).map(<[u8]>::len) != Some(value.len()) =>
+                {
+                    Err(TraceParentError::Repeated)
+                }
+                parsed => parsed,
             };
             match parsed {
                 Ok(parent) => {
@@ -247,8 +254,8 @@ impl Propagator {
         if !self.b3_extract {
             return Incoming::None { decision: None };
         }
-        if let Some(value) = b3_field(headers, B3) {
-            match b3::parse_single(value) {
+        if let Some(value) = headers.get(B3) {
+            match b3::parse_single(first_value(&value)) {
                 Ok(B3Single::Context(context)) => {
                     return Incoming::B3 {
                         context,
@@ -259,14 +266,16 @@ impl Propagator {
                 Err(e) => notes.b3 = Some(e),
             }
         }
-        let trace_id = b3_field(headers, X_B3_TRACEID);
+        let trace_id = headers.get(X_B3_TRACEID);
         // Without a trace id the span id alone is useless: do not fetch it.
-        let span_id = trace_id.and_then(|_| b3_field(headers, X_B3_SPANID));
+        let span_id = trace_id.as_ref().and_then(|_| headers.get(X_B3_SPANID));
+        let sampled = headers.get(X_B3_SAMPLED);
+        let flags = headers.get(X_B3_FLAGS);
         let multi = B3Multi {
-            trace_id,
-            span_id,
-            sampled: b3_field(headers, X_B3_SAMPLED),
-            flags: b3_field(headers, X_B3_FLAGS),
+            trace_id: trace_id.as_deref().map(first_value),
+            span_id: span_id.as_deref().map(first_value),
+            sampled: sampled.as_deref().map(first_value),
+            flags: flags.as_deref().map(first_value),
         };
         match multi.parse() {
             Ok(Some(B3Single::Context(context))) => Incoming::B3 {
@@ -371,15 +380,14 @@ impl Propagator {
     }
 }
 
-/// A B3 header's value as B3 reads it: "the first value wins" when a request repeats it. Envoy
-/// may have joined the repeats into one field with `,` (headers it keeps in O(1) slots), which
-/// no B3 value contains, so the first value ends at the first `,` of the first field.
-fn b3_field<'h, H: RequestHeaders + ?Sized>(headers: &'h H, name: &str) -> Option<&'h [u8]> {
-    let field = headers.first(name)?;
-    Some(match field.iter().position(|&b| b == b',') {
-        Some(comma) => field.get(..comma).unwrap_or(field),
-        None => field,
-    })
+/// A B3 header's value as B3 reads it: "the first value wins" when a request repeats it. The
+/// repeats arrive joined with `,` (by [`RequestHeaders::get`], or by Envoy for headers it keeps
+/// in O(1) slots), and no B3 value contains one: the first value ends at the first `,`.
+fn first_value(joined: &[u8]) -> &[u8] {
+    match joined.iter().position(|&b| b == b',') {
+        Some(comma) => joined.get(..comma).unwrap_or(joined),
+        None => joined,
+    }
 }
 
 /// An in-memory [`RequestHeaders`], for tests and fuzzing: keeps fields in order, matches
