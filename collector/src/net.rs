@@ -316,9 +316,128 @@ pub fn text(status: http::StatusCode, body: impl Into<Bytes>) -> Response<Full<B
     r
 }
 
+/// The `Content-Encoding` of a request to an HTTP receiver, or why it is refused (400, as the
+/// Collector answers an encoding it does not know). `allowed` is the receiver's
+/// `compression_algorithms` (default: every encoding); an unencoded body is always accepted.
+pub fn content_encoding(
+    headers: &http::HeaderMap,
+    allowed: Option<&[String]>,
+) -> Result<crate::otlp::encoding::ContentEncoding, String> {
+    use crate::otlp::encoding::{ContentEncoding, SUPPORTED};
+    let value = match headers.get(http::header::CONTENT_ENCODING) {
+        None => return Ok(ContentEncoding::Identity),
+        Some(v) => v.to_str().unwrap_or("\u{fffd}"),
+    };
+    let encoding = ContentEncoding::parse(value).ok_or_else(|| {
+        format!("unsupported Content-Encoding {value:?} (supported: {SUPPORTED})")
+    })?;
+    match allowed {
+        Some(list)
+            if encoding != ContentEncoding::Identity
+                && !list
+                    .iter()
+                    .any(|a| ContentEncoding::parse(a) == Some(encoding)) =>
+        {
+            Err(format!(
+                "Content-Encoding {value:?} is not enabled (compression_algorithms: [{}])",
+                list.join(", ")
+            ))
+        }
+        _ => Ok(encoding),
+    }
+}
+
+/// Checks a receiver's `compression_algorithms` (at `field`): every name one the Collector
+/// knows.
+pub fn check_compression_algorithms(
+    list: Option<&[String]>,
+    field: &str,
+) -> Vec<crate::config::ConfigError> {
+    use crate::otlp::encoding::{ContentEncoding, SUPPORTED};
+    list.unwrap_or_default()
+        .iter()
+        .filter(|a| ContentEncoding::parse(a).is_none())
+        .map(|a| {
+            crate::config::ConfigError::new(format!(
+                "unsupported compression algorithm {a:?} (supported: {SUPPORTED})"
+            ))
+            .field(field)
+        })
+        .collect()
+}
+
+/// A request body decoded with its `Content-Encoding`, at most `max` bytes; or the status
+/// and message to answer instead (413 past `max`, 400 for a body that does not decode).
+pub fn decode_body(
+    encoding: crate::otlp::encoding::ContentEncoding,
+    body: Bytes,
+    max: usize,
+) -> Result<Bytes, (http::StatusCode, String)> {
+    use crate::otlp::encoding::{ContentEncoding, DecompressError, decompress};
+    if encoding == ContentEncoding::Identity {
+        // The body was read with the same cap; no copy.
+        return Ok(body);
+    }
+    decompress(encoding, &body, max)
+        .map(Bytes::from)
+        .map_err(|e| match e {
+            DecompressError::TooLarge { .. } => {
+                (http::StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+            }
+            _ => (http::StatusCode::BAD_REQUEST, e.to_string()),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_encodings_and_compression_algorithms() {
+        use crate::otlp::encoding::ContentEncoding as E;
+        let headers = |v: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(http::header::CONTENT_ENCODING, v.parse().unwrap());
+            h
+        };
+        let gzip_only = ["gzip".to_owned()];
+        /// `Content-Encoding`, `compression_algorithms`, the answer.
+        type Case<'a> = (Option<&'a str>, Option<&'a [String]>, Result<E, &'a str>);
+        let cases: [Case<'_>; 6] = [
+            (None, None, Ok(E::Identity)),
+            (Some("Zstd"), None, Ok(E::Zstd)),
+            (Some("gzip"), Some(&gzip_only), Ok(E::Gzip)),
+            (Some("identity"), Some(&gzip_only), Ok(E::Identity)),
+            (
+                Some("zstd"),
+                Some(&gzip_only),
+                Err("Content-Encoding \"zstd\" is not enabled (compression_algorithms: [gzip])"),
+            ),
+            (
+                Some("br"),
+                None,
+                Err(
+                    "unsupported Content-Encoding \"br\" (supported: gzip, zstd, zlib, deflate, snappy, x-snappy-framed, lz4)",
+                ),
+            ),
+        ];
+        for (value, allowed, want) in cases {
+            let h = value.map(headers).unwrap_or_default();
+            assert_eq!(
+                content_encoding(&h, allowed),
+                want.map_err(str::to_owned),
+                "{value:?} {allowed:?}"
+            );
+        }
+        let list = ["zstd".to_owned(), "brotli".to_owned()];
+        let errors =
+            check_compression_algorithms(Some(&list), "protocols.http.compression_algorithms");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            errors[0].to_string(),
+            "field `protocols.http.compression_algorithms`: unsupported compression algorithm \"brotli\" (supported: gzip, zstd, zlib, deflate, snappy, x-snappy-framed, lz4)"
+        );
+    }
 
     #[test]
     fn endpoint_syntax() {

@@ -431,6 +431,136 @@ fn http_receiver_answers_bad_requests_with_the_right_status() {
     assert_eq!(ids, vec![0, 1], "only the valid request got through");
 }
 
+/// `data` in each `Content-Encoding` the Collector's HTTP receivers accept, by each format's
+/// reference encoder.
+fn encoded(encoding: &str, data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    match encoding {
+        "gzip" => gzip(data),
+        "zlib" | "deflate" => {
+            let mut w = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+            w.write_all(data).unwrap();
+            w.finish().unwrap()
+        }
+        "zstd" => zstd::encode_all(data, 3).unwrap(),
+        "snappy" => snap::raw::Encoder::new().compress_vec(data).unwrap(),
+        "x-snappy-framed" => {
+            let mut w = snap::write::FrameEncoder::new(Vec::new());
+            w.write_all(data).unwrap();
+            w.into_inner().unwrap()
+        }
+        "lz4" => {
+            let mut w = lz4_flex::frame::FrameEncoder::new(Vec::new());
+            w.write_all(data).unwrap();
+            w.finish().unwrap()
+        }
+        other => panic!("{other}"),
+    }
+}
+
+/// An agent Collector sends with whatever `compression` its exporter names: every encoding
+/// the Collector's receivers take arrives, over OTLP/HTTP and Zipkin; over gRPC, gzip and zstd.
+/// `compression_algorithms` narrows the list, and the media type is answered as it was asked.
+#[test]
+fn receivers_take_every_compression_the_collector_takes() {
+    use meshtrace_collector::otlp::Signal;
+    let mut c = Collector::start(&format!(
+        "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\n      grpc:\n        endpoint: 127.0.0.1:0\n  otlp/narrow:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\n        compression_algorithms: [gzip]\nexporters:\n  file:\n    path: {{dir}}/out.jsonl\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp, otlp/narrow]\n      exporters: [file]\n{TEST_TELEMETRY}"
+    ));
+    let url = format!("{}/v1/traces", c.http_url());
+    let encodings = [
+        "gzip",
+        "zlib",
+        "deflate",
+        "zstd",
+        "snappy",
+        "x-snappy-framed",
+        "lz4",
+        "ZSTD",
+    ];
+    let mut want = Vec::new();
+    for (i, encoding) in encodings.iter().enumerate() {
+        let ids = (i as u64 * 10)..(i as u64 * 10 + 3);
+        want.extend(ids.clone());
+        let body = encoded(&encoding.to_ascii_lowercase(), &spans_request("enc", ids));
+        let (status, _, resp) = http(
+            "POST",
+            &url,
+            &[
+                ("content-type", "application/protobuf"),
+                ("content-encoding", encoding),
+            ],
+            body,
+        )
+        .unwrap();
+        assert_eq!(
+            status,
+            200,
+            "{encoding}: {}",
+            String::from_utf8_lossy(&resp)
+        );
+    }
+    // The media type of the request is the answer's, application/protobuf included.
+    let (_, h, _) = http(
+        "POST",
+        &url,
+        &[("content-type", "application/protobuf")],
+        spans_request("enc", 100..101),
+    )
+    .unwrap();
+    want.push(100);
+    assert_eq!(h["content-type"], "application/protobuf");
+    for (i, encoding) in [
+        tonic::codec::CompressionEncoding::Gzip,
+        tonic::codec::CompressionEncoding::Zstd,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ids = (200 + i as u64 * 10)..(200 + i as u64 * 10 + 2);
+        want.extend(ids.clone());
+        grpc_export_encoded(
+            &c.grpc_url(),
+            Signal::Traces,
+            spans_request("grpc", ids),
+            Some(encoding),
+        )
+        .unwrap_or_else(|e| panic!("{encoding:?}: {e}"));
+    }
+    // A receiver narrowed to gzip refuses zstd with a Status naming the setting, and still
+    // takes an unencoded body.
+    let narrow = format!("http://{}/v1/traces", c.addr("receivers::otlp/narrow/http"));
+    let (status, _, resp) = http(
+        "POST",
+        &narrow,
+        &[
+            ("content-type", "application/json"),
+            ("content-encoding", "zstd"),
+        ],
+        encoded("zstd", b"{}"),
+    )
+    .unwrap();
+    assert_eq!(status, 400);
+    assert_eq!(
+        String::from_utf8(resp).unwrap(),
+        r#"{"code":3,"message":"Content-Encoding \"zstd\" is not enabled (compression_algorithms: [gzip])"}"#
+    );
+    let (status, _, _) = http(
+        "POST",
+        &narrow,
+        &[("content-type", "application/x-protobuf")],
+        spans_request("narrow", 300..301),
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    want.push(300);
+    c.stop();
+    let mut ids = span_ids_in_file(&c.dir.path("out.jsonl"));
+    ids.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(ids, want);
+}
+
 #[test]
 fn a_receiver_that_cannot_bind_stops_start_up_with_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

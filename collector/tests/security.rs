@@ -195,6 +195,31 @@ service:
     assert_eq!(post(Some("Bearer wrong")), 401);
     assert_eq!(post(Some("Basic dG9rLTdmM2E5Yzp4")), 401);
     assert_eq!(post(Some("Bearer tok-7f3a9c")), 200);
+    // Like every OTLP/HTTP error, the refusal is a google.rpc.Status in the request's
+    // encoding: code 16 (UNAUTHENTICATED) and the reason.
+    let (_, h, body) = http(
+        "POST",
+        &url,
+        &[("content-type", "application/json")],
+        b"{}".to_vec(),
+    )
+    .unwrap();
+    assert_eq!(h["content-type"], "application/json");
+    let status: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status["code"], 16, "{status}");
+    assert!(
+        status["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{status}"
+    );
+    let (_, h, body) = http(
+        "POST",
+        &url,
+        &[("content-type", "application/x-protobuf")],
+        spans_request("auth", 0..1),
+    )
+    .unwrap();
+    assert_eq!(h["content-type"], "application/x-protobuf");
+    assert_eq!(&body[..2], &[0x08, 16], "{body:?}");
 
     let grpc = |auth: Option<String>| {
         let md: Vec<(&'static str, &str)> = auth
@@ -231,7 +256,8 @@ service:
 
     assert_eq!(
         c.metric("meshtrace_receiver_unauthenticated_requests_total{receiver=\"otlp\""),
-        7.0
+        9.0,
+        "three refused over HTTP, four over gRPC, and the two whose answers were read"
     );
     assert_eq!(
         c.metric("otelcol_receiver_accepted_spans_total{receiver=\"otlp\""),

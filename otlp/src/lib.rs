@@ -5,7 +5,7 @@
 //!
 //! | step | API | cost |
 //! |------|-----|------|
-//! | body (gzip) → bytes | [`gzip::decompress`] (with a cap: 413 on bombs) | inflate |
+//! | body (gzip, zstd, snappy, …) → bytes | [`encoding::decompress`] (with a cap: 413 on bombs) | inflate |
 //! | OTLP/JSON → bytes | [`json::to_protobuf`], [`json::to_batch`] | one pass, JSON to protobuf |
 //! | bytes → [`Batch`] | [`Batch::new_validated`] / [`validate`] | one pass, no allocation |
 //! | merge for sending | [`batching::concat`], [`batching::BatchBuilder`] | a memcpy |
@@ -62,6 +62,7 @@
 
 mod batch;
 pub mod batching;
+pub mod encoding;
 pub mod gzip;
 pub mod json;
 pub mod rewrite;

@@ -1,5 +1,5 @@
 //! `zipkin` receiver: Zipkin v2 spans over HTTP (`POST /api/v2/spans`, JSON or protobuf,
-//! optionally gzip/deflate-compressed), translated to OTLP as the OpenTelemetry Collector's
+//! optionally compressed as the `otlp` receiver's bodies are), translated to OTLP as the OpenTelemetry Collector's
 //! `zipkin` receiver does (`meshtrace_zipkin`), then validated and handed down the traces
 //! pipelines like any OTLP request. It is served as the `otlp` receiver's HTTP protocol is:
 //! the same server TLS, authenticators (checked before the body is read), header and body
@@ -12,7 +12,6 @@
 //! `Retry-After` when a delay is known, when the pipeline refuses for now, so reporters retry.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +29,7 @@ use crate::component::{
 use crate::config::{ConfigError, Value, duration};
 use crate::extension::auth::ServerAuthenticator;
 use crate::net::{self, HttpServer, RemoteAddr};
-use crate::otlp::{Limits, gzip};
+use crate::otlp::Limits;
 use crate::pipeline::{BoxFuture, ConsumeError, Consumer};
 use crate::receiver::otlp::{AuthConfig, LimitsConfig};
 use crate::telemetry::Counter;
@@ -60,7 +59,8 @@ pub struct ZipkinConfig {
     /// Headers added to every response.
     #[serde(default)]
     pub response_headers: BTreeMap<String, String>,
-    /// Accepted; gzip, deflate and zlib are always decoded.
+    /// The request encodings accepted besides none (default: all of
+    /// [`crate::otlp::encoding::SUPPORTED`]).
     #[serde(default)]
     pub compression_algorithms: Option<Vec<String>>,
     /// The whole request body must arrive within this long, else 408 (default: no limit).
@@ -127,6 +127,10 @@ impl Validate for ZipkinConfig {
         if self.max_request_body_size == 0 {
             e.push(ConfigError::new("must be positive").field("max_request_body_size"));
         }
+        e.extend(net::check_compression_algorithms(
+            self.compression_algorithms.as_deref(),
+            "compression_algorithms",
+        ));
         e
     }
 
@@ -299,20 +303,6 @@ fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     net::text(status, body)
 }
 
-/// zlib (`deflate`, `zlib`) with the same cap as gzip.
-fn inflate_zlib(body: &[u8], max: usize) -> Result<Vec<u8>, StatusCode> {
-    let mut out = Vec::new();
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    flate2::read::ZlibDecoder::new(body)
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(|_| StatusCode::BAD_REQUEST)?;
-    if out.len() > max {
-        return Err(StatusCode::PAYLOAD_TOO_LARGE);
-    }
-    Ok(out)
-}
-
 async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
     // Before anything else: an unauthenticated client learns nothing, and its body is not read.
     if let Err(e) = shared.authenticate(req.headers()) {
@@ -356,13 +346,11 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
     } else {
         (meshtrace_zipkin::Format::Json, &shared.json)
     };
-    let encoding = req
-        .headers()
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let encoding =
+        match net::content_encoding(req.headers(), shared.cfg.compression_algorithms.as_deref()) {
+            Ok(e) => e,
+            Err(m) => return reply(StatusCode::BAD_REQUEST, format!("{m}\n")),
+        };
     let max = usize::try_from(shared.cfg.max_request_body_size).unwrap_or(usize::MAX);
     let info = Arc::new(ClientInfo::from_http(
         req.extensions().get::<RemoteAddr>().map(|a| a.0.ip()),
@@ -398,34 +386,9 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
             );
         }
     };
-    let body: Bytes = match encoding.as_str() {
-        "" | "identity" => body,
-        "gzip" | "x-gzip" => match gzip::decompress(&body, max) {
-            Ok(b) => Bytes::from(b),
-            Err(gzip::GzipError::TooLarge { .. }) => {
-                return reply(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("decompressed body exceeds {max} bytes\n"),
-                );
-            }
-            Err(e) => return reply(StatusCode::BAD_REQUEST, format!("{e}\n")),
-        },
-        "deflate" | "zlib" => match inflate_zlib(&body, max) {
-            Ok(b) => Bytes::from(b),
-            Err(StatusCode::PAYLOAD_TOO_LARGE) => {
-                return reply(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("decompressed body exceeds {max} bytes\n"),
-                );
-            }
-            Err(_) => return reply(StatusCode::BAD_REQUEST, "invalid zlib/deflate body\n"),
-        },
-        other => {
-            return reply(
-                StatusCode::BAD_REQUEST,
-                format!("unsupported Content-Encoding {other:?} (supported: gzip, deflate)\n"),
-            );
-        }
+    let body = match net::decode_body(encoding, body, max) {
+        Ok(b) => b,
+        Err((status, m)) => return reply(status, format!("{m}\n")),
     };
     let options = meshtrace_zipkin::Options {
         parse_string_tags: shared.cfg.parse_string_tags,

@@ -348,6 +348,17 @@ pub fn grpc_export_response(
     body: Vec<u8>,
     gzip: bool,
 ) -> Result<bytes::Bytes, tonic::Status> {
+    let encoding = gzip.then_some(tonic::codec::CompressionEncoding::Gzip);
+    grpc_export_encoded(url, signal, body, encoding)
+}
+
+/// One OTLP/gRPC `Export` call, the message compressed with `encoding`: the response message.
+pub fn grpc_export_encoded(
+    url: &str,
+    signal: meshtrace_collector::otlp::Signal,
+    body: Vec<u8>,
+    encoding: Option<tonic::codec::CompressionEncoding>,
+) -> Result<bytes::Bytes, tonic::Status> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -359,8 +370,8 @@ pub fn grpc_export_response(
             .await
             .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
         let mut g = tonic::client::Grpc::new(ch);
-        if gzip {
-            g = g.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+        if let Some(e) = encoding {
+            g = g.send_compressed(e);
         }
         g.ready()
             .await

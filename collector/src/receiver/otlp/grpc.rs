@@ -166,6 +166,9 @@ impl<S: SignalService> tonic::codegen::Service<http::Request<tonic::body::Body>>
             }
             let mut grpc = tonic::server::Grpc::new(RawCodec)
                 .accept_compressed(CompressionEncoding::Gzip)
+                // What the Collector's gRPC server registers besides gzip (snappy aside, which
+                // tonic does not have): an agent Collector may send with `compression: zstd`.
+                .accept_compressed(CompressionEncoding::Zstd)
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(max);
             let unary = Unary::<S> {

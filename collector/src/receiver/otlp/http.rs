@@ -1,9 +1,10 @@
-//! OTLP/HTTP: `POST` protobuf or JSON bodies (optionally gzip) to the signal paths; answers
-//! in the request's encoding, as the OTLP specification asks.
+//! OTLP/HTTP: `POST` protobuf or JSON bodies (gzip, zstd, snappy, … as the Collector accepts:
+//! [`crate::otlp::encoding`]) to the signal paths; answers in the request's encoding, as the
+//! OTLP specification asks.
 
 use super::{HttpConfig, RequestError, Shared, check_url_path};
 use crate::net::{self, HttpServer};
-use crate::otlp::{Signal, gzip, json};
+use crate::otlp::{Signal, json};
 use crate::pipeline::ConsumeError;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
@@ -14,8 +15,33 @@ use std::sync::Arc;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Encoding {
-    Proto,
+    /// With the media type the request named (`application/x-protobuf` or
+    /// `application/protobuf`): the answer uses the same.
+    Proto(&'static str),
     Json,
+}
+
+impl Encoding {
+    /// The request's encoding from its `Content-Type` (parameters and case ignored).
+    fn of(headers: &http::HeaderMap) -> Result<Encoding, String> {
+        let ctype = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        match ctype.as_str() {
+            "application/x-protobuf" => Ok(Encoding::Proto("application/x-protobuf")),
+            "application/protobuf" => Ok(Encoding::Proto("application/protobuf")),
+            "application/json" => Ok(Encoding::Json),
+            _ => Err(ctype),
+        }
+    }
 }
 
 struct Routes {
@@ -25,18 +51,17 @@ struct Routes {
     max_body: usize,
     read_timeout: Option<std::time::Duration>,
     response_headers: Vec<(http::HeaderName, HeaderValue)>,
+    /// `compression_algorithms`, when set.
+    compression: Option<Vec<String>>,
 }
 
 /// An `Export*ServiceResponse` or a `google.rpc.Status`, in the request's encoding.
 fn respond(enc: Encoding, status: StatusCode, message: Option<&str>) -> Response<Full<Bytes>> {
     let (body, ctype) = match (enc, message) {
         // Full success: an empty Export*ServiceResponse (no partial_success).
-        (Encoding::Proto, None) => (Bytes::new(), "application/x-protobuf"),
+        (Encoding::Proto(ctype), None) => (Bytes::new(), ctype),
         (Encoding::Json, None) => (Bytes::from_static(b"{}"), "application/json"),
-        (Encoding::Proto, Some(m)) => (
-            Bytes::from(rpc_status(grpc_code(status), m)),
-            "application/x-protobuf",
-        ),
+        (Encoding::Proto(ctype), Some(m)) => (Bytes::from(rpc_status(grpc_code(status), m)), ctype),
         (Encoding::Json, Some(m)) => (
             Bytes::from(serde_json::json!({"code": grpc_code(status), "message": m}).to_string()),
             "application/json",
@@ -102,9 +127,14 @@ async fn handle(
     routes: Arc<Routes>,
     shared: Arc<Shared>,
 ) -> Response<Full<Bytes>> {
+    let enc = Encoding::of(req.headers());
     // Before anything else: an unauthenticated client learns nothing, and its body is not read.
+    // The refusal is a Status in the request's encoding, as every OTLP/HTTP error is.
     if let Err(e) = shared.authenticate(req.headers()) {
-        return net::text(StatusCode::UNAUTHORIZED, format!("{e}\n"));
+        return match enc {
+            Ok(enc) => respond(enc, StatusCode::UNAUTHORIZED, Some(&e.to_string())),
+            Err(_) => net::text(StatusCode::UNAUTHORIZED, format!("{e}\n")),
+        };
     }
     let path = req.uri().path();
     let signal = if path == routes.traces {
@@ -134,22 +164,9 @@ async fn handle(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return r;
     }
-    let ctype = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
-    let enc = match ctype.as_str() {
-        "application/x-protobuf" | "application/protobuf" => Encoding::Proto,
-        "application/json" => Encoding::Json,
-        other => {
+    let enc = match enc {
+        Ok(enc) => enc,
+        Err(other) => {
             return net::text(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!(
@@ -162,22 +179,9 @@ async fn handle(
         req.extensions().get::<net::RemoteAddr>().map(|a| a.0.ip()),
         shared.include_metadata.then(|| req.headers()),
     ));
-    let gzipped = match req
-        .headers()
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-    {
-        None | Some("" | "identity") => false,
-        Some("gzip") => true,
-        Some(other) => {
-            return respond(
-                enc,
-                StatusCode::BAD_REQUEST,
-                Some(&format!(
-                    "unsupported Content-Encoding {other:?} (supported: gzip)"
-                )),
-            );
-        }
+    let encoding = match net::content_encoding(req.headers(), routes.compression.as_deref()) {
+        Ok(e) => e,
+        Err(m) => return respond(enc, StatusCode::BAD_REQUEST, Some(&m)),
     };
     let collect = Limited::new(req.into_body(), routes.max_body).collect();
     let collected = match routes.read_timeout {
@@ -212,27 +216,13 @@ async fn handle(
             );
         }
     };
-    let body = if gzipped {
-        match gzip::decompress(&body, routes.max_body) {
-            Ok(b) => Bytes::from(b),
-            Err(gzip::GzipError::TooLarge { .. }) => {
-                return respond(
-                    enc,
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    Some(&format!(
-                        "decompressed body exceeds {} bytes",
-                        routes.max_body
-                    )),
-                );
-            }
-            Err(e) => return respond(enc, StatusCode::BAD_REQUEST, Some(&e.to_string())),
-        }
-    } else {
-        body
+    let body = match net::decode_body(encoding, body, routes.max_body) {
+        Ok(b) => b,
+        Err((status, m)) => return respond(enc, status, Some(&m)),
     };
     // JSON is converted and validated in one step; protobuf is validated as it came.
     let result = match enc {
-        Encoding::Proto => crate::client::scope(client, shared.export(signal, body)).await,
+        Encoding::Proto(_) => crate::client::scope(client, shared.export(signal, body)).await,
         Encoding::Json => match json::to_batch(signal, &body, &shared.limits) {
             Ok(batch) => crate::client::scope(client, shared.export_batch(batch))
                 .await
@@ -244,10 +234,13 @@ async fn handle(
         Ok(None) => respond(enc, StatusCode::OK, None),
         Ok(Some(partial)) => {
             let mut r = Response::new(Full::new(Bytes::from(partial.encode())));
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/x-protobuf"),
-            );
+            // Only protobuf requests are answered in part (see `export`).
+            let ctype = match enc {
+                Encoding::Proto(ctype) => ctype,
+                Encoding::Json => "application/json",
+            };
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
             r
         }
         Err(e) => error_response(enc, e),
@@ -266,6 +259,7 @@ pub async fn start(
         logs: check_url_path(&cfg.logs_url_path)?,
         max_body: usize::try_from(cfg.max_request_body_size).unwrap_or(usize::MAX),
         read_timeout: cfg.read_timeout.filter(|d| !d.is_zero()),
+        compression: cfg.compression_algorithms.clone(),
         response_headers: cfg
             .response_headers
             .iter()

@@ -161,7 +161,8 @@ pub struct HttpConfig {
     /// and `resource` processors).
     #[serde(default)]
     pub include_metadata: bool,
-    /// Accepted; gzip (and identity) request bodies are supported.
+    /// The request encodings accepted besides none (default: all of
+    /// [`crate::otlp::encoding::SUPPORTED`]).
     #[serde(default)]
     pub compression_algorithms: Option<Vec<String>>,
     /// The whole request body must arrive within this long, else 408 (default: no limit).
@@ -282,6 +283,10 @@ impl Validate for OtlpReceiverConfig {
             if h.cors.is_some() {
                 e.push(ConfigError::new("CORS is not supported yet").field("protocols.http.cors"));
             }
+            e.extend(crate::net::check_compression_algorithms(
+                h.compression_algorithms.as_deref(),
+                "protocols.http.compression_algorithms",
+            ));
             if let Some(t) = &h.tls {
                 e.extend(t.validate("protocols.http.tls"));
             }

@@ -1,6 +1,6 @@
 use super::*;
-use crate::otlp::Batch;
 use crate::otlp::proto::collector::trace::v1::ExportTraceServiceRequest;
+use crate::otlp::{Batch, gzip};
 use crate::processor::testspans::ctx;
 use prost::Message;
 use std::sync::Mutex;
