@@ -116,7 +116,7 @@ fn benches(c: &mut Criterion<CpuTime>) {
 }
 
 /// What an exporter compresses: a batch of ~8192 sidecar spans (82 requests of 100), at the
-/// gzip levels a user can pick. Sizes are printed once, for the ratio.
+/// gzip and zstd levels a user can pick. Sizes are printed once, for the ratio.
 fn gzip_levels(c: &mut Criterion<CpuTime>) {
     let limits = Limits::default();
     // Every span with its own random ids and times, as in real traffic (identical copies
@@ -163,6 +163,19 @@ fn gzip_levels(c: &mut Criterion<CpuTime>) {
         g.bench_function(
             BenchmarkId::new("compress", format!("level_{level}")),
             |b| b.iter(|| meshtrace_otlp::gzip::compress(black_box(raw), level)),
+        );
+    }
+    // `compression: zstd` (the exporters' zstd goes through the same library call).
+    for level in [1i32, 3] {
+        let size = zstd::encode_all(raw.as_ref(), level).unwrap().len();
+        eprintln!(
+            "zstd level {level}: {} -> {size} bytes ({:.1} % of the input)",
+            raw.len(),
+            100.0 * size as f64 / raw.len() as f64
+        );
+        g.bench_function(
+            BenchmarkId::new("compress", format!("zstd_level_{level}")),
+            |b| b.iter(|| zstd::encode_all(black_box(raw.as_ref()), level).unwrap()),
         );
     }
     g.finish();

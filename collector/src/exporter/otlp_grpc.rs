@@ -4,7 +4,7 @@
 
 use super::helper::{ExporterHelper, HelperSettings, Payload, QueueConfig, RetryConfig, Sender};
 use super::{
-    ClientTlsConfig, Compression, CompressionParams, check_headers, default_compression,
+    ClientTlsConfig, Codec, CompressionParams, check_headers, default_compression,
     parse_compression,
 };
 use crate::component::{ComponentError, Context, Exporter, ExporterConfig, Validate};
@@ -231,9 +231,8 @@ impl OtlpGrpcConfig {
             val.set_sensitive(true);
             headers.insert(key, val);
         }
-        let gzip_level = match parse_compression(&self.compression) {
-            Ok(Compression::Gzip) => Some(self.compression_params.gzip_level()),
-            Ok(Compression::None) => None,
+        let codec = match parse_compression(&self.compression) {
+            Ok(c) => Codec::new(c, &self.compression_params),
             Err(e) => return Err(ctx.error(e.reason)),
         };
         let auth = self
@@ -246,7 +245,7 @@ impl OtlpGrpcConfig {
             channel: ep.connect_with_connector_lazy(connector),
             auth,
             headers,
-            gzip_level,
+            codec,
             signal,
             label: ctx.label(),
         })
@@ -258,8 +257,8 @@ struct GrpcSender {
     auth: Option<Arc<dyn crate::extension::auth::ClientAuthenticator>>,
     /// `headers` from the config.
     headers: http::HeaderMap,
-    /// `Some(level)` when requests are gzipped.
-    gzip_level: Option<u32>,
+    /// How requests are compressed, if they are.
+    codec: Option<Codec>,
     signal: Signal,
     label: String,
 }
@@ -302,8 +301,13 @@ impl GrpcSender {
     /// the configured level (tonic's own gzip has a fixed level 6).
     fn message(&self, batch: Batch) -> Result<bytes::Bytes, ConsumeError> {
         let payload = batch.into_bytes();
-        let (flag, mut framed) = match self.gzip_level {
-            Some(level) => (1, gzip::compress_after(vec![0; 5], &payload, level)),
+        let (flag, mut framed) = match self.codec {
+            Some(codec) => (
+                1,
+                codec
+                    .compress_after(vec![0; 5], &payload)
+                    .map_err(ConsumeError::permanent)?,
+            ),
             None => {
                 let mut v = Vec::with_capacity(payload.len() + 5);
                 v.extend_from_slice(&[0; 5]);
@@ -340,8 +344,8 @@ impl GrpcSender {
             HeaderValue::from_static("application/grpc"),
         );
         headers.insert(GRPC_ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        if self.gzip_level.is_some() {
-            headers.insert(GRPC_ENCODING, HeaderValue::from_static("gzip"));
+        if let Some(codec) = self.codec {
+            headers.insert(GRPC_ENCODING, HeaderValue::from_static(codec.name()));
         }
         let mut req =
             http::Request::new(tonic::body::Body::new(http_body_util::Full::new(message)));
@@ -604,11 +608,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn requests_are_framed_and_gzipped_at_the_configured_level() {
+    async fn requests_are_framed_and_compressed_at_the_configured_level() {
+        use super::super::{DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL};
         let batch = crate::testutil::traces(0, 50);
-        for (yaml, level) in [
-            ("", Some(super::super::DEFAULT_GZIP_LEVEL)),
-            ("compression_params: {level: 9}", Some(9)),
+        for (yaml, codec) in [
+            ("", Some(Codec::Gzip(DEFAULT_GZIP_LEVEL))),
+            ("compression_params: {level: 9}", Some(Codec::Gzip(9))),
+            ("compression: zstd", Some(Codec::Zstd(DEFAULT_ZSTD_LEVEL))),
+            (
+                "compression: zstd\ncompression_params: {level: 19}",
+                Some(Codec::Zstd(19)),
+            ),
             ("compression: none", None),
         ] {
             let (url, seen) = backend(ok_answer()).await;
@@ -622,20 +632,25 @@ mod tests {
             assert_eq!(headers["api-key"], "s3cret");
             let len = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
             assert_eq!(len, body.len() - 5, "{yaml}");
-            match level {
-                Some(level) => {
+            match codec {
+                Some(codec) => {
                     assert_eq!(
                         (body[0], headers["grpc-encoding"].to_str().unwrap()),
-                        (1, "gzip")
+                        (1, codec.name())
                     );
-                    let got = crate::otlp::gzip::decompress(&body[5..], 1 << 20).unwrap();
+                    let encoding =
+                        crate::otlp::encoding::ContentEncoding::parse(codec.name()).unwrap();
+                    let got =
+                        crate::otlp::encoding::decompress(encoding, &body[5..], 1 << 20).unwrap();
                     assert_eq!(got, batch.bytes().as_ref(), "{yaml}");
                     // The same bytes as compressing at that level directly.
-                    assert_eq!(
-                        body[5..],
-                        crate::otlp::gzip::compress(batch.bytes(), level)[..],
-                        "{yaml}"
-                    );
+                    let direct = match codec {
+                        Codec::Gzip(level) => crate::otlp::gzip::compress(batch.bytes(), level),
+                        Codec::Zstd(level) => {
+                            zstd::encode_all(batch.bytes().as_ref(), level).unwrap()
+                        }
+                    };
+                    assert_eq!(body[5..], direct[..], "{yaml}");
                 }
                 None => {
                     assert_eq!(body[0], 0);

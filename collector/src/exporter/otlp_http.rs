@@ -3,12 +3,12 @@
 
 use super::helper::{ExporterHelper, HelperSettings, Payload, QueueConfig, RetryConfig, Sender};
 use super::{
-    ClientTlsConfig, Compression, CompressionParams, check_headers, default_compression,
+    ClientTlsConfig, Codec, CompressionParams, check_headers, default_compression,
     parse_compression,
 };
 use crate::component::{ComponentError, Context, Exporter, ExporterConfig, Validate};
 use crate::config::{ConfigError, duration};
-use crate::otlp::{Batch, Signal, gzip, json};
+use crate::otlp::{Batch, Signal, json};
 use crate::pipeline::{BoxFuture, ConsumeError};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -249,9 +249,8 @@ impl ExporterConfig for OtlpHttpConfig {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        let gzip_level = match parse_compression(&self.compression) {
-            Ok(Compression::Gzip) => Some(self.compression_params.gzip_level()),
-            Ok(Compression::None) => None,
+        let codec = match parse_compression(&self.compression) {
+            Ok(c) => Codec::new(c, &self.compression_params),
             Err(e) => return Err(ctx.error(e.reason)),
         };
         let auth = self
@@ -265,7 +264,7 @@ impl ExporterConfig for OtlpHttpConfig {
             auth,
             uri,
             headers,
-            gzip_level,
+            codec,
             encoding: self.encoding,
             signal,
             label: ctx.label(),
@@ -279,8 +278,8 @@ struct HttpSender {
     auth: Option<Arc<dyn crate::extension::auth::ClientAuthenticator>>,
     uri: http::Uri,
     headers: HeaderMap,
-    /// `Some(level)` when requests are gzipped.
-    gzip_level: Option<u32>,
+    /// How requests are compressed, if they are.
+    codec: Option<Codec>,
     encoding: HttpEncoding,
     signal: Signal,
     label: String,
@@ -324,8 +323,12 @@ impl HttpSender {
                     .map_err(|e| ConsumeError::permanent(e.to_string()))?,
             ),
         };
-        Ok(match self.gzip_level {
-            Some(level) => Bytes::from(gzip::compress(&body, level)),
+        Ok(match self.codec {
+            Some(codec) => Bytes::from(
+                codec
+                    .compress_after(Vec::new(), &body)
+                    .map_err(ConsumeError::permanent)?,
+            ),
             None => body,
         })
     }
@@ -365,10 +368,13 @@ impl Sender for HttpSender {
                     )),
                 );
             }
-            if self.gzip_level.is_some()
+            if let Some(codec) = self.codec
                 && let Some(h) = req.headers_mut()
             {
-                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                h.insert(
+                    header::CONTENT_ENCODING,
+                    HeaderValue::from_static(codec.name()),
+                );
             }
             let req = req
                 .body(Full::new(body))
