@@ -285,7 +285,13 @@ fn localhost_listeners_inside_kubernetes_get_a_loud_warning() {
     outside.stop();
     let mut inside = Collector::start_with(&cfg, &[], &[("KUBERNETES_SERVICE_HOST", "10.96.0.1")]);
     let w = warnings(&inside);
-    assert_eq!(w.len(), 2, "{w:?}");
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(
+        w.iter().any(|m| m.starts_with(
+            "\"service::telemetry::metrics\" self-metrics endpoint (/metrics) listens on loopback only"
+        )),
+        "{w:?}"
+    );
     assert!(
         w.iter()
             .any(|m| m

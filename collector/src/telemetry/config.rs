@@ -158,8 +158,10 @@ pub struct PrometheusReader {
     pub without_scope_info: Option<bool>,
 }
 
-/// The default metrics address.
-pub const DEFAULT_METRICS_ADDRESS: &str = "0.0.0.0:8888";
+/// The default metrics address: loopback, as the Collector's since v0.111 and as every
+/// listener here (Kubernetes manifests set `host: 0.0.0.0` for Prometheus, and a loopback
+/// endpoint inside Kubernetes is warned about).
+pub const DEFAULT_METRICS_ADDRESS: &str = "localhost:8888";
 
 impl TelemetryConfig {
     /// Where to serve `/metrics` (empty when metrics are off).
@@ -239,7 +241,7 @@ mod tests {
 
     #[test]
     fn metrics_address_forms() {
-        assert_eq!(parse("{}").metrics_addresses(), vec!["0.0.0.0:8888"]);
+        assert_eq!(parse("{}").metrics_addresses(), vec!["localhost:8888"]);
         assert_eq!(
             parse("metrics: {address: '127.0.0.1:9999'}").metrics_addresses(),
             vec!["127.0.0.1:9999"]

@@ -11,7 +11,7 @@ pub async fn start(address: &str, telemetry: Arc<Telemetry>) -> Result<HttpServe
         "service::telemetry::metrics",
         "self-metrics endpoint (/metrics)",
         address,
-        false,
+        true,
     )
     .await?;
     Ok(HttpServer::serve(
