@@ -15,8 +15,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 /// How much the debug exporter writes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Verbosity {
     /// Counts per request (the default).
     #[default]
@@ -25,6 +24,22 @@ pub enum Verbosity {
     Normal,
     /// The whole request, as OTLP JSON.
     Detailed,
+}
+
+/// In any case, as the Collector reads it (`Detailed`).
+impl<'de> Deserialize<'de> for Verbosity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        match name.to_ascii_lowercase().as_str() {
+            "basic" => Ok(Verbosity::Basic),
+            "normal" => Ok(Verbosity::Normal),
+            "detailed" => Ok(Verbosity::Detailed),
+            _ => Err(serde::de::Error::unknown_variant(
+                &name,
+                &["basic", "normal", "detailed"],
+            )),
+        }
+    }
 }
 
 /// `exporters: debug:`.
@@ -246,5 +261,24 @@ mod tests {
             Verbosity::Basic
         );
         assert_eq!(p("loglevel: debug").warnings().len(), 1);
+    }
+
+    #[test]
+    fn verbosity_is_read_in_any_case() {
+        let p = |y: &str| {
+            crate::registry::parse_typed::<DebugConfig>(
+                &crate::config::value::from_yaml(y).unwrap(),
+            )
+            .map(|c| c.verbosity)
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(p("verbosity: Detailed"), Ok(Verbosity::Detailed));
+        assert_eq!(p("verbosity: NORMAL"), Ok(Verbosity::Normal));
+        assert_eq!(p("verbosity: basic"), Ok(Verbosity::Basic));
+        let e = p("verbosity: loud").unwrap_err();
+        assert!(
+            e.contains("unknown variant `loud`, expected one of `basic`, `normal`, `detailed`"),
+            "{e}"
+        );
     }
 }
