@@ -60,10 +60,20 @@ pub struct MemoryLimiterConfig {
     /// Accepted for compatibility; there is no garbage collector to force.
     #[serde(default, deserialize_with = "duration::de")]
     pub min_gc_interval_when_hard_limited: Duration,
+    /// Accepted for compatibility (the Collector's cap on its forced-GC backoff, v0.156).
+    #[serde(default = "default_max_gc", deserialize_with = "duration::de")]
+    pub max_gc_interval_when_soft_limited: Duration,
+    /// Accepted for compatibility, as above.
+    #[serde(default = "default_max_gc", deserialize_with = "duration::de")]
+    pub max_gc_interval_when_hard_limited: Duration,
 }
 
 fn default_soft_gc() -> Duration {
     Duration::from_secs(10)
+}
+
+fn default_max_gc() -> Duration {
+    Duration::from_secs(30)
 }
 
 impl Validate for MemoryLimiterConfig {
@@ -75,6 +85,27 @@ impl Validate for MemoryLimiterConfig {
         if self.min_gc_interval_when_soft_limited < self.min_gc_interval_when_hard_limited {
             return err(
                 "'min_gc_interval_when_soft_limited' should be larger than 'min_gc_interval_when_hard_limited'",
+            );
+        }
+        // A cap of 0 turns the Collector's backoff off; otherwise it may not undercut the
+        // minimum, and the soft path's cap may not undercut the hard path's.
+        let (max_soft, max_hard) = (
+            self.max_gc_interval_when_soft_limited,
+            self.max_gc_interval_when_hard_limited,
+        );
+        if !max_soft.is_zero() && max_soft < self.min_gc_interval_when_soft_limited {
+            return err(
+                "'max_gc_interval_when_soft_limited' must be greater than or equal to 'min_gc_interval_when_soft_limited' (or 0 to disable)",
+            );
+        }
+        if !max_hard.is_zero() && max_hard < self.min_gc_interval_when_hard_limited {
+            return err(
+                "'max_gc_interval_when_hard_limited' must be greater than or equal to 'min_gc_interval_when_hard_limited' (or 0 to disable)",
+            );
+        }
+        if !max_soft.is_zero() && !max_hard.is_zero() && max_soft < max_hard {
+            return err(
+                "'max_gc_interval_when_soft_limited' should be larger than or equal to 'max_gc_interval_when_hard_limited' (when both are set)",
             );
         }
         if self.limit_mib == 0 && self.limit_percentage == 0 {

@@ -52,6 +52,12 @@ fn limits_fixed_and_percentage() {
             Some(mib(1000)),
             (mib(80), mib(100)),
         ),
+        // The Collector's GC settings change nothing here; 0 turns its backoff off.
+        (
+            "check_interval: 1s\nlimit_mib: 100\nmax_gc_interval_when_soft_limited: 1m\nmax_gc_interval_when_hard_limited: 0s",
+            None,
+            (mib(80), mib(100)),
+        ),
     ] {
         let c = cfg(yaml);
         assert!(c.validate().is_empty(), "{yaml}");
@@ -95,6 +101,19 @@ fn invalid_configs() {
         (
             "check_interval: 1s\nlimit_mib: 100\nmin_gc_interval_when_soft_limited: 1s\nmin_gc_interval_when_hard_limited: 5s",
             "should be larger than",
+        ),
+        // The Collector's backoff caps (v0.156): accepted, and checked as it checks them.
+        (
+            "check_interval: 1s\nlimit_mib: 100\nmax_gc_interval_when_soft_limited: 5s",
+            "'max_gc_interval_when_soft_limited' must be greater than or equal to 'min_gc_interval_when_soft_limited' (or 0 to disable)",
+        ),
+        (
+            "check_interval: 1s\nlimit_mib: 100\nmin_gc_interval_when_hard_limited: 5s\nmax_gc_interval_when_hard_limited: 2s",
+            "'max_gc_interval_when_hard_limited' must be greater than or equal to 'min_gc_interval_when_hard_limited' (or 0 to disable)",
+        ),
+        (
+            "check_interval: 1s\nlimit_mib: 100\nmax_gc_interval_when_soft_limited: 20s\nmax_gc_interval_when_hard_limited: 25s",
+            "should be larger than or equal to 'max_gc_interval_when_hard_limited' (when both are set)",
         ),
     ] {
         let e: Vec<String> = cfg(yaml)
