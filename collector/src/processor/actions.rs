@@ -381,7 +381,8 @@ impl Actions {
 /// The Collector's `getAttributeValueFromContext`.
 fn context_value(c: &ClientInfo, key: &str) -> Option<String> {
     if key == "client.address" {
-        return c.address.map(|a| a.to_string());
+        // As `clientutil.Address`: an unknown address is "", and the key is still set.
+        return Some(c.address.map(|a| a.to_string()).unwrap_or_default());
     }
     if key.starts_with("auth.") {
         return None;
@@ -564,28 +565,66 @@ fn as_string(v: AnyValueRef<'_>) -> String {
         AnyValueRef::Double(d) => go_float_string(d),
         AnyValueRef::Bytes(b) => base64(b),
         AnyValueRef::Empty => String::new(),
-        AnyValueRef::Array(_) | AnyValueRef::KvList(_) => json(v).to_string(),
+        AnyValueRef::Array(_) | AnyValueRef::KvList(_) => json(v),
     }
 }
 
-fn json(v: AnyValueRef<'_>) -> serde_json::Value {
+/// pcommon's `AsString()` of a map or list: Go's `encoding/json` of its raw value — sorted
+/// keys, numbers as Go writes them (`1`, not `1.0`; `1e+21`) — and `""` when Go's encoder
+/// fails, as it does on NaN and infinities.
+fn json(v: AnyValueRef<'_>) -> String {
+    let mut out = String::new();
+    match write_json(&mut out, v) {
+        Ok(()) => out,
+        Err(NotJson) => String::new(),
+    }
+}
+
+/// A value `encoding/json` refuses (NaN, infinities).
+struct NotJson;
+
+fn write_json(out: &mut String, v: AnyValueRef<'_>) -> Result<(), NotJson> {
     match v {
-        AnyValueRef::Str(s) => serde_json::Value::from(s),
-        AnyValueRef::Bool(b) => serde_json::Value::from(b),
-        AnyValueRef::Int(i) => serde_json::Value::from(i),
-        AnyValueRef::Double(d) => serde_json::Value::from(d),
-        AnyValueRef::Bytes(b) => serde_json::Value::from(base64(b)),
-        AnyValueRef::Empty => serde_json::Value::Null,
-        AnyValueRef::Array(a) => serde_json::Value::Array(a.iter().map(json).collect()),
-        AnyValueRef::KvList(kv) => {
-            let mut m = serde_json::Map::new();
-            for e in kv.entries().iter() {
-                m.entry(e.key().to_owned())
-                    .or_insert_with(|| json(e.value()));
+        AnyValueRef::Str(s) => out.push_str(&serde_json::Value::from(s).to_string()),
+        AnyValueRef::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        AnyValueRef::Int(i) => out.push_str(&i.to_string()),
+        AnyValueRef::Double(d) if d.is_finite() => out.push_str(&go_float_string(d)),
+        AnyValueRef::Double(_) => return Err(NotJson),
+        AnyValueRef::Bytes(b) => {
+            out.push('"');
+            out.push_str(&base64(b));
+            out.push('"');
+        }
+        AnyValueRef::Empty => out.push_str("null"),
+        AnyValueRef::Array(a) => {
+            out.push('[');
+            for (i, item) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, item)?;
             }
-            serde_json::Value::Object(m)
+            out.push(']');
+        }
+        AnyValueRef::KvList(kv) => {
+            // A Go map: one value a key (the first here, as pdata's AsRaw keeps), keys sorted.
+            let mut entries = std::collections::BTreeMap::new();
+            for e in kv.entries().iter() {
+                entries.entry(e.key()).or_insert_with(|| e.value());
+            }
+            out.push('{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::from(k).to_string());
+                out.push(':');
+                write_json(out, v)?;
+            }
+            out.push('}');
         }
     }
+    Ok(())
 }
 
 fn convert<'a>(edits: &mut AttributeEdits<'a>, key: &'a str, to: Target) {

@@ -34,10 +34,19 @@ fn strings_of_every_type() {
     let map = AttrValue::KvList(vec![
         KeyValue::new("z", AttrValue::Double(0.5)),
         KeyValue::new("a", AttrValue::from("x")),
+        KeyValue::new("one", AttrValue::Double(1.0)),
+        KeyValue::new("big", AttrValue::Double(1e21)),
+        KeyValue::new("list", AttrValue::Array(vec![AttrValue::Double(-2.0)])),
     ]);
     assert_eq!(with_value(&list, as_string), r#"["a",1,true]"#);
-    // Map keys sorted, as Go's encoding/json writes them.
-    assert_eq!(with_value(&map, as_string), r#"{"a":"x","z":0.5}"#);
+    // Map keys sorted and numbers written as Go's encoding/json writes them.
+    assert_eq!(
+        with_value(&map, as_string),
+        r#"{"a":"x","big":1e+21,"list":[-2],"one":1,"z":0.5}"#
+    );
+    // Go's encoder fails on NaN, and pdata keeps the empty result.
+    let nan = AttrValue::Array(vec![AttrValue::Double(f64::NAN)]);
+    assert_eq!(with_value(&nan, as_string), "");
 }
 
 #[test]
@@ -83,8 +92,9 @@ fn context_values_follow_the_collectors_lookup() {
         Some("Bearer x")
     );
     assert_eq!(context_value(&c, "auth.subject"), None);
+    // No address known: the Collector still sets the key, to "".
     assert_eq!(
-        context_value(&ClientInfo::default(), "client.address"),
-        None
+        context_value(&ClientInfo::default(), "client.address").as_deref(),
+        Some("")
     );
 }
