@@ -21,6 +21,22 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// The OpenTelemetry Collector's default `max_request_body_size` for HTTP servers (confighttp).
+pub const DEFAULT_MAX_REQUEST_BODY_SIZE: i64 = 20 * 1024 * 1024;
+
+/// The body limit, in bytes, that an HTTP server's `max_request_body_size` sets. Zero or less
+/// means the 20 MiB default: the Collector's confighttp does the same (the field is a Go
+/// `int64` there), and a config written for it says `0` to mean "the default", not "refuse
+/// every body".
+pub fn max_request_body_bytes(configured: i64) -> usize {
+    let bytes = if configured <= 0 {
+        DEFAULT_MAX_REQUEST_BODY_SIZE
+    } else {
+        configured
+    };
+    usize::try_from(bytes).unwrap_or(usize::MAX)
+}
+
 /// Resolves a Go-style endpoint (`localhost:4317`, `0.0.0.0:4318`, `:8888`, `[::1]:1`) to the
 /// addresses to bind, IPv4 first.
 pub async fn resolve(endpoint: &str) -> Result<SocketAddr, String> {

@@ -642,3 +642,46 @@ fn grpc_receiver_answers_with_the_otlp_status_codes() {
     c.stop();
     assert_eq!(span_ids_in_file(&c.dir.path("out.jsonl")), vec![0, 1, 2]);
 }
+
+/// URL, content type, body, expected status.
+type SizeCase<'a> = (&'a str, (&'a str, &'a str), Vec<u8>, u16);
+
+#[test]
+fn size_limits_of_zero_mean_the_collector_defaults() {
+    // otelcol reads `max_request_body_size: 0` (and any value ≤ 0) as its 20 MiB default and
+    // `max_recv_msg_size_mib: 0` as gRPC's 4 MiB; neither means "refuse every request".
+    use meshtrace_collector::otlp::Signal;
+    let mut c = Collector::start(&format!(
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\n        max_recv_msg_size_mib: 0\n      http:\n        endpoint: 127.0.0.1:0\n        max_request_body_size: 0\n  zipkin:\n    endpoint: 127.0.0.1:0\n    max_request_body_size: -1\nexporters:\n  file:\n    path: {{dir}}/out.jsonl\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp, zipkin]\n      exporters: [file]\n{TEST_TELEMETRY}"
+    ));
+    const MIB: usize = 1024 * 1024;
+    let zipkin = format!("http://{}/api/v2/spans", c.addr("receivers::zipkin"));
+    let otlp = format!("{}/v1/traces", c.http_url());
+    let pb = ("content-type", "application/x-protobuf");
+    let json = ("content-type", "application/json");
+    // A 20 MiB body of zeros is not OTLP (400): it got past the size check; one byte more is
+    // over the default (413).
+    let cases: Vec<SizeCase<'_>> = vec![
+        (&otlp, pb, spans_request("svc", 0..2), 200),
+        (&otlp, pb, vec![0; 20 * MIB], 400),
+        (&otlp, pb, vec![0; 20 * MIB + 1], 413),
+        (&zipkin, json, b"[]".to_vec(), 202),
+        (&zipkin, json, vec![b' '; 20 * MIB + 1], 413),
+    ];
+    for (url, ct, body, want) in cases {
+        let len = body.len();
+        let (status, _, _) = http("POST", url, &[ct], body).unwrap();
+        assert_eq!(status, want, "POST {url}, {len} bytes");
+    }
+    let url = c.grpc_url();
+    let under_4_mib = spans_request("svc", 10..60_000);
+    assert!((MIB..4 * MIB).contains(&under_4_mib.len()));
+    grpc_export(&url, Signal::Traces, under_4_mib, false).unwrap();
+    assert_eq!(
+        grpc_export(&url, Signal::Traces, vec![0; 4 * MIB + 1], false)
+            .unwrap_err()
+            .code(),
+        tonic::Code::ResourceExhausted
+    );
+    c.stop();
+}

@@ -49,9 +49,10 @@ pub struct ZipkinConfig {
     /// Turn tag values that look like numbers or booleans into typed attributes.
     #[serde(default)]
     pub parse_string_tags: bool,
-    /// Largest request body, compressed and decompressed, in bytes (default 20 MiB).
+    /// Largest request body, compressed and decompressed, in bytes (default 20 MiB; `0` or
+    /// less also means 20 MiB, as in the Collector).
     #[serde(default = "default_max_body")]
-    pub max_request_body_size: u64,
+    pub max_request_body_size: i64,
     /// Pass request headers on as client metadata (for `from_context` in the `attributes`
     /// and `resource` processors).
     #[serde(default)]
@@ -99,8 +100,8 @@ fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::
 fn default_endpoint() -> String {
     "localhost:9411".into()
 }
-fn default_max_body() -> u64 {
-    20 * 1024 * 1024
+fn default_max_body() -> i64 {
+    net::DEFAULT_MAX_REQUEST_BODY_SIZE
 }
 
 impl Validate for ZipkinConfig {
@@ -123,9 +124,6 @@ impl Validate for ZipkinConfig {
                         .field("response_headers"),
                 );
             }
-        }
-        if self.max_request_body_size == 0 {
-            e.push(ConfigError::new("must be positive").field("max_request_body_size"));
         }
         e.extend(net::check_compression_algorithms(
             self.compression_algorithms.as_deref(),
@@ -351,7 +349,7 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
             Ok(e) => e,
             Err(m) => return reply(StatusCode::BAD_REQUEST, format!("{m}\n")),
         };
-    let max = usize::try_from(shared.cfg.max_request_body_size).unwrap_or(usize::MAX);
+    let max = net::max_request_body_bytes(shared.cfg.max_request_body_size);
     let info = Arc::new(ClientInfo::from_http(
         req.extensions().get::<RemoteAddr>().map(|a| a.0.ip()),
         shared.cfg.include_metadata.then(|| req.headers()),

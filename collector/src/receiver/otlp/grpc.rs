@@ -203,8 +203,7 @@ pub async fn start(
     shared: Arc<Shared>,
 ) -> Result<GrpcServer, String> {
     let listener = crate::net::bind(label, "OTLP/gRPC receiver", &cfg.endpoint, true).await?;
-    let max = usize::try_from(cfg.max_recv_msg_size_mib.saturating_mul(1024 * 1024))
-        .unwrap_or(usize::MAX);
+    let max = cfg.max_recv_bytes();
     let mut server = tonic::transport::Server::builder().tcp_nodelay(true);
     if cfg.max_concurrent_streams > 0 {
         server = server.max_concurrent_streams(cfg.max_concurrent_streams);

@@ -257,7 +257,7 @@ pub async fn start(
         traces: check_url_path(&cfg.traces_url_path)?,
         metrics: check_url_path(&cfg.metrics_url_path)?,
         logs: check_url_path(&cfg.logs_url_path)?,
-        max_body: usize::try_from(cfg.max_request_body_size).unwrap_or(usize::MAX),
+        max_body: cfg.max_body_bytes(),
         read_timeout: cfg.read_timeout.filter(|d| !d.is_zero()),
         compression: cfg.compression_algorithms.clone(),
         response_headers: cfg

@@ -108,9 +108,10 @@ pub struct GrpcConfig {
     /// `tcp` (the only one supported).
     #[serde(default = "default_transport")]
     pub transport: String,
-    /// Largest request accepted, in MiB (default 4).
+    /// Largest request accepted, in MiB (default 4; `0` or less also means 4, as in the
+    /// Collector).
     #[serde(default = "default_max_recv")]
-    pub max_recv_msg_size_mib: u64,
+    pub max_recv_msg_size_mib: i64,
     /// Concurrent streams per connection; 0 = unlimited.
     #[serde(default)]
     pub max_concurrent_streams: u32,
@@ -151,9 +152,10 @@ pub struct HttpConfig {
     /// Path for logs (default `/v1/logs`).
     #[serde(default = "logs_path")]
     pub logs_url_path: String,
-    /// Largest request body, compressed or not, in bytes (default 20 MiB).
+    /// Largest request body, compressed or not, in bytes (default 20 MiB; `0` or less also
+    /// means 20 MiB, as in the Collector).
     #[serde(default = "default_max_body")]
-    pub max_request_body_size: u64,
+    pub max_request_body_size: i64,
     /// Headers added to every response.
     #[serde(default)]
     pub response_headers: BTreeMap<String, String>,
@@ -197,11 +199,34 @@ fn default_http_endpoint() -> String {
 fn default_transport() -> String {
     "tcp".into()
 }
-fn default_max_recv() -> u64 {
-    4
+/// The Collector's (gRPC's) default `max_recv_msg_size_mib`.
+const DEFAULT_MAX_RECV_MSG_SIZE_MIB: i64 = 4;
+
+fn default_max_recv() -> i64 {
+    DEFAULT_MAX_RECV_MSG_SIZE_MIB
 }
-fn default_max_body() -> u64 {
-    20 * 1024 * 1024
+fn default_max_body() -> i64 {
+    crate::net::DEFAULT_MAX_REQUEST_BODY_SIZE
+}
+
+impl GrpcConfig {
+    /// The largest message accepted, in bytes. Zero or less means gRPC's default of 4 MiB: the
+    /// Collector's configgrpc sets the limit only for a positive value (a Go `int` there).
+    pub fn max_recv_bytes(&self) -> usize {
+        let mib = if self.max_recv_msg_size_mib <= 0 {
+            DEFAULT_MAX_RECV_MSG_SIZE_MIB
+        } else {
+            self.max_recv_msg_size_mib
+        };
+        usize::try_from(mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+    }
+}
+
+impl HttpConfig {
+    /// The largest body accepted, in bytes, compressed or decompressed.
+    pub fn max_body_bytes(&self) -> usize {
+        crate::net::max_request_body_bytes(self.max_request_body_size)
+    }
 }
 fn traces_path() -> String {
     "/v1/traces".into()
@@ -255,12 +280,6 @@ impl Validate for OtlpReceiverConfig {
                         g.transport
                     ))
                     .field("protocols.grpc.transport"),
-                );
-            }
-            if g.max_recv_msg_size_mib == 0 {
-                e.push(
-                    ConfigError::new("must be positive")
-                        .field("protocols.grpc.max_recv_msg_size_mib"),
                 );
             }
             if let Some(t) = &g.tls {
@@ -609,6 +628,40 @@ mod tests {
         );
         let c = parse("protocols:\n  http:\n");
         assert!(c.protocols.grpc.is_none());
+    }
+
+    #[test]
+    fn size_limits_of_zero_or_less_are_the_defaults() {
+        const MIB: usize = 1024 * 1024;
+        // (max_recv_msg_size_mib, max_request_body_size) as written → bytes in effect.
+        let cases = [
+            ("", "", 4 * MIB, 20 * MIB),
+            ("0", "0", 4 * MIB, 20 * MIB),
+            ("-1", "-1", 4 * MIB, 20 * MIB),
+            ("1", "1048576", MIB, MIB),
+            ("64", "100", 64 * MIB, 100),
+        ];
+        for (mib, body, want_recv, want_body) in cases {
+            let field = |name: &str, v: &str| {
+                if v.is_empty() {
+                    String::new()
+                } else {
+                    format!("    {name}: {v}\n")
+                }
+            };
+            let c = parse(&format!(
+                "protocols:\n  grpc:\n{}  http:\n{}",
+                field("max_recv_msg_size_mib", mib),
+                field("max_request_body_size", body)
+            ));
+            assert!(c.validate().is_empty(), "{mib}/{body}: {:?}", c.validate());
+            let (g, h) = (c.protocols.grpc.unwrap(), c.protocols.http.unwrap());
+            assert_eq!(
+                (g.max_recv_bytes(), h.max_body_bytes()),
+                (want_recv, want_body),
+                "max_recv_msg_size_mib {mib:?}, max_request_body_size {body:?}"
+            );
+        }
     }
 
     #[test]
