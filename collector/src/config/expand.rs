@@ -2,13 +2,19 @@
 //!
 //! - `${env:VAR}`, `${VAR}` (env is the default scheme), `${env:VAR:-default}`;
 //! - `${file:PATH}` (the file's content; for secrets mounted from Kubernetes Secrets);
-//! - `$$` is a literal `$` (so `$${env:X}` stays `${env:X}`); a bare `$VAR` is left as it is;
+//! - references nest: `${env:A:-${env:B}}`, `${file:${env:BASE}/key}` (the inner one first);
+//! - what a variable or a file holds is expanded in turn (a variable holding `${env:B}` gives
+//!   B's value; `$$` in it is a `$`), up to [`MAX_DEPTH`] levels; a reference that comes back
+//!   to itself is an error naming the chain;
+//! - `$$` is a literal `$` (so `$${env:X}` stays `${env:X}`); a bare `$VAR` is left as it is; a
+//!   reference holding an escaped `$$` is not a reference (`${env:A:-$${env:B}}` stays as
+//!   written, as in the Collector, which refuses `$` inside a reference);
 //! - a value that is exactly one reference takes the referenced text's YAML type
 //!   (`port: ${env:PORT}` is an integer) while a string field still gets the text as written;
 //!   a reference embedded in a longer string is substituted as text.
 //!
 //! Unset variables expand to the empty string with a warning, like the Collector. Keys are
-//! not expanded. Resolved text is not expanded again (a secret containing `${` stays intact).
+//! not expanded.
 
 use super::error::ConfigError;
 use super::value::Value;
@@ -34,6 +40,11 @@ impl Lookup for SystemLookup {
     }
 }
 
+/// How many levels of references-within-referenced-text are followed. The Collector stops after
+/// 1000 expansion passes; real configs use one or two levels, and a deeper chain is far more
+/// likely a mistake than a design.
+pub const MAX_DEPTH: usize = 10;
+
 /// Expands every string value in `v`. `path` names the position for errors and warnings.
 pub fn expand(
     v: &mut Value,
@@ -41,42 +52,27 @@ pub fn expand(
     lookup: &dyn Lookup,
     warnings: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
-    match v {
-        Value::String(s) => {
-            if let Some(new) = expand_str(s, lookup, warnings).map_err(|e| error_at(path, e))? {
-                *v = new;
-            }
-        }
-        Value::Seq(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                path.push(i.to_string());
-                let r = expand(item, path, lookup, warnings);
-                path.pop();
-                r?;
-            }
-        }
-        Value::Map(entries) => {
-            for (k, item) in entries.iter_mut() {
-                path.push(k.clone());
-                let r = expand(item, path, lookup, warnings);
-                path.pop();
-                r?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
+    let mut x = Expander {
+        lookup,
+        warnings,
+        chain: Vec::new(),
+    };
+    x.tree(v, path)
 }
 
 fn error_at(path: &[String], reason: String) -> ConfigError {
     ConfigError::new(reason).field(path.join("."))
 }
 
-/// A reference found in a string: the byte range it covers and its body (inside `${}`).
+/// A piece of a string, as far as expansion is concerned.
 enum Piece<'a> {
     Text(&'a str),
+    /// `$$`.
     Dollar,
+    /// `${BODY}`; the body may hold nested references.
     Ref(&'a str),
+    /// `${BODY}` where the body holds an escaped `$$`: text, not a reference.
+    NotRef(&'a str),
 }
 
 fn pieces(s: &str) -> Result<Vec<Piece<'_>>, String> {
@@ -91,11 +87,14 @@ fn pieces(s: &str) -> Result<Vec<Piece<'_>>, String> {
             out.push(Piece::Dollar);
             rest = after;
         } else if let Some(after) = at.strip_prefix("${") {
-            let end = after
-                .find('}')
-                .ok_or_else(|| format!("unterminated reference in {s:?}"))?;
+            let (end, escaped) =
+                closing_brace(after).ok_or_else(|| format!("unterminated reference in {s:?}"))?;
             let (body, tail) = after.split_at(end);
-            out.push(Piece::Ref(body));
+            out.push(if escaped {
+                Piece::NotRef(body)
+            } else {
+                Piece::Ref(body)
+            });
             rest = tail.get(1..).unwrap_or("");
         } else {
             out.push(Piece::Text("$"));
@@ -108,6 +107,32 @@ fn pieces(s: &str) -> Result<Vec<Piece<'_>>, String> {
     Ok(out)
 }
 
+/// The index of the `}` closing a reference whose body starts `s` (nested `${` counted), and
+/// whether the body holds an escaped `$$`.
+fn closing_brace(s: &str) -> Option<(usize, bool)> {
+    let bytes = s.as_bytes();
+    let (mut i, mut depth, mut escaped) = (0, 0usize, false);
+    while let Some(&b) = bytes.get(i) {
+        match (b, bytes.get(i + 1)) {
+            (b'$', Some(b'$')) => {
+                escaped = true;
+                i += 2;
+            }
+            (b'$', Some(b'{')) => {
+                depth += 1;
+                i += 2;
+            }
+            (b'}', _) if depth == 0 => return Some((i, escaped)),
+            (b'}', _) => {
+                depth -= 1;
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
@@ -116,50 +141,12 @@ fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn resolve(body: &str, lookup: &dyn Lookup, warnings: &mut Vec<String>) -> Result<String, String> {
-    let (scheme, rest) = match body.split_once(':') {
-        Some((scheme, rest)) if scheme.chars().all(|c| c.is_ascii_alphanumeric()) => (scheme, rest),
-        _ => ("env", body),
-    };
-    match scheme {
-        "env" => {
-            let (name, default) = match rest.split_once(":-") {
-                Some((n, d)) => (n, Some(d)),
-                None => (rest, None),
-            };
-            if !is_env_name(name) {
-                return Err(format!(
-                    "invalid environment variable name {name:?} in ${{{body}}}"
-                ));
-            }
-            match (lookup.env(name), default) {
-                (Some(v), _) => Ok(v),
-                (None, Some(d)) => Ok(d.to_owned()),
-                (None, None) => {
-                    warnings.push(format!(
-                        "configuration references unset environment variable {name}; it expands to an empty string"
-                    ));
-                    Ok(String::new())
-                }
-            }
-        }
-        "file" => {
-            let mut text = lookup
-                .file(rest)
-                .map_err(|e| format!("cannot read ${{{body}}}: {e}"))?;
-            // A Secret mounted as a file usually ends with a newline that is not part of it.
-            if text.ends_with('\n') {
-                text.pop();
-                if text.ends_with('\r') {
-                    text.pop();
-                }
-            }
-            Ok(text)
-        }
-        other => Err(format!(
-            "unsupported scheme {other:?} in ${{{body}}} (supported: env, file)"
-        )),
-    }
+/// What a reference resolved to.
+struct Resolved {
+    text: String,
+    /// `env:NAME` or `file:PATH` when the text came from outside the config and is expanded in
+    /// turn; `None` for a `:-default`, which is config text already expanded.
+    source: Option<String>,
 }
 
 /// The YAML reading of a whole-value reference's text.
@@ -173,154 +160,206 @@ fn typed(text: &str) -> Value {
     }
 }
 
-/// The expanded value of `s`, or `None` when it holds nothing to expand.
-fn expand_str(
-    s: &str,
-    lookup: &dyn Lookup,
-    warnings: &mut Vec<String>,
-) -> Result<Option<Value>, String> {
-    if !s.contains('$') {
-        return Ok(None);
+/// One expansion run: where references resolve, the warnings so far, and the references whose
+/// text is being expanded (outermost first), to refuse cycles.
+struct Expander<'a> {
+    lookup: &'a dyn Lookup,
+    warnings: &'a mut Vec<String>,
+    chain: Vec<String>,
+}
+
+impl Expander<'_> {
+    fn tree(&mut self, v: &mut Value, path: &mut Vec<String>) -> Result<(), ConfigError> {
+        match v {
+            Value::String(s) => {
+                if let Some(new) = self.string(s).map_err(|e| error_at(path, e))? {
+                    *v = new;
+                }
+            }
+            Value::Seq(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    path.push(i.to_string());
+                    let r = self.tree(item, path);
+                    path.pop();
+                    r?;
+                }
+            }
+            Value::Map(entries) => {
+                for (k, item) in entries.iter_mut() {
+                    path.push(k.clone());
+                    let r = self.tree(item, path);
+                    path.pop();
+                    r?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
-    let parts = pieces(s)?;
-    if let [Piece::Ref(body)] = parts.as_slice() {
-        let text = resolve(body, lookup, warnings)?;
-        let typed = typed(&text);
-        return Ok(Some(match typed {
-            Value::String(_) => Value::String(text),
-            t => Value::Expanded {
-                typed: Box::new(t),
-                original: text,
-            },
-        }));
+
+    /// The expanded value of the config string `s`, or `None` when it holds nothing to expand.
+    fn string(&mut self, s: &str) -> Result<Option<Value>, String> {
+        if !s.contains('$') {
+            return Ok(None);
+        }
+        let parts = pieces(s)?;
+        if let [Piece::Ref(body)] = parts.as_slice() {
+            let r = self.resolve(body)?;
+            return Ok(Some(match r.source {
+                None => whole_value(typed(&r.text), r.text),
+                Some(id) => self.nested(&id, |x| x.whole(r.text))?,
+            }));
+        }
+        self.join(&parts).map(|t| Some(Value::String(t)))
     }
-    let mut out = String::with_capacity(s.len());
-    for p in parts {
-        match p {
-            Piece::Text(t) => out.push_str(t),
-            Piece::Dollar => out.push('$'),
-            Piece::Ref(body) => out.push_str(&resolve(body, lookup, warnings)?),
+
+    /// `s` with every reference substituted as text and `$$` unescaped.
+    fn text(&mut self, s: &str) -> Result<String, String> {
+        if !s.contains('$') {
+            return Ok(s.to_owned());
+        }
+        self.join(&pieces(s)?)
+    }
+
+    fn join(&mut self, parts: &[Piece<'_>]) -> Result<String, String> {
+        let mut out = String::new();
+        for p in parts {
+            match p {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Dollar => out.push('$'),
+                Piece::NotRef(body) => {
+                    out.push_str("${");
+                    out.push_str(&self.text(body)?);
+                    out.push('}');
+                }
+                Piece::Ref(body) => {
+                    let r = self.resolve(body)?;
+                    match r.source {
+                        None => out.push_str(&r.text),
+                        Some(id) => out.push_str(&self.nested(&id, |x| x.text(&r.text))?),
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The value of a whole-value reference whose text came from outside the config: its YAML
+    /// type, with the references inside expanded in turn.
+    fn whole(&mut self, text: String) -> Result<Value, String> {
+        match typed(&text) {
+            Value::String(_) => Ok(self.string(&text)?.unwrap_or(Value::String(text))),
+            mut t @ (Value::Map(_) | Value::Seq(_)) => {
+                self.tree(&mut t, &mut Vec::new()).map_err(|e| e.reason)?;
+                let original = self.text(&text)?;
+                Ok(whole_value(t, original))
+            }
+            t => Ok(whole_value(t, text)),
         }
     }
-    Ok(Some(Value::String(out)))
+
+    /// Runs `f` on the text of the reference `id`, refusing cycles and chains deeper than
+    /// [`MAX_DEPTH`].
+    fn nested<T>(
+        &mut self,
+        id: &str,
+        f: impl FnOnce(&mut Self) -> Result<T, String>,
+    ) -> Result<T, String> {
+        if self.chain.iter().any(|c| c == id) {
+            let mut chain: Vec<String> = self.chain.iter().map(|c| format!("${{{c}}}")).collect();
+            chain.push(format!("${{{id}}}"));
+            return Err(format!(
+                "${{{id}}} refers back to itself: {}",
+                chain.join(" → ")
+            ));
+        }
+        if self.chain.len() >= MAX_DEPTH {
+            return Err(format!(
+                "${{{id}}}: references nested more than {MAX_DEPTH} levels deep (from ${{{}}})",
+                self.chain.first().map_or(id, String::as_str)
+            ));
+        }
+        self.chain.push(id.to_owned());
+        let r = f(self);
+        self.chain.pop();
+        r
+    }
+
+    /// Resolves a reference's body (nested references inside it first).
+    fn resolve(&mut self, body: &str) -> Result<Resolved, String> {
+        let body = self.text(body)?;
+        let (scheme, rest) = match body.split_once(':') {
+            Some((scheme, rest)) if scheme.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                (scheme, rest)
+            }
+            _ => ("env", body.as_str()),
+        };
+        match scheme {
+            "env" => {
+                let (name, default) = match rest.split_once(":-") {
+                    Some((n, d)) => (n, Some(d)),
+                    None => (rest, None),
+                };
+                if !is_env_name(name) {
+                    return Err(format!(
+                        "invalid environment variable name {name:?} in ${{{body}}}"
+                    ));
+                }
+                match (self.lookup.env(name), default) {
+                    (Some(v), _) => Ok(Resolved {
+                        text: v,
+                        source: Some(format!("env:{name}")),
+                    }),
+                    (None, Some(d)) => Ok(Resolved {
+                        text: d.to_owned(),
+                        source: None,
+                    }),
+                    (None, None) => {
+                        self.warnings.push(format!(
+                            "configuration references unset environment variable {name}; it expands to an empty string"
+                        ));
+                        Ok(Resolved {
+                            text: String::new(),
+                            source: None,
+                        })
+                    }
+                }
+            }
+            "file" => {
+                let mut text = self
+                    .lookup
+                    .file(rest)
+                    .map_err(|e| format!("cannot read ${{{body}}}: {e}"))?;
+                // A Secret mounted as a file usually ends with a newline that is not part of it.
+                if text.ends_with('\n') {
+                    text.pop();
+                    if text.ends_with('\r') {
+                        text.pop();
+                    }
+                }
+                Ok(Resolved {
+                    text,
+                    source: Some(format!("file:{rest}")),
+                })
+            }
+            other => Err(format!(
+                "unsupported scheme {other:?} in ${{{body}}} (supported: env, file)"
+            )),
+        }
+    }
+}
+
+/// A whole-value reference's result: a plain string stays one; anything else keeps its text for
+/// string fields.
+fn whole_value(typed: Value, original: String) -> Value {
+    match typed {
+        Value::String(_) => Value::String(original),
+        t => Value::Expanded {
+            typed: Box::new(t),
+            original,
+        },
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    struct Fake(HashMap<&'static str, &'static str>);
-
-    impl Lookup for Fake {
-        fn env(&self, name: &str) -> Option<String> {
-            self.0.get(name).map(|s| (*s).to_owned())
-        }
-        fn file(&self, path: &str) -> std::io::Result<String> {
-            match path {
-                "/secrets/key" => Ok("s3cr3t\n".into()),
-                _ => Err(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no such file",
-                )),
-            }
-        }
-    }
-
-    fn fake() -> Fake {
-        Fake(HashMap::from([
-            ("HOST", "10.0.0.1"),
-            ("PORT", "4317"),
-            ("KEY", "0123"),
-            ("ON", "true"),
-        ]))
-    }
-
-    fn run(input: &str) -> (Result<Value, String>, Vec<String>) {
-        let mut v = Value::String(input.into());
-        let mut w = Vec::new();
-        let r = expand(&mut v, &mut vec![], &fake(), &mut w)
-            .map(|()| v)
-            .map_err(|e| e.reason);
-        (r, w)
-    }
-
-    fn s(x: &str) -> Value {
-        Value::String(x.into())
-    }
-
-    fn exp(t: Value, o: &str) -> Value {
-        Value::Expanded {
-            typed: Box::new(t),
-            original: o.into(),
-        }
-    }
-
-    #[test]
-    fn table() {
-        let cases: Vec<(&str, Result<Value, String>)> = vec![
-            ("plain", Ok(s("plain"))),
-            ("${env:HOST}:4317", Ok(s("10.0.0.1:4317"))),
-            ("${HOST}:${PORT}", Ok(s("10.0.0.1:4317"))),
-            ("${env:PORT}", Ok(exp(Value::Int(4317), "4317"))),
-            ("${env:KEY}", Ok(s("0123"))),
-            ("${ON}", Ok(exp(Value::Bool(true), "true"))),
-            ("${env:HOST}", Ok(s("10.0.0.1"))),
-            ("${env:MISSING:-localhost}:1", Ok(s("localhost:1"))),
-            ("${env:HOST:-localhost}", Ok(s("10.0.0.1"))),
-            ("$${env:HOST}", Ok(s("${env:HOST}"))),
-            ("a$$b", Ok(s("a$b"))),
-            ("$HOST", Ok(s("$HOST"))),
-            ("price: 5$", Ok(s("price: 5$"))),
-            ("Bearer ${file:/secrets/key}", Ok(s("Bearer s3cr3t"))),
-            ("${file:/secrets/key}", Ok(s("s3cr3t"))),
-            ("${env:MISSING}", Ok(s(""))),
-            (
-                "${env:1BAD}",
-                Err("invalid environment variable name \"1BAD\" in ${env:1BAD}".into()),
-            ),
-            (
-                "${http:x}",
-                Err("unsupported scheme \"http\" in ${http:x} (supported: env, file)".into()),
-            ),
-            (
-                "${env:HOST",
-                Err("unterminated reference in \"${env:HOST\"".into()),
-            ),
-            (
-                "${file:/nope}",
-                Err("cannot read ${file:/nope}: no such file".into()),
-            ),
-        ];
-        for (input, want) in cases {
-            assert_eq!(run(input).0, want, "input {input:?}");
-        }
-    }
-
-    #[test]
-    fn unset_variables_warn() {
-        let (_, w) = run("${env:MISSING}");
-        assert_eq!(
-            w,
-            vec![
-                "configuration references unset environment variable MISSING; it expands to an empty string"
-            ]
-        );
-    }
-
-    #[test]
-    fn errors_name_the_path() {
-        let mut v: Value =
-            crate::config::value::from_yaml("exporters:\n  otlp:\n    endpoint: ${bad:x}\n")
-                .unwrap();
-        let e = expand(&mut v, &mut vec![], &fake(), &mut vec![]).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("exporters.otlp.endpoint"));
-    }
-
-    #[test]
-    fn keys_are_not_expanded() {
-        let mut v: Value = crate::config::value::from_yaml("${env:HOST}: ${env:HOST}\n").unwrap();
-        expand(&mut v, &mut vec![], &fake(), &mut vec![]).unwrap();
-        assert_eq!(v, Value::Map(vec![("${env:HOST}".into(), s("10.0.0.1"))]));
-    }
-}
+mod tests;
