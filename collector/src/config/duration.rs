@@ -80,13 +80,16 @@ pub fn format(d: Duration) -> String {
 enum Raw {
     Text(String),
     Int(i64),
+    /// A reference that resolved to nothing (`timeout: ${env:UNSET}`): Go's zero duration, as
+    /// the Collector gives it. A literal null reads the same.
+    Empty(()),
 }
 
 /// `#[serde(deserialize_with = "duration::de")]` for a `Duration` field.
 pub fn de<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     match Raw::deserialize(d)? {
         Raw::Text(s) => parse(&s).map_err(de::Error::custom),
-        Raw::Int(0) => Ok(Duration::ZERO),
+        Raw::Int(0) | Raw::Empty(()) => Ok(Duration::ZERO),
         Raw::Int(n) => Err(de::Error::custom(format!(
             "invalid duration {n} (write it with a unit, e.g. \"{n}s\" or \"{n}ms\")"
         ))),

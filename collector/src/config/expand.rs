@@ -149,15 +149,13 @@ struct Resolved {
     source: Option<String>,
 }
 
-/// The YAML reading of a whole-value reference's text.
+/// The YAML reading of a whole-value reference's text: `Null` for an empty text (an unset or
+/// empty variable) or a YAML null, which typed fields read as their zero value.
 fn typed(text: &str) -> Value {
-    if text.is_empty() {
-        return Value::String(String::new());
+    if text.trim().is_empty() {
+        return Value::Null;
     }
-    match crate::config::value::from_yaml(text) {
-        Ok(Value::Null) | Err(_) => Value::String(text.to_owned()),
-        Ok(v) => v,
-    }
+    crate::config::value::from_yaml(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
 /// One expansion run: where references resolve, the warnings so far, and the references whose

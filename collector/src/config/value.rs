@@ -3,7 +3,9 @@
 //!
 //! One variant is specific to expansion: a whole-value reference such as `${env:PORT}` keeps
 //! both its YAML-typed value and the original text, so a string field gets `"0123"` while an
-//! integer field gets `123` — the OpenTelemetry Collector's confmap does the same.
+//! integer field gets `123` — the OpenTelemetry Collector's confmap does the same. A string field
+//! always gets the text, even when it reads as a YAML map (`Basic: abc`); a reference that is
+//! unset or empty gives other fields their zero value (`false`, `0`), as in the Collector.
 
 use serde::de::{
     self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor,
@@ -256,6 +258,29 @@ impl<'de> SeqAccess<'de> for SeqAcc<'de> {
     }
 }
 
+impl Value {
+    /// A whole-value reference that was unset, empty or YAML null (`${env:UNSET}`).
+    fn is_empty_reference(&self) -> bool {
+        matches!(self, Value::Expanded { typed, .. } if typed.is_null())
+    }
+}
+
+/// Numeric `deserialize_*` methods: an empty whole-value reference is the type's zero, as
+/// the Collector's decoder gives a field whose reference resolved to nothing (its issue
+/// 10949); anything else is read as it is.
+macro_rules! zero_for_empty_reference {
+    ($($($method:ident)+ => $visit:ident($zero:expr);)+) => {
+        $($(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+                if self.is_empty_reference() {
+                    return visitor.$visit($zero);
+                }
+                self.deserialize_any(visitor)
+            }
+        )+)+
+    };
+}
+
 impl<'de> Deserializer<'de> for &'de Value {
     type Error = DeError;
 
@@ -279,12 +304,22 @@ impl<'de> Deserializer<'de> for &'de Value {
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match self {
             // A string field gets the reference's text, not its YAML reading.
-            Value::Expanded { typed, original } => match typed.as_ref() {
-                Value::Seq(_) | Value::Map(_) => typed.deserialize_any(visitor),
-                _ => visitor.visit_borrowed_str(original),
-            },
+            Value::Expanded { original, .. } => visitor.visit_borrowed_str(original),
             v => v.deserialize_any(visitor),
         }
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        if self.is_empty_reference() {
+            return visitor.visit_bool(false);
+        }
+        self.deserialize_any(visitor)
+    }
+
+    zero_for_empty_reference! {
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128 => visit_i64(0);
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128 => visit_u64(0);
+        deserialize_f32 deserialize_f64 => visit_f64(0.0);
     }
 
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -372,8 +407,7 @@ impl<'de> Deserializer<'de> for &'de Value {
     }
 
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char bytes byte_buf
-        unit_struct tuple tuple_struct identifier ignored_any
+        char bytes byte_buf unit_struct tuple tuple_struct identifier ignored_any
     }
 }
 
@@ -412,6 +446,92 @@ mod tests {
                 n: 7,
                 b: Some(true)
             }
+        );
+    }
+
+    #[derive(Deserialize, Debug, PartialEq, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Typed {
+        #[serde(default)]
+        b: bool,
+        #[serde(default)]
+        n: u32,
+        #[serde(default)]
+        i: i64,
+        #[serde(default)]
+        f: f64,
+        #[serde(default, deserialize_with = "crate::config::duration::de")]
+        d: std::time::Duration,
+        #[serde(default)]
+        s: String,
+        #[serde(default)]
+        o: Option<bool>,
+    }
+
+    #[test]
+    fn empty_references_are_zero_values_and_strings_get_the_text() {
+        let empty = |o: &str| expanded(Value::Null, o);
+        let map = Value::Map(vec![("Basic".into(), Value::String("abc".into()))]);
+        let list = Value::Seq(vec![Value::String("a".into())]);
+        // (field, the reference's result) → the struct read, all other fields left default.
+        let cases: Vec<(&str, Value, Typed)> = vec![
+            ("b", empty(""), Typed::default()),
+            ("n", empty(""), Typed::default()),
+            ("i", empty("~"), Typed::default()),
+            ("f", empty(""), Typed::default()),
+            ("d", empty(""), Typed::default()),
+            ("s", empty(""), Typed::default()),
+            (
+                "s",
+                empty("null"),
+                Typed {
+                    s: "null".into(),
+                    ..Typed::default()
+                },
+            ),
+            ("o", empty(""), Typed::default()),
+            (
+                "b",
+                expanded(Value::Bool(true), "true"),
+                Typed {
+                    b: true,
+                    ..Typed::default()
+                },
+            ),
+            (
+                "n",
+                expanded(Value::Int(7), "7"),
+                Typed {
+                    n: 7,
+                    ..Typed::default()
+                },
+            ),
+            (
+                "s",
+                expanded(map, "Basic: abc"),
+                Typed {
+                    s: "Basic: abc".into(),
+                    ..Typed::default()
+                },
+            ),
+            (
+                "s",
+                expanded(list, "[a]"),
+                Typed {
+                    s: "[a]".into(),
+                    ..Typed::default()
+                },
+            ),
+        ];
+        for (name, v, want) in cases {
+            let got = Typed::deserialize(&Value::Map(vec![(name.into(), v.clone())]));
+            assert_eq!(got, Ok(want), "{name}: {v:?}");
+        }
+        // A literal empty value is not a reference: still refused for a boolean.
+        let literal = Value::Map(vec![("b".into(), Value::String(String::new()))]);
+        assert_eq!(
+            Typed::deserialize(&literal).unwrap_err().0,
+            "invalid type: string \"\", expected a boolean"
         );
     }
 

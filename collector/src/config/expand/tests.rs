@@ -87,7 +87,7 @@ fn table() {
         ("price: 5$", Ok(s("price: 5$"))),
         ("Bearer ${file:/secrets/key}", Ok(s("Bearer s3cr3t"))),
         ("${file:/secrets/key}", Ok(s("s3cr3t"))),
-        ("${env:MISSING}", Ok(s(""))),
+        ("${env:MISSING}", Ok(exp(Value::Null, ""))),
         (
             "${env:1BAD}",
             Err("invalid environment variable name \"1BAD\" in ${env:1BAD}".into()),
