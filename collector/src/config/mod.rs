@@ -72,9 +72,56 @@ fn yaml_uri_to_yaml(inline: &str) -> String {
 }
 
 /// Parses YAML text into a tree; errors carry the line and column.
+///
+/// Empty documents are ignored, so a file ending in a bare `---` (a config pasted from a
+/// heredoc or a multi-document manifest) loads. A second document with content is refused:
+/// the Collector silently reads only the first, and configuration that is silently ignored is
+/// worse than an error.
 pub fn parse_yaml(name: &str, text: &str) -> Result<Value, ConfigError> {
-    crate::config::value::from_yaml(text)
-        .map_err(|e| ConfigError::new(format!("invalid YAML: {e}")).file(name))
+    let mut docs = crate::config::value::from_yaml_documents(text)
+        .map_err(|e| ConfigError::new(format!("invalid YAML: {e}")).file(name))?;
+    if docs.len() > 1 {
+        let at = second_document_line(text)
+            .map(|l| format!(" (the second starts after the `---` on line {l})"))
+            .unwrap_or_default();
+        return Err(ConfigError::new(format!(
+            "holds {} YAML documents{at}; a config file must hold one (the OpenTelemetry \
+             Collector would ignore all but the first): remove the `---` or pass the other \
+             document as a second --config",
+            docs.len()
+        ))
+        .file(name));
+    }
+    Ok(docs.pop().unwrap_or(Value::Null))
+}
+
+/// The line of the `---` that starts the second document with content, for the error message
+/// only (the parser has already counted the documents).
+fn second_document_line(text: &str) -> Option<usize> {
+    let mut seen_content = false;
+    let mut marker = None;
+    for (i, line) in text.lines().enumerate() {
+        // `--- value` starts a document with content on the marker's own line.
+        let (is_marker, rest) = match line.strip_prefix("---") {
+            Some(r) if r.is_empty() || r.starts_with([' ', '\t']) => (true, r.trim()),
+            _ => (false, line.trim()),
+        };
+        if is_marker {
+            marker = Some(i + 1);
+        }
+        let blank = rest.is_empty()
+            || rest.starts_with('#')
+            || (!is_marker && (rest.starts_with('%') || rest == "..."));
+        if blank {
+            continue;
+        }
+        if seen_content && marker.is_some() {
+            return marker;
+        }
+        seen_content = true;
+        marker = None;
+    }
+    None
 }
 
 /// Reads, merges and expands `sources` (in order; later sources win).
@@ -160,6 +207,52 @@ fn attribute(e: ConfigError) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_documents_are_ignored_a_second_one_is_refused() {
+        let ok = |t: &str| parse_yaml("c.yaml", t).unwrap();
+        let one = value::from_yaml("a: 1\n").unwrap();
+        // A trailing `---` (heredocs, multi-document manifests), a leading one, empty ones.
+        for t in [
+            "a: 1\n",
+            "a: 1\n---\n",
+            "a: 1\n---",
+            "---\na: 1\n",
+            "---\na: 1\n---\n# nothing more\n",
+            "a: 1\n---\n---\n...\n",
+            "a: 1\n--- ~\n",
+        ] {
+            assert_eq!(ok(t), one, "{t:?}");
+        }
+        assert_eq!(ok(""), Value::Null);
+        assert_eq!(ok("---\n"), Value::Null);
+        let err = |t: &str| parse_yaml("c.yaml", t).unwrap_err().to_string();
+        let cases = [
+            (
+                "a: 1\n---\nb: 2\n",
+                "holds 2 YAML documents (the second starts after the `---` on line 2)",
+            ),
+            (
+                "---\na: 1\n\n---\n# b\nb: 2\n---\nc: 3\n",
+                "holds 3 YAML documents (the second starts after the `---` on line 4)",
+            ),
+            (
+                "a: 1\n--- {b: 2}\n",
+                "holds 2 YAML documents (the second starts after the `---` on line 2)",
+            ),
+        ];
+        for (t, want) in cases {
+            assert_eq!(
+                err(t),
+                format!(
+                    "c.yaml: {want}; a config file must hold one (the OpenTelemetry Collector \
+                     would ignore all but the first): remove the `---` or pass the other \
+                     document as a second --config"
+                ),
+                "{t:?}"
+            );
+        }
+    }
 
     #[test]
     fn yaml_uris_become_nested_maps() {

@@ -103,10 +103,20 @@ impl Value {
 /// strings, as in the Collector's parser) and integers with leading zeros kept as strings
 /// (`0123` is more likely an id or a key than an octal number).
 pub fn from_yaml(text: &str) -> Result<Value, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(text, yaml_options())
+}
+
+/// Every non-empty document of a YAML stream (`---`-separated), read as [`from_yaml`] does;
+/// empty and null documents (a trailing `---`) are left out.
+pub fn from_yaml_documents(text: &str) -> Result<Vec<Value>, serde_saphyr::Error> {
+    serde_saphyr::from_multiple_with_options(text, yaml_options())
+}
+
+fn yaml_options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
     options.leading_zero_numbers_as_strings = true;
-    serde_saphyr::from_str_with_options(text, options)
+    options
 }
 
 // === impl Deserialize for Value (YAML → tree) ===
