@@ -15,6 +15,12 @@ struct Cli {
     #[arg(long = "config", global = true, value_name = "URI")]
     config: Vec<String>,
 
+    /// Sets one configuration property, as the OpenTelemetry Collector's `--set`:
+    /// `processors.batch.timeout=2s`. Repeatable; applied after every `--config`, so it wins
+    /// (maps merge, lists are replaced).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE", value_parser = parse_set)]
+    set: Vec<String>,
+
     /// How long a graceful shutdown may take before remaining data is dropped.
     #[arg(long, global = true, default_value = "25s", value_parser = parse_duration)]
     shutdown_timeout: Duration,
@@ -29,6 +35,17 @@ enum Command {
     Validate,
     /// Lists the supported receivers, processors, exporters and extensions.
     Components,
+}
+
+impl Cli {
+    /// The configuration sources in the order they merge: every `--config`, then every `--set`.
+    fn sources(&self) -> Vec<String> {
+        self.config.iter().chain(&self.set).cloned().collect()
+    }
+}
+
+fn parse_set(s: &str) -> Result<String, String> {
+    meshtrace_collector::config::set_flag_source(s)
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -46,7 +63,7 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Some(Command::Validate) => match meshtrace_collector::load_config(&cli.config) {
+        Some(Command::Validate) => match meshtrace_collector::load_config(&cli.sources()) {
             Ok(cfg) => {
                 for w in &cfg.warnings {
                     eprintln!("warning: {w}");
@@ -69,7 +86,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
-    let cfg = meshtrace_collector::load_config(&cli.config)?;
+    let cfg = meshtrace_collector::load_config(&cli.sources())?;
     meshtrace_collector::telemetry::logs::init(&cfg.service.telemetry.logs);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -136,6 +136,75 @@ fn repeated_config_flags_merge_later_wins() {
 }
 
 #[test]
+fn set_flags_apply_after_every_config() {
+    let d = TempDir::new();
+    std::fs::write(
+        d.path("c.yaml"),
+        VALID.replace(
+            "exporters:\n",
+            "processors:\n  batch:\n    timeout: soon\nexporters:\n",
+        ),
+    )
+    .unwrap();
+    let env = [("MY_POD_IP", "1.2.3.4")];
+    let args = |a: &[&str]| -> Vec<String> { a.iter().map(|s| (*s).to_string()).collect() };
+    // (arguments, exit code, stderr)
+    let cases = [
+        (
+            args(&["validate", "--config=c.yaml"]),
+            1,
+            "Error: invalid configuration: c.yaml: processors::batch: field `timeout`: invalid duration \"soon\" (expected e.g. \"5s\", \"200ms\", \"1m30s\")\n".to_string(),
+        ),
+        // --set wins over the file, wherever it sits on the command line.
+        (
+            args(&["validate", "--set=processors.batch.timeout=2s", "--config=c.yaml"]),
+            0,
+            "warning: processors::batch is configured but not used in any pipeline; it will not run\n".to_string(),
+        ),
+        (
+            args(&[
+                "validate",
+                "--config=c.yaml",
+                "--set",
+                "processors.batch.timeout=2s",
+                "--set=service.pipelines.traces.processors=[batch]",
+            ]),
+            0,
+            String::new(),
+        ),
+        // A later --set wins over an earlier one.
+        (
+            args(&[
+                "--set=processors.batch.timeout=2s",
+                "--set=processors.batch.timeout=later",
+                "validate",
+                "--config=c.yaml",
+            ]),
+            1,
+            "Error: invalid configuration: yaml:processors::batch::timeout: later: processors::batch: field `timeout`: invalid duration \"later\" (expected e.g. \"5s\", \"200ms\", \"1m30s\")\n".to_string(),
+        ),
+    ];
+    for (a, code, stderr) in cases {
+        assert_eq!(run(&d.0, &a, &env), (code, String::new(), stderr), "{a:?}");
+    }
+    let (code, _, stderr) = run(
+        &d.0,
+        &args(&[
+            "validate",
+            "--config=c.yaml",
+            "--set=processors.batch.timeout",
+        ]),
+        &env,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr
+            .contains("missing equal sign (expected KEY=VALUE, e.g. processors.batch.timeout=2s)"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn components_lists_what_is_supported() {
     let (code, stdout, _) = run(Path::new("."), &["components".into()], &[]);
     assert_eq!(code, 0);

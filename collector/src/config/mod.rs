@@ -51,6 +51,25 @@ fn read_source(source: &str, lookup: &dyn Lookup) -> Result<(String, String), Co
     Ok((path.to_owned(), text))
 }
 
+/// The configuration source a `--set KEY=VALUE` flag stands for, built as the Collector builds
+/// it: the dots of KEY become `::` and the pair a `yaml:` source
+/// (`processors.batch.timeout=2s` → `yaml:processors::batch::timeout: 2s`). The caller gives
+/// these after every `--config`, so they win: maps merge, lists and scalars are replaced.
+pub fn set_flag_source(arg: &str) -> Result<String, String> {
+    let (key, value) = arg.split_once('=').ok_or_else(|| {
+        format!(
+            "{arg:?}: missing equal sign (expected KEY=VALUE, e.g. processors.batch.timeout=2s)"
+        )
+    })?;
+    let key = key.trim();
+    if key.is_empty() || key.split('.').any(str::is_empty) {
+        return Err(format!(
+            "{arg:?}: invalid key {key:?} (expected dot-separated names, e.g. processors.batch.timeout)"
+        ));
+    }
+    Ok(format!("yaml:{}: {}", key.replace('.', "::"), value.trim()))
+}
+
 /// `a::b::c: v` → nested YAML maps, as the Collector's `yaml:` provider does.
 fn yaml_uri_to_yaml(inline: &str) -> String {
     let Some((path, value)) = inline.split_once(": ") else {
@@ -251,6 +270,61 @@ mod tests {
                 ),
                 "{t:?}"
             );
+        }
+    }
+
+    #[test]
+    fn set_flags_become_yaml_sources() {
+        // --set value → the source, and the tree it stands for.
+        let ok = [
+            (
+                "processors.batch.timeout=2s",
+                "yaml:processors::batch::timeout: 2s",
+                "processors:\n  batch:\n    timeout: 2s\n",
+            ),
+            (
+                " exporters.otlp_grpc/tempo.endpoint = tempo:4317 ",
+                "yaml:exporters::otlp_grpc/tempo::endpoint: tempo:4317",
+                "exporters:\n  otlp_grpc/tempo:\n    endpoint: tempo:4317\n",
+            ),
+            (
+                "service.pipelines.traces.processors=[memory_limiter, batch]",
+                "yaml:service::pipelines::traces::processors: [memory_limiter, batch]",
+                "service:\n  pipelines:\n    traces:\n      processors: [memory_limiter, batch]\n",
+            ),
+            (
+                "exporters.otlp.headers.x-token=a=b",
+                "yaml:exporters::otlp::headers::x-token: a=b",
+                "exporters:\n  otlp:\n    headers:\n      x-token: a=b\n",
+            ),
+            (
+                "processors.batch=",
+                "yaml:processors::batch: ",
+                "processors:\n  batch: \n",
+            ),
+        ];
+        for (arg, source, yaml) in ok {
+            let got = set_flag_source(arg).unwrap();
+            assert_eq!(got, source, "{arg:?}");
+            let inline = got.strip_prefix("yaml:").unwrap();
+            assert_eq!(yaml_uri_to_yaml(inline), yaml, "{arg:?}");
+        }
+        let bad = [
+            (
+                "processors.batch.timeout",
+                "\"processors.batch.timeout\": missing equal sign (expected KEY=VALUE, e.g. processors.batch.timeout=2s)",
+            ),
+            (
+                "=2s",
+                "\"=2s\": invalid key \"\" (expected dot-separated names, e.g. processors.batch.timeout)",
+            ),
+            (
+                "processors..timeout=2s",
+                "\"processors..timeout=2s\": invalid key \"processors..timeout\" (expected dot-separated names, e.g. processors.batch.timeout)",
+            ),
+        ];
+        for (arg, want) in bad {
+            assert_eq!(set_flag_source(arg).unwrap_err(), want, "{arg:?}");
         }
     }
 
