@@ -109,13 +109,21 @@ impl OtlpGrpcConfig {
     /// The URI to connect to and whether TLS is on.
     pub fn target(&self) -> Result<(String, bool), String> {
         let ep = self.endpoint.trim();
+        let resolved = resolver_target(ep).transpose()?;
+        let ep = resolved
+            .as_ref()
+            .map_or(ep, |(hostport, _)| hostport.as_str());
         if let Some(rest) = ep.strip_prefix("https://") {
             Ok((format!("https://{rest}"), true))
         } else if let Some(rest) = ep.strip_prefix("http://") {
             Ok((format!("http://{rest}"), false))
+        } else if ep.starts_with("unix:") || ep.starts_with("unix-abstract:") {
+            Err(format!(
+                "Unix domain sockets are not supported ({ep:?}): use host:port, dns:///host:port, http:// or https://"
+            ))
         } else if ep.contains("://") {
             Err(format!(
-                "unsupported scheme in endpoint {ep:?} (use http://, https:// or host:port)"
+                "unsupported scheme in endpoint {ep:?} (use host:port, dns:///host:port, http:// or https://)"
             ))
         } else if self.tls.insecure {
             Ok((format!("http://{ep}"), false))
@@ -123,6 +131,43 @@ impl OtlpGrpcConfig {
             Ok((format!("https://{ep}"), true))
         }
     }
+}
+
+/// The `host:port` of a gRPC name-resolver target, for the schemes grpc-go resolves itself and
+/// the Collector passes through to it: `dns:[//DNS_SERVER/]HOST[:PORT]` (port 443 when absent,
+/// as in grpc-go) and `passthrough:///HOST:PORT`; with the DNS server the target names, if any.
+/// `None` for an endpoint without such a scheme. The host is resolved by the system resolver,
+/// as for a plain `host:port`: one connection, no balancing across the addresses (a headless
+/// Service's pods).
+fn resolver_target(ep: &str) -> Option<Result<(String, Option<&str>), String>> {
+    let malformed = || {
+        format!("invalid endpoint {ep:?}: expected dns:///host:port or dns://DNS_SERVER/host:port")
+    };
+    let (server, hostport) = if let Some(rest) = ep.strip_prefix("passthrough:///") {
+        (None, rest)
+    } else if let Some(rest) = ep.strip_prefix("dns://") {
+        match rest.split_once('/') {
+            Some((server, hostport)) => (Some(server).filter(|s| !s.is_empty()), hostport),
+            None => return Some(Err(malformed())),
+        }
+    } else if let Some(rest) = ep.strip_prefix("dns:").filter(|r| r.contains(':')) {
+        // `dns:host:port`; `dns:4317` is the host "dns" on port 4317.
+        (None, rest)
+    } else {
+        return None;
+    };
+    if hostport.is_empty() || hostport.contains('/') {
+        return Some(Err(malformed()));
+    }
+    let has_port = hostport.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty() && !host.ends_with(':') && port.parse::<u16>().is_ok()
+    });
+    let hostport = if has_port {
+        hostport.to_owned()
+    } else {
+        format!("{hostport}:443")
+    };
+    Some(Ok((hostport, server)))
 }
 
 impl Validate for OtlpGrpcConfig {
@@ -160,6 +205,11 @@ impl Validate for OtlpGrpcConfig {
     fn warnings(&self) -> Vec<String> {
         let mut w = self.settings().warnings();
         w.extend(self.tls.warnings());
+        if let Some(Ok((hostport, Some(server)))) = resolver_target(self.endpoint.trim()) {
+            w.push(format!(
+                "endpoint: the DNS server {server:?} is not used: {hostport} is resolved by the system resolver"
+            ));
+        }
         w
     }
 }
@@ -499,6 +549,109 @@ mod tests {
                 .iter()
                 .any(|e| e.field.as_deref() == Some("endpoint"))
         );
+    }
+
+    #[test]
+    fn grpc_resolver_schemes() {
+        // endpoint, tls.insecure → the URI connected to and TLS, or the error.
+        type Case = (
+            &'static str,
+            bool,
+            Result<(&'static str, bool), &'static str>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "dns:///gw-headless:4317",
+                false,
+                Ok(("https://gw-headless:4317", true)),
+            ),
+            (
+                "dns:///gw-headless:4317",
+                true,
+                Ok(("http://gw-headless:4317", false)),
+            ),
+            (
+                "dns://8.8.8.8:53/gw.example.com:4317",
+                true,
+                Ok(("http://gw.example.com:4317", false)),
+            ),
+            ("dns:gw:4317", true, Ok(("http://gw:4317", false))),
+            ("dns:///gw", false, Ok(("https://gw:443", true))),
+            ("dns:///[::1]:4317", true, Ok(("http://[::1]:4317", false))),
+            ("dns:///[::1]", true, Ok(("http://[::1]:443", false))),
+            (
+                "passthrough:///10.0.0.1:4317",
+                true,
+                Ok(("http://10.0.0.1:4317", false)),
+            ),
+            // A host called "dns", not a scheme.
+            ("dns:4317", true, Ok(("http://dns:4317", false))),
+            (
+                "dns://gw:4317",
+                false,
+                Err(
+                    "invalid endpoint \"dns://gw:4317\": expected dns:///host:port or dns://DNS_SERVER/host:port",
+                ),
+            ),
+            (
+                "dns:///",
+                false,
+                Err(
+                    "invalid endpoint \"dns:///\": expected dns:///host:port or dns://DNS_SERVER/host:port",
+                ),
+            ),
+            (
+                "unix:///var/run/otel.sock",
+                true,
+                Err(
+                    "Unix domain sockets are not supported (\"unix:///var/run/otel.sock\"): use host:port, dns:///host:port, http:// or https://",
+                ),
+            ),
+            (
+                "xds:///gw:4317",
+                false,
+                Err(
+                    "unsupported scheme in endpoint \"xds:///gw:4317\" (use host:port, dns:///host:port, http:// or https://)",
+                ),
+            ),
+        ];
+        for (endpoint, insecure, want) in cases {
+            let c = cfg(&format!(
+                "endpoint: {endpoint:?}\ntls: {{insecure: {insecure}}}"
+            ));
+            let got = c.target();
+            assert_eq!(
+                got.as_ref()
+                    .map(|(u, t)| (u.as_str(), *t))
+                    .map_err(String::as_str),
+                want,
+                "{endpoint}"
+            );
+            // What validate reports is the same verdict.
+            assert_eq!(
+                c.validate().is_empty(),
+                want.is_ok(),
+                "{endpoint}: {:?}",
+                c.validate()
+            );
+        }
+        assert_eq!(
+            cfg("endpoint: dns://8.8.8.8:53/gw:4317").warnings(),
+            vec![
+                "endpoint: the DNS server \"8.8.8.8:53\" is not used: gw:4317 is resolved by the system resolver"
+            ]
+        );
+        assert!(cfg("endpoint: dns:///gw:4317").warnings().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_dns_endpoint_connects_as_host_port_does() {
+        let batch = crate::testutil::traces(0, 3);
+        let (url, seen) = backend(ok_answer()).await;
+        let port = url.rsplit_once(':').unwrap().1;
+        let exp = sender(&format!("dns:///localhost:{port}"), "tls: {insecure: true}");
+        exp.send(exp.encode(batch).unwrap()).await.unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 1);
     }
 
     #[test]
