@@ -685,3 +685,34 @@ fn size_limits_of_zero_mean_the_collector_defaults() {
     );
     c.stop();
 }
+
+#[test]
+fn response_headers_in_either_form() {
+    // The Collector's configopaque.MapList: a map, or a list of {name, value}.
+    let mut c = Collector::start(&format!(
+        "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\n        response_headers:\n          - name: x-served-by\n            value: meshtrace\n          - name: x-tier\n            value: gateway\n  zipkin:\n    endpoint: 127.0.0.1:0\n    response_headers: {{x-served-by: meshtrace, x-tier: gateway}}\nexporters:\n  file:\n    path: {{dir}}/out.jsonl\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp, zipkin]\n      exporters: [file]\n{TEST_TELEMETRY}"
+    ));
+    let zipkin = format!("http://{}/api/v2/spans", c.addr("receivers::zipkin"));
+    let otlp = format!("{}/v1/traces", c.http_url());
+    for (url, ct, body, status) in [
+        (
+            &otlp,
+            "application/x-protobuf",
+            spans_request("svc", 0..1),
+            200,
+        ),
+        (&zipkin, "application/json", b"[]".to_vec(), 202),
+    ] {
+        let (s, headers, _) = http("POST", url, &[("content-type", ct)], body).unwrap();
+        assert_eq!(
+            (s, &headers["x-served-by"], &headers["x-tier"]),
+            (
+                status,
+                &"meshtrace".parse().unwrap(),
+                &"gateway".parse().unwrap()
+            ),
+            "{url}"
+        );
+    }
+    c.stop();
+}

@@ -6,6 +6,7 @@
 pub mod duration;
 mod error;
 pub mod expand;
+pub mod maplist;
 pub mod merge;
 mod resolve;
 pub mod secret;

@@ -46,8 +46,9 @@ pub struct OtlpGrpcConfig {
     /// `host:port` or a URL. `https://` or no scheme uses TLS unless `tls.insecure`; `http://`
     /// is plaintext.
     pub endpoint: String,
-    /// Headers sent with every request (e.g. New Relic's `api-key`).
-    #[serde(default)]
+    /// Headers sent with every request (e.g. New Relic's `api-key`): a map, or a list of
+    /// `{name, value}`.
+    #[serde(default, deserialize_with = "crate::config::maplist::de")]
     pub headers: BTreeMap<String, Secret>,
     /// `gzip` (default) or `none`.
     #[serde(default = "default_compression")]
@@ -642,6 +643,29 @@ mod tests {
             ]
         );
         assert!(cfg("endpoint: dns:///gw:4317").warnings().is_empty());
+    }
+
+    #[tokio::test]
+    async fn headers_in_either_form_are_sent() {
+        for headers in [
+            "headers: {api-key: s3cret, x-tenant: t1}",
+            "headers: [{name: api-key, value: s3cret}, {name: x-tenant, value: t1}]",
+        ] {
+            let (url, seen) = backend(ok_answer()).await;
+            let exp = sender(&url, headers);
+            exp.send(exp.encode(crate::testutil::traces(0, 1)).unwrap())
+                .await
+                .unwrap();
+            let (got, _) = seen.lock().unwrap().pop().unwrap();
+            assert_eq!(
+                (&got["api-key"], &got["x-tenant"]),
+                (
+                    &http::HeaderValue::from_static("s3cret"),
+                    &http::HeaderValue::from_static("t1")
+                ),
+                "{headers}"
+            );
+        }
     }
 
     #[tokio::test]

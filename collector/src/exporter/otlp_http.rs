@@ -51,8 +51,8 @@ pub struct OtlpHttpConfig {
     /// Accepted for compatibility: profiles are not exported.
     #[serde(default)]
     pub profiles_endpoint: Option<String>,
-    /// Headers sent with every request.
-    #[serde(default)]
+    /// Headers sent with every request: a map, or a list of `{name, value}`.
+    #[serde(default, deserialize_with = "crate::config::maplist::de")]
     pub headers: BTreeMap<String, crate::config::Secret>,
     /// `gzip` (default) or `none`.
     #[serde(default = "default_compression")]

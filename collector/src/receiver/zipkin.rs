@@ -57,8 +57,8 @@ pub struct ZipkinConfig {
     /// and `resource` processors).
     #[serde(default)]
     pub include_metadata: bool,
-    /// Headers added to every response.
-    #[serde(default)]
+    /// Headers added to every response: a map, or a list of `{name, value}`.
+    #[serde(default, deserialize_with = "crate::config::maplist::de")]
     pub response_headers: BTreeMap<String, String>,
     /// The request encodings accepted besides none (default: all of
     /// [`crate::otlp::encoding::SUPPORTED`]).

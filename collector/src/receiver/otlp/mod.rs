@@ -156,8 +156,8 @@ pub struct HttpConfig {
     /// means 20 MiB, as in the Collector).
     #[serde(default = "default_max_body")]
     pub max_request_body_size: i64,
-    /// Headers added to every response.
-    #[serde(default)]
+    /// Headers added to every response: a map, or a list of `{name, value}`.
+    #[serde(default, deserialize_with = "crate::config::maplist::de")]
     pub response_headers: BTreeMap<String, String>,
     /// Pass request headers on as client metadata (for `from_context` in the `attributes`
     /// and `resource` processors).
