@@ -288,7 +288,13 @@ pub fn resolve(raw: RawConfig, registry: &Registry) -> Result<Resolved, ConfigEr
 
     let mut pipelines = Vec::new();
     let mut used: BTreeSet<(Kind, String)> = BTreeSet::new();
-    if service.pipelines.is_empty() && tree.get("service").is_some() {
+    // Read from the tree, not from `service`: when the section failed to parse (its error is
+    // reported above), `service` is the default, with no pipelines, whatever the file holds.
+    let no_pipelines = tree.get("service").is_some_and(|s| {
+        s.get("pipelines")
+            .is_none_or(|p| p.is_null() || p.as_map().is_some_and(<[_]>::is_empty))
+    });
+    if no_pipelines {
         ctx.err(
             &["service"],
             ConfigError::new("at least one pipeline is required").component("service::pipelines"),
