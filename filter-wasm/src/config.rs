@@ -353,6 +353,16 @@ impl Config {
                     "attribute names must not be empty",
                 ));
             }
+            if crate::span::OWN_ATTRIBUTES.contains(&key.as_str())
+                || crate::span::OWN_ATTRIBUTE_PREFIXES
+                    .iter()
+                    .any(|p| key.starts_with(p))
+            {
+                return Err(ConfigError::new(
+                    &format!("span.tags.{key}"),
+                    "the filter writes this attribute itself; a span's attribute names must be unique",
+                ));
+            }
         }
         Ok(())
     }

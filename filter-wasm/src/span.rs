@@ -6,9 +6,11 @@
 //! which host properties fill an `Exchange` is decided in [`tracer`](crate::tracer).
 //!
 //! Status is ERROR when there was no response (a reset), on any 5xx, on 4xx for client spans
-//! (as the conventions say; a server's 4xx is the caller's error), and when Envoy flagged an
-//! upstream failure (`UF`, `UT`, `URX`, …). The message is Envoy's response code details
-//! (`upstream_reset_before_response_started{connection_failure}`).
+//! (as the conventions say; a server's 4xx is the caller's error, a request Envoy could not
+//! parse, `DPE`, included), and when Envoy flagged an upstream failure (`UF`, `UT`, `URX`, …).
+//! The message is Envoy's response code details
+//! (`upstream_reset_before_response_started{connection_failure}`), unless they only say the
+//! upstream answered so (`via_upstream`).
 
 use crate::config::{NameStyle, SpanConfig};
 use crate::fields::Fields;
@@ -115,13 +117,55 @@ pub struct Exchange<'a> {
     pub response_headers: Option<&'a Fields>,
 }
 
+/// `DPE`: the downstream sent a request Envoy could not parse. On a server span that is the
+/// caller's error, like any 4xx.
+const CALLER_FAULT_FLAGS: u64 = 1 << 18;
+
+/// The failure flags that count for a span of `kind`.
+fn failure_flags(kind: SpanKind) -> u64 {
+    match kind {
+        SpanKind::Server => FAILURE_FLAGS & !CALLER_FAULT_FLAGS,
+        SpanKind::Client => FAILURE_FLAGS,
+    }
+}
+
 /// Whether the exchange failed, by the rules in the module doc.
 pub fn is_error(kind: SpanKind, status: u16, flags: u64) -> bool {
     status == 0
         || status >= 500
         || (kind == SpanKind::Client && status >= 400)
-        || flags & FAILURE_FLAGS != 0
+        || flags & failure_flags(kind) != 0
 }
+
+/// Attribute names the filter writes itself; `span.tags` may not reuse them (a span's keys
+/// must be unique), nor the header prefixes.
+pub const OWN_ATTRIBUTES: &[&str] = &[
+    "http.request.method",
+    "http.request.method_original",
+    "url.scheme",
+    "url.path",
+    "url.query",
+    "url.full",
+    "server.address",
+    "server.port",
+    "http.route",
+    "http.response.status_code",
+    "user_agent.original",
+    "network.protocol.version",
+    "client.address",
+    "network.peer.address",
+    "network.peer.port",
+    "http.request.body.size",
+    "http.response.body.size",
+    "upstream_cluster",
+    "upstream_address",
+    "response_flags",
+    "guid:x-request-id",
+    "error.type",
+];
+
+/// Prefixes of the header attributes the filter writes.
+pub const OWN_ATTRIBUTE_PREFIXES: &[&str] = &["http.request.header.", "http.response.header."];
 
 /// The methods the HTTP conventions know; others are recorded as `_OTHER`.
 const KNOWN_METHODS: &[&str] = &[
@@ -261,11 +305,17 @@ pub fn encode_span(
         w.attr_str("network.protocol.version", v);
     }
     let peer = match kind {
-        SpanKind::Server => exchange.source_address,
-        SpanKind::Client => exchange.upstream_address,
+        // Envoy's downstream address is the client's as the connection manager settled it:
+        // the connection's peer, or an address from `x-forwarded-for` (then with port 0).
+        // The conventions call the one `client.address` and only the other the network peer.
+        SpanKind::Server => exchange.source_address.and_then(|source| {
+            let (ip, port) = split_address(source);
+            w.attr("client.address", ip);
+            port.filter(|&p| p != 0).map(|p| (ip, Some(p)))
+        }),
+        SpanKind::Client => exchange.upstream_address.map(split_address),
     };
-    if let Some(peer) = peer {
-        let (ip, port) = split_address(peer);
+    if let Some((ip, port)) = peer {
         w.attr("network.peer.address", ip);
         if let Some(port) = port {
             w.attr_int("network.peer.port", i64::from(port));
@@ -310,7 +360,7 @@ pub fn encode_span(
             RESPONSE_FLAGS
                 .iter()
                 .enumerate()
-                .find(|(i, _)| exchange.response_flags & (1 << i) & FAILURE_FLAGS != 0)
+                .find(|(i, _)| exchange.response_flags & (1 << i) & failure_flags(kind) != 0)
                 .map_or("_OTHER", |(_, name)| name)
         };
         w.attr_str("error.type", error_type);
@@ -329,7 +379,12 @@ pub fn encode_span(
     }
 
     if error {
-        let message = exchange.code_details.map(text).unwrap_or_default();
+        // `via_upstream`: the upstream's own status, which the status code already says.
+        let message = exchange
+            .code_details
+            .filter(|d| *d != b"via_upstream")
+            .map(text)
+            .unwrap_or_default();
         w.status(StatusCode::Error, &message);
     }
     w.flags(context.flags.0, context.parent_span_id.is_some());

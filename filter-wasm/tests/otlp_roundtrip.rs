@@ -251,6 +251,7 @@ fn a_batch_decodes_exactly() {
             ("http.response.status_code", "int:200"),
             ("user_agent.original", "curl/8.5.0"),
             ("network.protocol.version", "1.1"),
+            ("client.address", "10.0.0.1"),
             ("network.peer.address", "10.0.0.1"),
             ("network.peer.port", "int:51234"),
             ("http.response.body.size", "int:1234"),
@@ -295,6 +296,110 @@ fn a_batch_decodes_exactly() {
     let a3 = attrs(&s3.attributes);
     assert_eq!(a3["error.type"], "_OTHER");
     assert!(!a3.contains_key("http.response.status_code"));
+}
+
+/// Encodes one span of `ex` alone and decodes it.
+fn one_span(ex: &Exchange<'_>, options: &SpanOptions) -> Span {
+    let mut queue = ExportQueue::new(
+        QueueSettings {
+            batch_size: 1,
+            max_spans: 1,
+            when_full: WhenFull::DropNewest,
+            flush_interval_ms: 1000,
+        },
+        Framing::new(&[]),
+    );
+    queue.push(0, |buf| {
+        encode_span(buf, &context(1, None, ""), ex, options)
+    });
+    let out = queue.next_batch(0, true).unwrap();
+    let mut request = ExportTraceServiceRequest::decode(out.body()).unwrap();
+    request
+        .resource_spans
+        .remove(0)
+        .scope_spans
+        .remove(0)
+        .spans
+        .remove(0)
+}
+
+/// The HTTP conventions' finer points: the client's address is not always the connection's
+/// peer; a request the proxy could not parse is the caller's error on a server span; a status
+/// description says what the status code does not.
+#[test]
+fn client_address_caller_faults_and_status_descriptions() {
+    let options = SpanOptions::default();
+    let req = fields(&[(":method", b"GET"), (":path", b"/"), (":authority", b"a")]);
+    let base = Exchange {
+        request: Some(&req),
+        kind: Some(SpanKind::Server),
+        status: 200,
+        ..Exchange::default()
+    };
+    // A peer the connection manager took from `x-forwarded-for` has port 0: the client's
+    // address, not the network peer's.
+    let s = one_span(
+        &Exchange {
+            source_address: Some(b"203.0.113.7:0"),
+            ..base.clone()
+        },
+        &options,
+    );
+    let a = attrs(&s.attributes);
+    assert_eq!(a["client.address"], "203.0.113.7");
+    assert!(!a.contains_key("network.peer.address"), "{a:?}");
+    assert!(!a.contains_key("network.peer.port"), "{a:?}");
+    let s = one_span(
+        &Exchange {
+            source_address: Some(b"[fd00::7]:40000"),
+            ..base.clone()
+        },
+        &options,
+    );
+    let a = attrs(&s.attributes);
+    assert_eq!(
+        (
+            a["client.address"].as_str(),
+            a["network.peer.address"].as_str(),
+            a["network.peer.port"].as_str()
+        ),
+        ("fd00::7", "fd00::7", "int:40000")
+    );
+    // DPE (Envoy could not parse the request, answered 400): unset on a server span, an
+    // error on a client span, as any 400.
+    let dpe = Exchange {
+        status: 400,
+        response_flags: 1 << 18,
+        code_details: Some(b"http1.codec_error"),
+        ..base.clone()
+    };
+    let s = one_span(&dpe, &options);
+    assert_eq!(s.status, None);
+    assert!(!attrs(&s.attributes).contains_key("error.type"));
+    let s = one_span(
+        &Exchange {
+            kind: Some(SpanKind::Client),
+            ..dpe
+        },
+        &options,
+    );
+    assert_eq!(s.status.as_ref().unwrap().code(), StatusCode::Error);
+    assert_eq!(s.status.as_ref().unwrap().message, "http1.codec_error");
+    assert_eq!(attrs(&s.attributes)["error.type"], "400");
+    // The upstream's own 503: no description beyond the code.
+    let s = one_span(
+        &Exchange {
+            status: 503,
+            code_details: Some(b"via_upstream"),
+            ..base
+        },
+        &options,
+    );
+    let status = s.status.as_ref().unwrap();
+    assert_eq!(
+        (status.code(), status.message.as_str()),
+        (StatusCode::Error, "")
+    );
 }
 
 #[test]

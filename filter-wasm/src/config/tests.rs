@@ -344,6 +344,14 @@ fn other_refusals() {
             "drop.user_agents[0]: must not be empty (use \"*\" to match everything)",
         ),
         (
+            r#"{"export": {"cluster": "c"}, "span": {"tags": {"team": "a", "http.route": "/x"}}}"#,
+            "span.tags.http.route: the filter writes this attribute itself; a span's attribute names must be unique",
+        ),
+        (
+            r#"{"export": {"cluster": "c"}, "span": {"tags": {"http.request.header.x-a": "1"}}}"#,
+            "span.tags.http.request.header.x-a: the filter writes this attribute itself; a span's attribute names must be unique",
+        ),
+        (
             r#"{"export": {"cluster": "c"}, "span": {"kind": "producer"}}"#,
             "span.kind: unknown variant `producer`, expected one of `auto`, `server`, `client`",
         ),
