@@ -65,6 +65,9 @@ impl StreamInfo for Stream {
             ("x-envoy-upstream-service-time", b"3"),
         ])
     }
+    fn response_trailers(&mut self) -> Fields {
+        Fields::default()
+    }
     fn now_ns(&mut self) -> u64 {
         1_700_000_000_001_250_000
     }

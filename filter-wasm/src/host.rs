@@ -215,6 +215,11 @@ impl StreamInfo for HostStream {
         header_map(MapType::HttpResponseHeaders)
     }
 
+    fn response_trailers(&mut self) -> Fields {
+        // At the access log Envoy hands the trailers it logged (none: an empty map).
+        header_map(MapType::HttpResponseTrailers)
+    }
+
     fn now_ns(&mut self) -> u64 {
         now_ns()
     }

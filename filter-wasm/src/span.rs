@@ -11,6 +11,11 @@
 //! The message is Envoy's response code details
 //! (`upstream_reset_before_response_started{connection_failure}`), unless they only say the
 //! upstream answered so (`via_upstream`).
+//!
+//! A gRPC call (`content-type: application/grpc…`) also gets the RPC conventions' `rpc.*`
+//! attributes, and its `grpc-status` decides the status when HTTP's does not: a failed call
+//! is usually an HTTP 200. Client spans fail on any code but OK, server spans on the codes
+//! that are the server's fault; the message is `grpc-message`.
 
 use crate::config::{NameStyle, SpanConfig};
 use crate::fields::Fields;
@@ -115,6 +120,58 @@ pub struct Exchange<'a> {
     pub cluster: Option<&'a [u8]>,
     /// Response headers, when an allow-list needs them.
     pub response_headers: Option<&'a Fields>,
+    /// The gRPC status of a gRPC exchange (`grpc-status` of the trailers, or of the headers
+    /// of a trailers-only response) and its `grpc-message`.
+    pub grpc_status: Option<u32>,
+    /// `grpc-message`, read only for a failed call.
+    pub grpc_message: Option<&'a [u8]>,
+}
+
+/// Whether the request is a gRPC call (`content-type: application/grpc[+proto|…]`).
+pub fn is_grpc(request: &Fields) -> bool {
+    request
+        .first("content-type")
+        .is_some_and(|ct| ct.starts_with(b"application/grpc"))
+}
+
+/// gRPC's status codes by number, as the RPC conventions name them in `error.type`.
+const GRPC_CODES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// Whether a gRPC status fails the span, by the RPC conventions: any non-OK code on a client
+/// span; on a server span only the codes that are the server's fault (UNKNOWN,
+/// DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS).
+pub fn is_grpc_error(kind: SpanKind, code: u32) -> bool {
+    match kind {
+        SpanKind::Client => code != 0,
+        SpanKind::Server => matches!(code, 2 | 4 | 12 | 13 | 14 | 15),
+    }
+}
+
+/// `/package.Service/Method` → (`package.Service`, `Method`).
+fn grpc_service_method(path: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = path.strip_prefix(b"/")?;
+    let slash = rest.iter().position(|&b| b == b'/')?;
+    let (service, method) = (rest.get(..slash)?, rest.get(slash + 1..)?);
+    (!service.is_empty() && !method.is_empty() && !method.contains(&b'/'))
+        .then_some((service, method))
 }
 
 /// `DPE`: the downstream sent a request Envoy could not parse. On a server span that is the
@@ -162,6 +219,10 @@ pub const OWN_ATTRIBUTES: &[&str] = &[
     "response_flags",
     "guid:x-request-id",
     "error.type",
+    "rpc.system",
+    "rpc.service",
+    "rpc.method",
+    "rpc.grpc.status_code",
 ];
 
 /// Prefixes of the header attributes the filter writes.
@@ -334,6 +395,19 @@ pub fn encode_span(
         );
     }
 
+    // gRPC: the RPC conventions' attributes, and the status Envoy's HTTP status hides.
+    let grpc = is_grpc(request);
+    if grpc {
+        w.attr_str("rpc.system", "grpc");
+        if let Some((service, method)) = grpc_service_method(path) {
+            w.attr("rpc.service", service);
+            w.attr("rpc.method", method);
+        }
+        if let Some(code) = exchange.grpc_status {
+            w.attr_int("rpc.grpc.status_code", i64::from(code));
+        }
+    }
+
     // Envoy's tags, under the names its native tracer uses.
     if let Some(cluster) = exchange.cluster {
         w.attr("upstream_cluster", cluster);
@@ -350,8 +424,22 @@ pub fn encode_span(
         w.attr("guid:x-request-id", id);
     }
 
-    let error = is_error(kind, exchange.status, exchange.response_flags);
-    if error {
+    let http_error = is_error(kind, exchange.status, exchange.response_flags);
+    let grpc_error = grpc
+        && !http_error
+        && exchange
+            .grpc_status
+            .is_some_and(|code| is_grpc_error(kind, code));
+    let error = http_error || grpc_error;
+    if grpc_error {
+        let code = exchange.grpc_status.unwrap_or(2);
+        let name = usize::try_from(code)
+            .ok()
+            .and_then(|i| GRPC_CODES.get(i))
+            .copied()
+            .unwrap_or("_OTHER");
+        w.attr_str("error.type", name);
+    } else if error {
         let status_text;
         let error_type = if exchange.status >= 400 {
             status_text = exchange.status.to_string();
@@ -378,7 +466,10 @@ pub fn encode_span(
         w.attr_str(k, v);
     }
 
-    if error {
+    if grpc_error {
+        let message = exchange.grpc_message.map(text).unwrap_or_default();
+        w.status(StatusCode::Error, &message);
+    } else if error {
         // `via_upstream`: the upstream's own status, which the status code already says.
         let message = exchange
             .code_details

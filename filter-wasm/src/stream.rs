@@ -187,6 +187,10 @@ where
         self.inner.response_headers()
     }
 
+    fn response_trailers(&mut self) -> Fields {
+        self.inner.response_trailers()
+    }
+
     fn now_ns(&mut self) -> u64 {
         self.inner.now_ns()
     }

@@ -21,7 +21,7 @@ use crate::node::NodeInfo;
 use crate::otlp::SpanKind;
 use crate::propagation::{Notes, Propagator, SpanContext};
 use crate::rules::{DropReason, DropRules};
-use crate::span::{Exchange, SpanOptions, encode_span, is_error};
+use crate::span::{Exchange, SpanOptions, encode_span, is_error, is_grpc};
 
 /// The stream properties read at the end of a request. Paths are Envoy's attribute names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,6 +72,8 @@ pub trait StreamInfo {
     fn property(&mut self, property: Property) -> Option<Vec<u8>>;
     /// The response headers.
     fn response_headers(&mut self) -> Fields;
+    /// The response trailers (read only for gRPC calls).
+    fn response_trailers(&mut self) -> Fields;
     /// The current time, Unix nanoseconds.
     fn now_ns(&mut self) -> u64;
 }
@@ -295,6 +297,21 @@ impl Tracer {
         } else {
             None
         };
+        // gRPC's status is in the trailers, or in the headers of a trailers-only answer: one
+        // more map read, for gRPC calls only.
+        let grpc_trailers = is_grpc(&pending.request).then(|| stream.response_trailers());
+        let grpc_field = |name: &str| {
+            grpc_trailers
+                .as_ref()
+                .and_then(|t| t.first(name))
+                .or_else(|| grpc_trailers.as_ref().and(response.first(name)))
+        };
+        let grpc_status = grpc_field("grpc-status")
+            .and_then(parse_decimal)
+            .and_then(|c| u32::try_from(c).ok());
+        let grpc_message = grpc_status
+            .filter(|&c| c != 0)
+            .and_then(|_| grpc_field("grpc-message"));
         let response_headers = (!self.options.response_headers.is_empty()).then_some(&response);
         let exchange = Exchange {
             request: Some(&pending.request),
@@ -315,6 +332,8 @@ impl Tracer {
             upstream_address: upstream.as_deref(),
             cluster: cluster.as_deref(),
             response_headers,
+            grpc_status,
+            grpc_message,
         };
         queue.push(end_ns / 1_000_000, |buf| {
             encode_span(buf, &pending.context, &exchange, &self.options)

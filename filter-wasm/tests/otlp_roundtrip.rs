@@ -137,6 +137,7 @@ fn a_batch_decodes_exactly() {
         upstream_address: Some(b"127.0.0.1:9080"),
         cluster: Some(b"inbound|9080||"),
         response_headers: Some(&server_resp),
+        ..Exchange::default()
     };
     // 2. A client span that failed: 503 with upstream connection failure, IPv6 peer,
     //    non-UTF-8 and over-long header values, an unknown method.
@@ -165,6 +166,7 @@ fn a_batch_decodes_exactly() {
         upstream_address: Some(b"[fd00::2]:9080"),
         cluster: Some(b"outbound|9080||reviews.bookinfo.svc.cluster.local"),
         response_headers: None,
+        ..Exchange::default()
     };
     // 3. A root span of a reset request: no response at all.
     let bare_req = fields(&[(":method", b"POST"), (":path", b"/")]);
@@ -467,6 +469,7 @@ fn envoy_names_query_and_the_official_example_resource() {
 /// A finished stream as Envoy answers the filter at the access log.
 struct Stream {
     response: Fields,
+    trailers: Fields,
     flags: u64,
     now_ns: u64,
 }
@@ -495,6 +498,9 @@ impl StreamInfo for Stream {
     }
     fn response_headers(&mut self) -> Fields {
         self.response.clone()
+    }
+    fn response_trailers(&mut self) -> Fields {
+        self.trailers.clone()
     }
     fn now_ns(&mut self) -> u64 {
         self.now_ns
@@ -600,6 +606,7 @@ fn the_end_of_a_stream_lands_in_the_span() {
         );
         let mut stream = Stream {
             response,
+            trailers: Fields::default(),
             flags,
             now_ns,
         };
@@ -616,5 +623,139 @@ fn the_end_of_a_stream_lands_in_the_span() {
         );
         assert_eq!(got, want, "{name}: {a:#?}");
         assert_eq!(span.start_time_unix_nano, REQUEST_TIME, "{name}");
+    }
+}
+
+/// A gRPC call's span: the RPC conventions' attributes, and its status from `grpc-status`
+/// (in the trailers, or in the headers of a trailers-only answer), which HTTP's 200 hides.
+#[test]
+fn grpc_calls_take_their_status_from_grpc_status() {
+    let tp: &[u8] = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let ok = fields(&[(":status", b"200"), ("content-type", b"application/grpc")]);
+    let trailers =
+        |code: &[u8], message: &[u8]| fields(&[("grpc-status", code), ("grpc-message", message)]);
+    // (case, kind, response headers, trailers,
+    //  want: status code, message, rpc.grpc.status_code, error.type)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Fields,
+        Fields,
+        (StatusCode, &'a str, Option<&'a str>, Option<&'a str>),
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "OK",
+            "server",
+            ok.clone(),
+            trailers(b"0", b""),
+            (StatusCode::Unset, "", Some("int:0"), None),
+        ),
+        (
+            "UNAVAILABLE from the server: its fault",
+            "server",
+            ok.clone(),
+            trailers(b"14", b"backend down"),
+            (
+                StatusCode::Error,
+                "backend down",
+                Some("int:14"),
+                Some("UNAVAILABLE"),
+            ),
+        ),
+        (
+            "NOT_FOUND from the server: the caller's",
+            "server",
+            ok.clone(),
+            trailers(b"5", b"no such user"),
+            (StatusCode::Unset, "", Some("int:5"), None),
+        ),
+        (
+            "NOT_FOUND on a client span",
+            "client",
+            ok.clone(),
+            trailers(b"5", b"no such user"),
+            (
+                StatusCode::Error,
+                "no such user",
+                Some("int:5"),
+                Some("NOT_FOUND"),
+            ),
+        ),
+        (
+            "trailers-only: the status in the headers",
+            "server",
+            fields(&[
+                (":status", b"200"),
+                ("content-type", b"application/grpc"),
+                ("grpc-status", b"13"),
+                ("grpc-message", b"boom"),
+            ]),
+            Fields::default(),
+            (StatusCode::Error, "boom", Some("int:13"), Some("INTERNAL")),
+        ),
+        (
+            "an HTTP failure keeps HTTP's rules",
+            "server",
+            fields(&[(":status", b"503")]),
+            Fields::default(),
+            (StatusCode::Error, "upstream_reset", None, Some("503")),
+        ),
+    ];
+    for (name, kind, response, trailers, want) in cases {
+        let config = Config::from_json(
+            format!(r#"{{"export": {{"cluster": "c"}}, "span": {{"kind": "{kind}"}}}}"#).as_bytes(),
+        )
+        .unwrap();
+        let tracer = Tracer::new(&config, &NodeInfo::default());
+        let mut queue = ExportQueue::new(
+            QueueSettings {
+                batch_size: 1,
+                max_spans: 1,
+                when_full: WhenFull::DropNewest,
+                flush_interval_ms: 1000,
+            },
+            Framing::new(&[]),
+        );
+        let outcome = tracer.on_request_headers(
+            fields(&[
+                (":method", b"POST"),
+                (":path", b"/helloworld.Greeter/SayHello"),
+                ("content-type", b"application/grpc"),
+                ("traceparent", tp),
+            ]),
+            &mut RecordedWrites::default(),
+            &mut RandomIds::new(SplitMix64(1)),
+            Some(&mut queue),
+            || REQUEST_TIME,
+        );
+        let mut stream = Stream {
+            response,
+            trailers,
+            flags: 0,
+            now_ns: REQUEST_TIME + 1,
+        };
+        tracer.on_log(&outcome.pending.unwrap(), &mut stream, &mut queue);
+        let out = queue.next_batch(0, true).unwrap();
+        let request = ExportTraceServiceRequest::decode(out.body()).unwrap();
+        let span = &request.resource_spans[0].scope_spans[0].spans[0];
+        let a = attrs(&span.attributes);
+        assert_eq!(
+            (
+                a["rpc.system"].as_str(),
+                a["rpc.service"].as_str(),
+                a["rpc.method"].as_str()
+            ),
+            ("grpc", "helloworld.Greeter", "SayHello"),
+            "{name}"
+        );
+        let status = span.status.clone().unwrap_or_default();
+        let got = (
+            status.code(),
+            status.message.as_str(),
+            a.get("rpc.grpc.status_code").map(String::as_str),
+            a.get("error.type").map(String::as_str),
+        );
+        assert_eq!(got, want, "{name}: {a:#?}");
     }
 }

@@ -38,6 +38,13 @@ impl StreamInfo for Stream<'_> {
             ("content-type", self.0),
         ])
     }
+    fn response_trailers(&mut self) -> Fields {
+        // A gRPC call's status and message (the request's content-type decides): any bytes.
+        Fields::from_pairs([
+            ("grpc-status", self.0.get(12..14).unwrap_or_default()),
+            ("grpc-message", self.0.get(14..40).unwrap_or_default()),
+        ])
+    }
     fn now_ns(&mut self) -> u64 {
         42
     }

@@ -1,7 +1,7 @@
 //! A small app behind the sidecar, as a mesh runs them: for each request it calls the next
 //! service through the sidecar's outbound listener, forwarding the trace context headers the
-//! way instrumented apps (and Istio's docs) do, and answers with the upstream's status and
-//! body. `/healthz` is answered locally, like a real health endpoint.
+//! way instrumented apps (and Istio's docs) do, and answers with the upstream's status,
+//! body, media type and gRPC status headers. `/healthz` is answered locally, like a real health endpoint.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -19,8 +19,10 @@ use tokio::sync::oneshot;
 use crate::client;
 use crate::error::{Context, Result};
 
-/// Headers an app forwards from its inbound request to its outbound calls.
+/// Headers an app forwards from its inbound request to its outbound calls (the trace
+/// context, and `content-type` so that a gRPC call stays one on both hops).
 pub const PROPAGATED: &[&str] = &[
+    "content-type",
     "traceparent",
     "tracestate",
     "x-request-id",
@@ -152,18 +154,21 @@ async fn handle(
     .await;
     let response = match upstream {
         Ok(Ok(r)) => {
-            let content_type = r
-                .headers
-                .iter()
-                .find(|(n, _)| n == "content-type")
-                .and_then(|(_, v)| hyper::header::HeaderValue::from_str(v).ok());
             let mut response = Response::new(Full::new(Bytes::from(r.body)));
             *response.status_mut() =
                 StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_GATEWAY);
-            if let Some(ct) = content_type {
-                response
-                    .headers_mut()
-                    .insert(hyper::header::CONTENT_TYPE, ct);
+            // The upstream's media type, and a gRPC status it answered in its headers.
+            for name in ["content-type", "grpc-status", "grpc-message"] {
+                let value = r
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .and_then(|(_, v)| hyper::header::HeaderValue::from_str(v).ok());
+                if let Some(v) = value {
+                    response
+                        .headers_mut()
+                        .insert(hyper::header::HeaderName::from_static(name), v);
+                }
             }
             response
         }

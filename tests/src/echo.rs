@@ -1,6 +1,6 @@
 //! An echo upstream: answers every request with a JSON object listing the request line and
 //! every header field it received, in order (values as lossy UTF-8); `/status/<code>` answers
-//! with that status.
+//! with that status, `/grpc-status/<code>` as a failing gRPC server (200, `grpc-status`).
 //!
 //! ```json
 //! {"method": "GET", "path": "/x", "headers": [["host", "..."], ["traceparent", "00-..."]]}
@@ -118,6 +118,25 @@ async fn echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallibl
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json"),
     );
+    // `/grpc-status/14` answers as a gRPC server does when it fails at once: HTTP 200 with
+    // the status in the headers (a trailers-only response).
+    if let Some(code) = req
+        .uri()
+        .path()
+        .strip_prefix("/grpc-status/")
+        .and_then(|c| c.parse::<u32>().ok())
+    {
+        let h = response.headers_mut();
+        h.insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/grpc"),
+        );
+        h.insert("grpc-status", hyper::header::HeaderValue::from(code));
+        h.insert(
+            "grpc-message",
+            hyper::header::HeaderValue::from_static("echo%20says%20so"),
+        );
+    }
     Ok(response)
 }
 

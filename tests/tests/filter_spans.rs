@@ -302,6 +302,37 @@ fn two_hops_make_one_trace() {
     );
 }
 
+/// A gRPC call that fails with HTTP 200 (a trailers-only answer, `grpc-status: 14`): both
+/// hops carry the RPC attributes and fail by gRPC's status, which Envoy hands the filter.
+#[test]
+fn a_failed_grpc_call_fails_its_spans() {
+    let mut mesh = start(None);
+    let headers: Vec<(&str, &[u8])> = vec![("content-type", b"application/grpc")];
+    let r = client::send(
+        mesh.inbound,
+        "POST",
+        "/grpc-status/14",
+        "productpage:9080",
+        &headers,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, 200);
+    let spans = mesh
+        .collector
+        .wait_for(WAIT, |s| s.len() >= 2)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for kind in ["SERVER", "CLIENT"] {
+        let s = spans.iter().find(|s| s.kind() == kind).unwrap();
+        let a = s.attributes();
+        assert_eq!(s.status(), "ERROR", "{kind}: {a:#?}");
+        assert_eq!(s.span.status.as_ref().unwrap().message, "echo%20says%20so");
+        assert_eq!(a["rpc.system"], "grpc", "{kind}");
+        assert_eq!(a["rpc.grpc.status_code"], "14", "{kind}");
+        assert_eq!(a["error.type"], "UNAVAILABLE", "{kind}");
+        assert_eq!(a["http.response.status_code"], "200", "{kind}");
+    }
+}
+
 #[test]
 fn header_allow_lists_tags_and_envoy_style_names() {
     let mesh = start(Some(

@@ -18,6 +18,9 @@ struct FakeStream {
     /// The response headers as sent downstream (empty: no response was sent).
     response: Fields,
     response_header_reads: usize,
+    /// The response trailers (gRPC's status).
+    trailers: Fields,
+    trailer_reads: usize,
     clock_reads: usize,
 }
 
@@ -66,6 +69,10 @@ impl StreamInfo for FakeStream {
     fn response_headers(&mut self) -> Fields {
         self.response_header_reads += 1;
         self.response.clone()
+    }
+    fn response_trailers(&mut self) -> Fields {
+        self.trailer_reads += 1;
+        self.trailers.clone()
     }
     fn now_ns(&mut self) -> u64 {
         self.clock_reads += 1;
@@ -146,6 +153,7 @@ impl Run {
             self.stream.reads.len(),
             1 + self.writes.0.len()
                 + self.stream.response_header_reads
+                + self.stream.trailer_reads
                 + self.stream.clock_reads
                 + self.start_clock_reads,
         )
@@ -278,6 +286,13 @@ fn host_calls_per_request() {
             head,
             FakeStream::new(1, 200, 0),
             (6, 5),
+        ),
+        (
+            "a gRPC call: its trailers read for grpc-status",
+            exporting.clone(),
+            request(&[("traceparent", TP), ("content-type", "application/grpc")]),
+            FakeStream::new(1, 200, 0),
+            (6, 6),
         ),
         (
             "dropped by a rule: the map read only",
