@@ -299,12 +299,11 @@ impl Tracer {
         };
         // gRPC's status is in the trailers, or in the headers of a trailers-only answer: one
         // more map read, for gRPC calls only.
-        let grpc_trailers = is_grpc(&pending.request).then(|| stream.response_trailers());
+        let grpc = is_grpc(&pending.request);
+        let grpc_trailers = grpc.then(|| stream.response_trailers());
         let grpc_field = |name: &str| {
-            grpc_trailers
-                .as_ref()
-                .and_then(|t| t.first(name))
-                .or_else(|| grpc_trailers.as_ref().and(response.first(name)))
+            let trailers = grpc_trailers.as_ref()?;
+            trailers.first(name).or_else(|| response.first(name))
         };
         let grpc_status = grpc_field("grpc-status")
             .and_then(parse_decimal)
@@ -332,6 +331,7 @@ impl Tracer {
             upstream_address: upstream.as_deref(),
             cluster: cluster.as_deref(),
             response_headers,
+            grpc,
             grpc_status,
             grpc_message,
         };

@@ -290,9 +290,20 @@ fn host_calls_per_request() {
         (
             "a gRPC call: its trailers read for grpc-status",
             exporting.clone(),
-            request(&[("traceparent", TP), ("content-type", "application/grpc")]),
+            post(&[
+                ("traceparent", TP),
+                ("content-type", "application/grpc"),
+                ("content-length", "5"),
+            ]),
             FakeStream::new(1, 200, 0),
             (6, 6),
+        ),
+        (
+            "a GET with a gRPC content type is no gRPC call",
+            exporting.clone(),
+            request(&[("traceparent", TP), ("content-type", "application/grpc")]),
+            FakeStream::new(1, 200, 0),
+            (6, 5),
         ),
         (
             "dropped by a rule: the map read only",
