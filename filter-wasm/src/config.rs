@@ -346,6 +346,9 @@ impl Config {
                 }
             }
         }
+        for (i, m) in self.span.known_methods.iter().flatten().enumerate() {
+            check_method(&format!("span.known_methods[{i}]"), m)?;
+        }
         for key in self.span.tags.keys() {
             if key.is_empty() {
                 return Err(ConfigError::new(
@@ -390,19 +393,7 @@ impl Config {
             }
         }
         for (i, m) in self.drop.methods.iter().enumerate() {
-            if m.is_empty()
-                || !m
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
-            {
-                return Err(ConfigError::new(
-                    &format!("drop.methods[{i}]"),
-                    format!(
-                        "methods are case-sensitive uppercase tokens such as OPTIONS, got {}",
-                        quoted(m)
-                    ),
-                ));
-            }
+            check_method(&format!("drop.methods[{i}]"), m)?;
         }
         for (field, list) in [
             ("drop.user_agents", &self.drop.user_agents),
@@ -586,6 +577,25 @@ fn check_header_name(field: &str, name: &str) -> Result<(), ConfigError> {
             format!("{} is not a lowercase header name", quoted(name)),
         ))
     }
+}
+
+/// An HTTP method as configured: methods are case-sensitive, and the ones worth naming are
+/// uppercase tokens.
+fn check_method(field: &str, m: &str) -> Result<(), ConfigError> {
+    if m.is_empty()
+        || !m
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
+    {
+        return Err(ConfigError::new(
+            field,
+            format!(
+                "methods are case-sensitive uppercase tokens such as OPTIONS, got {}",
+                quoted(m)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

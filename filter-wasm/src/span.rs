@@ -67,6 +67,8 @@ pub struct SpanOptions {
     pub response_headers: AllowList,
     /// Literal attributes.
     pub tags: Vec<(String, String)>,
+    /// `span.known_methods`, when set.
+    pub known_methods: Option<Vec<String>>,
 }
 
 impl SpanOptions {
@@ -83,6 +85,7 @@ impl SpanOptions {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            known_methods: config.known_methods.clone(),
         }
     }
 }
@@ -273,6 +276,17 @@ fn known_method(method: &[u8]) -> Option<&'static str> {
         .find(|m| m.as_bytes() == method)
 }
 
+/// The method as recorded: from `span.known_methods` when configured, else the conventions'.
+fn recorded_method<'o>(method: &[u8], custom: Option<&'o [String]>) -> Option<&'o str> {
+    match custom {
+        None => known_method(method),
+        Some(list) => list
+            .iter()
+            .map(String::as_str)
+            .find(|m| m.as_bytes() == method),
+    }
+}
+
 /// Writes the response flags as Envoy prints them (`UF,URX`) into `out`.
 fn flags_text(flags: u64, out: &mut String) {
     for (i, name) in RESPONSE_FLAGS.iter().enumerate() {
@@ -312,7 +326,7 @@ pub fn encode_span(
     let request = exchange.request.unwrap_or(&empty);
     let kind = exchange.kind.unwrap_or(SpanKind::Server);
     let raw_method = request.first(":method").unwrap_or(b"GET");
-    let method = known_method(raw_method);
+    let method = recorded_method(raw_method, options.known_methods.as_deref());
     let raw_path = request.first(":path").unwrap_or(b"/");
     let path = strip_query(raw_path);
     let query = raw_path

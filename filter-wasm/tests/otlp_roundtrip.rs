@@ -404,6 +404,38 @@ fn client_address_caller_faults_and_status_descriptions() {
     );
 }
 
+/// `span.known_methods` replaces the conventions' list: a WebDAV method is named, a method
+/// left out becomes `_OTHER`.
+#[test]
+fn configured_methods_are_recorded_as_they_are() {
+    let config = Config::from_json(
+        br#"{"export": {"cluster": "c"}, "span": {"known_methods": ["GET", "PROPFIND"]}}"#,
+    )
+    .unwrap();
+    let options = SpanOptions::new(&config.span);
+    for (method, name, recorded, original) in [
+        (&b"PROPFIND"[..], "PROPFIND", "PROPFIND", None),
+        (b"POST", "HTTP", "_OTHER", Some("POST")),
+    ] {
+        let req = fields(&[(":method", method), (":path", b"/d")]);
+        let s = one_span(
+            &Exchange {
+                request: Some(&req),
+                status: 207,
+                ..Exchange::default()
+            },
+            &options,
+        );
+        let a = attrs(&s.attributes);
+        assert_eq!(s.name, name);
+        assert_eq!(a["http.request.method"], recorded);
+        assert_eq!(
+            a.get("http.request.method_original").map(String::as_str),
+            original
+        );
+    }
+}
+
 #[test]
 fn envoy_names_query_and_the_official_example_resource() {
     let config = Config::from_json(

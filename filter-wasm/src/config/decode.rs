@@ -248,6 +248,7 @@ fn span(value: &Json, path: &str, s: &mut SpanConfig) -> Result<(), ConfigError>
         "request_headers",
         "response_headers",
         "tags",
+        "known_methods",
     ];
     for (key, v) in object(value, path, &known)? {
         let here = join(path, key);
@@ -274,6 +275,7 @@ fn span(value: &Json, path: &str, s: &mut SpanConfig) -> Result<(), ConfigError>
             "routes" => s.routes = strings(v, &here)?,
             "request_headers" => s.request_headers = strings(v, &here)?,
             "response_headers" => s.response_headers = strings(v, &here)?,
+            "known_methods" => s.known_methods = Some(strings(v, &here)?),
             _ => s.tags = string_map(v, &here)?,
         }
     }

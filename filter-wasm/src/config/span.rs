@@ -35,6 +35,12 @@ pub struct SpanConfig {
     /// Literal attributes added to every span (`{"team": "payments"}`).
     /// Default: none.
     pub tags: BTreeMap<String, String>,
+    /// The methods recorded as they are; others become `_OTHER` (with
+    /// `http.request.method_original`). Replaces the conventions' list, as their
+    /// `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` does (WebDAV's `PROPFIND`, …).
+    /// Default: the conventions' list (`GET`, `HEAD`, `POST`, `PUT`, `DELETE`, `CONNECT`,
+    /// `OPTIONS`, `TRACE`, `PATCH`, `QUERY`).
+    pub known_methods: Option<Vec<String>>,
 }
 
 /// `span.kind`.

@@ -55,6 +55,7 @@ fn full_configuration() {
             tags: [("team", "payments"), ("tier", "gold")]
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .into(),
+            known_methods: None,
         },
         drop: DropConfig {
             paths: vec![
@@ -342,6 +343,10 @@ fn other_refusals() {
         (
             r#"{"export": {"cluster": "c"}, "drop": {"user_agents": [""]}}"#,
             "drop.user_agents[0]: must not be empty (use \"*\" to match everything)",
+        ),
+        (
+            r#"{"export": {"cluster": "c"}, "span": {"known_methods": ["GET", "propfind"]}}"#,
+            "span.known_methods[1]: methods are case-sensitive uppercase tokens such as OPTIONS, got \"propfind\"",
         ),
         (
             r#"{"export": {"cluster": "c"}, "span": {"tags": {"team": "a", "http.route": "/x"}}}"#,

@@ -59,6 +59,20 @@ fn protocol_versions() {
 }
 
 #[test]
+fn known_methods_can_be_replaced() {
+    let webdav = ["GET".to_owned(), "PROPFIND".to_owned()];
+    assert_eq!(
+        recorded_method(b"PROPFIND", Some(&webdav)),
+        Some("PROPFIND")
+    );
+    assert_eq!(recorded_method(b"GET", Some(&webdav)), Some("GET"));
+    // The list replaces the conventions' one, as their environment variable does.
+    assert_eq!(recorded_method(b"POST", Some(&webdav)), None);
+    assert_eq!(recorded_method(b"POST", None), Some("POST"));
+    assert_eq!(recorded_method(b"PROPFIND", None), None);
+}
+
+#[test]
 fn unknown_methods_are_other() {
     assert_eq!(known_method(b"GET"), Some("GET"));
     assert_eq!(known_method(b"get"), None);
