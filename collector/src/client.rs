@@ -17,6 +17,8 @@ pub struct ClientInfo {
     /// Request metadata (HTTP headers / gRPC metadata, keys lowercase), only when the
     /// receiver has `include_metadata: true`.
     pub metadata: Vec<(String, String)>,
+    /// What the receiver's authenticator said of the client (`auth.<name>`).
+    pub auth: crate::extension::auth::AuthData,
 }
 
 impl ClientInfo {
@@ -34,6 +36,7 @@ impl ClientInfo {
     /// has `include_metadata: true`.
     pub fn from_http(addr: Option<IpAddr>, headers: Option<&http::HeaderMap>) -> Self {
         Self {
+            auth: Default::default(),
             address: addr,
             metadata: headers.map_or_else(Vec::new, |h| {
                 h.iter()
@@ -66,6 +69,7 @@ mod tests {
     async fn visible_inside_the_scope_only() {
         assert_eq!(current(), None);
         let info = Arc::new(ClientInfo {
+            auth: Default::default(),
             address: Some("10.1.2.3".parse().unwrap()),
             metadata: vec![
                 ("x-tenant".into(), "a".into()),

@@ -160,6 +160,10 @@ receivers:
         endpoint: 127.0.0.1:0
         auth:
           authenticator: basicauth
+processors:
+  attributes:
+    actions:
+      - {{key: tenant, from_context: auth.username, action: insert}}
 exporters:
   file:
     path: {{dir}}/out.jsonl
@@ -174,6 +178,7 @@ service:
   pipelines:
     traces:
       receivers: [otlp]
+      processors: [attributes]
       exporters: [file]
 {TEST_TELEMETRY}"#,
             htpasswd.display()
@@ -267,6 +272,33 @@ service:
     for secret in ["tok-7f3a9c", "pa55-word", "dG9rLTdmM2E5Yzp4"] {
         assert!(!logs.contains(secret), "{secret} in the logs");
     }
+    // basicauth passes the user on: `from_context: auth.username` tags the gRPC span with
+    // it; the bearer token's span (HTTP) has no user.
+    let out = c.dir.path("out.jsonl");
+    let text = eventually("both spans in the file", || {
+        let t = std::fs::read_to_string(&out).ok()?;
+        (t.lines().count() >= 2).then_some(t)
+    });
+    let tenants: Vec<Option<String>> = text
+        .lines()
+        .flat_map(|l| {
+            let req: serde_json::Value = serde_json::from_str(l).unwrap();
+            let spans = req["resourceSpans"][0]["scopeSpans"][0]["spans"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            spans.into_iter().map(|s| {
+                s["attributes"].as_array().and_then(|a| {
+                    a.iter()
+                        .find(|kv| kv["key"] == "tenant")
+                        .and_then(|kv| kv["value"]["stringValue"].as_str().map(str::to_owned))
+                })
+            })
+        })
+        .collect();
+    assert_eq!(tenants.len(), 2, "{text}");
+    assert!(tenants.contains(&Some("envoy".to_owned())), "{text}");
+    assert!(tenants.contains(&None), "{text}");
 }
 
 #[test]

@@ -384,8 +384,8 @@ fn context_value(c: &ClientInfo, key: &str) -> Option<String> {
         // As `clientutil.Address`: an unknown address is "", and the key is still set.
         return Some(c.address.map(|a| a.to_string()).unwrap_or_default());
     }
-    if key.starts_with("auth.") {
-        return None;
+    if let Some(name) = key.strip_prefix("auth.") {
+        return c.auth.get(name).map(str::to_owned);
     }
     let md = key.strip_prefix("metadata.").unwrap_or(key);
     let values: Vec<&str> = c.metadata_values(md).collect();

@@ -233,8 +233,13 @@ struct ZipkinReceiver {
 impl Shared {
     /// Checks the request's credentials when the receiver has an authenticator; counts and
     /// logs (at debug, without the credentials) a refusal.
-    fn authenticate(&self, headers: &http::HeaderMap) -> Result<(), String> {
-        let Some(a) = &self.auth else { return Ok(()) };
+    fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<crate::extension::auth::AuthData, String> {
+        let Some(a) = &self.auth else {
+            return Ok(Default::default());
+        };
         a.authenticate(headers).map_err(|e| {
             self.unauthenticated.add(1);
             tracing::debug!(component = %self.label, reason = %e, "unauthenticated request refused");
@@ -303,9 +308,10 @@ fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
 
 async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
     // Before anything else: an unauthenticated client learns nothing, and its body is not read.
-    if let Err(e) = shared.authenticate(req.headers()) {
-        return reply(StatusCode::UNAUTHORIZED, format!("{e}\n"));
-    }
+    let auth = match shared.authenticate(req.headers()) {
+        Ok(auth) => auth,
+        Err(e) => return reply(StatusCode::UNAUTHORIZED, format!("{e}\n")),
+    };
     match req.uri().path() {
         "/api/v2/spans" => {}
         "/api/v1/spans" => {
@@ -350,10 +356,13 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
             Err(m) => return reply(StatusCode::BAD_REQUEST, format!("{m}\n")),
         };
     let max = net::max_request_body_bytes(shared.cfg.max_request_body_size);
-    let info = Arc::new(ClientInfo::from_http(
-        req.extensions().get::<RemoteAddr>().map(|a| a.0.ip()),
-        shared.cfg.include_metadata.then(|| req.headers()),
-    ));
+    let info = Arc::new(ClientInfo {
+        auth,
+        ..ClientInfo::from_http(
+            req.extensions().get::<RemoteAddr>().map(|a| a.0.ip()),
+            shared.cfg.include_metadata.then(|| req.headers()),
+        )
+    });
     let collect = Limited::new(req.into_body(), max).collect();
     let collected = match shared.cfg.read_timeout.filter(|d| !d.is_zero()) {
         None => collect.await,

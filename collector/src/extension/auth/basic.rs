@@ -2,7 +2,7 @@
 //! entries) checks `Authorization: Basic ...`; client side: `client_auth` sends it.
 
 use super::htpasswd::{self, Entry};
-use super::{AuthError, ClientAuthenticator, ServerAuthenticator, sensitive_value};
+use super::{AuthData, AuthError, ClientAuthenticator, ServerAuthenticator, sensitive_value};
 use crate::component::{ComponentError, Context, Extension, ExtensionConfig, Validate};
 use crate::config::{ConfigError, Secret};
 use crate::pipeline::BoxFuture;
@@ -121,7 +121,7 @@ pub struct BasicServer {
 }
 
 impl ServerAuthenticator for BasicServer {
-    fn authenticate(&self, headers: &HeaderMap) -> Result<(), AuthError> {
+    fn authenticate(&self, headers: &HeaderMap) -> Result<AuthData, AuthError> {
         let v = headers
             .get(header::AUTHORIZATION)
             .ok_or(AuthError("missing authorization header"))?;
@@ -149,8 +149,10 @@ impl ServerAuthenticator for BasicServer {
             .verified
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The Collector's basicauth passes the user on (`from_context: auth.username`).
+        let data = AuthData(vec![("username", user.to_owned())]);
         if cache.contains(&key) {
-            return Ok(());
+            return Ok(data);
         }
         drop(cache);
         let ok = self
@@ -169,7 +171,7 @@ impl ServerAuthenticator for BasicServer {
             cache.clear();
         }
         cache.insert(key);
-        Ok(())
+        Ok(data)
     }
 }
 
@@ -227,12 +229,14 @@ mod tests {
             .unwrap(),
             verified: Mutex::new(HashSet::new()),
         };
-        assert_eq!(s.authenticate(&basic("alice", "wonder")), Ok(()));
+        let user = |name: &str| Ok(AuthData(vec![("username", name.to_owned())]));
+        // The user is passed on, as the Collector's basicauth does (`auth.username`).
+        assert_eq!(s.authenticate(&basic("alice", "wonder")), user("alice"));
         // Cached the second time; still checked per password.
-        assert_eq!(s.authenticate(&basic("alice", "wonder")), Ok(()));
+        assert_eq!(s.authenticate(&basic("alice", "wonder")), user("alice"));
         assert!(s.authenticate(&basic("alice", "wonderx")).is_err());
         assert!(s.authenticate(&basic("bob", "wonder")).is_err());
-        assert_eq!(s.authenticate(&basic("bob", "plain")), Ok(()));
+        assert_eq!(s.authenticate(&basic("bob", "plain")), user("bob"));
         assert!(s.authenticate(&basic("carol", "plain")).is_err());
         assert_eq!(
             s.authenticate(&HeaderMap::new()),
@@ -257,6 +261,6 @@ mod tests {
         for (k, v) in c.headers().unwrap() {
             h.insert(k, v);
         }
-        assert_eq!(s.authenticate(&h), Ok(()));
+        assert_eq!(s.authenticate(&h), user("bob"));
     }
 }

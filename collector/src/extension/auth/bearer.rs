@@ -2,7 +2,7 @@
 //! from the config or from a file (one token per line, re-read when the file changes, e.g.
 //! a rotated Kubernetes Secret).
 
-use super::{AuthError, ClientAuthenticator, ServerAuthenticator, sensitive_value};
+use super::{AuthData, AuthError, ClientAuthenticator, ServerAuthenticator, sensitive_value};
 use crate::component::{ComponentError, Context, Extension, ExtensionConfig, Validate};
 use crate::config::secret::constant_time_eq;
 use crate::config::{ConfigError, Secret};
@@ -173,7 +173,7 @@ impl BearerAuth {
 }
 
 impl ServerAuthenticator for BearerAuth {
-    fn authenticate(&self, headers: &HeaderMap) -> Result<(), AuthError> {
+    fn authenticate(&self, headers: &HeaderMap) -> Result<AuthData, AuthError> {
         let got = headers
             .get(&self.header)
             .ok_or(AuthError("missing authorization header"))?
@@ -187,7 +187,7 @@ impl ServerAuthenticator for BearerAuth {
             ok |= constant_time_eq(got, self.expected(t).as_bytes());
         }
         if ok {
-            Ok(())
+            Ok(AuthData::default())
         } else {
             Err(AuthError("invalid bearer token"))
         }
@@ -254,8 +254,14 @@ mod tests {
     #[test]
     fn server_side() {
         let a = auth("Bearer", &["s3cret", "other"]);
-        assert_eq!(a.authenticate(&hdr("Bearer s3cret")), Ok(()));
-        assert_eq!(a.authenticate(&hdr("Bearer other")), Ok(()));
+        assert_eq!(
+            a.authenticate(&hdr("Bearer s3cret")),
+            Ok(AuthData::default())
+        );
+        assert_eq!(
+            a.authenticate(&hdr("Bearer other")),
+            Ok(AuthData::default())
+        );
         for bad in [
             "Bearer s3cre",
             "bearer s3cret",
@@ -273,7 +279,10 @@ mod tests {
             a.authenticate(&HeaderMap::new()),
             Err(AuthError("missing authorization header"))
         );
-        assert_eq!(auth("", &["raw"]).authenticate(&hdr("raw")), Ok(()));
+        assert_eq!(
+            auth("", &["raw"]).authenticate(&hdr("raw")),
+            Ok(AuthData::default())
+        );
     }
 
     #[test]
@@ -295,7 +304,7 @@ mod tests {
         };
         let mut h = HeaderMap::new();
         h.insert("x-token", "second".parse().unwrap());
-        assert_eq!(a.authenticate(&h), Ok(()));
+        assert_eq!(a.authenticate(&h), Ok(AuthData::default()));
         assert_eq!(a.headers().unwrap()[0].1, "first");
         std::fs::remove_file(&path).unwrap();
     }

@@ -16,10 +16,26 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 #[error("{0}")]
 pub struct AuthError(pub &'static str);
 
+/// What an authenticator learnt about the client, for `from_context: auth.<name>` (the
+/// Collector's `client.AuthData`): `basicauth` gives `username`; `bearertokenauth` nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthData(pub Vec<(&'static str, String)>);
+
+impl AuthData {
+    /// The attribute `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// Checks incoming requests (receivers).
 pub trait ServerAuthenticator: Send + Sync {
-    /// Accepts or refuses a request by its headers (gRPC metadata are HTTP/2 headers).
-    fn authenticate(&self, headers: &HeaderMap) -> Result<(), AuthError>;
+    /// Accepts or refuses a request by its headers (gRPC metadata are HTTP/2 headers); what
+    /// it accepts, it describes.
+    fn authenticate(&self, headers: &HeaderMap) -> Result<AuthData, AuthError>;
 }
 
 /// Adds credentials to outgoing requests (exporters).

@@ -78,6 +78,7 @@ fn context_values_follow_the_collectors_lookup() {
     let c = ClientInfo {
         address: Some("2001:db8::1".parse().unwrap()),
         metadata: vec![("authorization".into(), "Bearer x".into())],
+        auth: crate::extension::auth::AuthData(vec![("username", "envoy".into())]),
     };
     assert_eq!(
         context_value(&c, "client.address").as_deref(),
@@ -92,6 +93,8 @@ fn context_values_follow_the_collectors_lookup() {
         Some("Bearer x")
     );
     assert_eq!(context_value(&c, "auth.subject"), None);
+    // What the authenticator passed on (basicauth: the user).
+    assert_eq!(context_value(&c, "auth.username").as_deref(), Some("envoy"));
     // No address known: the Collector still sets the key, to "".
     assert_eq!(
         context_value(&ClientInfo::default(), "client.address").as_deref(),

@@ -214,6 +214,7 @@ async fn from_context_reads_the_client() {
             ("x-tenant".into(), "a".into()),
             ("x-tenant".into(), "b".into()),
         ],
+        auth: Default::default(),
     });
     crate::client::scope(
         info,

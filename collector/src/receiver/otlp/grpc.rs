@@ -116,6 +116,11 @@ impl<S: SignalService> tonic::codegen::Service<Request<Bytes>> for Unary<S> {
         let shared = self.shared.clone();
         Box::pin(async move {
             let client = Arc::new(crate::client::ClientInfo {
+                auth: req
+                    .extensions()
+                    .get::<crate::extension::auth::AuthData>()
+                    .cloned()
+                    .unwrap_or_default(),
                 address: req.remote_addr().map(|a| a.ip()),
                 metadata: if shared.include_metadata {
                     req.metadata()
@@ -155,8 +160,13 @@ impl<S: SignalService> tonic::codegen::Service<http::Request<tonic::body::Body>>
         let shared = self.shared.clone();
         let max = self.max_recv;
         Box::pin(async move {
-            if let Err(e) = shared.authenticate(req.headers()) {
-                return Ok(Status::unauthenticated(e.to_string()).into_http());
+            let mut req = req;
+            match shared.authenticate(req.headers()) {
+                // Handed to the call with the request (tonic keeps the extensions).
+                Ok(auth) => {
+                    req.extensions_mut().insert(auth);
+                }
+                Err(e) => return Ok(Status::unauthenticated(e.to_string()).into_http()),
             }
             if req.uri().path() != export_path(S::SIGNAL) {
                 return Ok(

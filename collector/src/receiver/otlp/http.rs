@@ -130,12 +130,15 @@ async fn handle(
     let enc = Encoding::of(req.headers());
     // Before anything else: an unauthenticated client learns nothing, and its body is not read.
     // The refusal is a Status in the request's encoding, as every OTLP/HTTP error is.
-    if let Err(e) = shared.authenticate(req.headers()) {
-        return match enc {
-            Ok(enc) => respond(enc, StatusCode::UNAUTHORIZED, Some(&e.to_string())),
-            Err(_) => net::text(StatusCode::UNAUTHORIZED, format!("{e}\n")),
-        };
-    }
+    let auth = match shared.authenticate(req.headers()) {
+        Ok(auth) => auth,
+        Err(e) => {
+            return match enc {
+                Ok(enc) => respond(enc, StatusCode::UNAUTHORIZED, Some(&e.to_string())),
+                Err(_) => net::text(StatusCode::UNAUTHORIZED, format!("{e}\n")),
+            };
+        }
+    };
     let path = req.uri().path();
     let signal = if path == routes.traces {
         Signal::Traces
@@ -175,10 +178,13 @@ async fn handle(
             );
         }
     };
-    let client = std::sync::Arc::new(crate::client::ClientInfo::from_http(
-        req.extensions().get::<net::RemoteAddr>().map(|a| a.0.ip()),
-        shared.include_metadata.then(|| req.headers()),
-    ));
+    let client = std::sync::Arc::new(crate::client::ClientInfo {
+        auth,
+        ..crate::client::ClientInfo::from_http(
+            req.extensions().get::<net::RemoteAddr>().map(|a| a.0.ip()),
+            shared.include_metadata.then(|| req.headers()),
+        )
+    });
     let encoding = match net::content_encoding(req.headers(), routes.compression.as_deref()) {
         Ok(e) => e,
         Err(m) => return respond(enc, StatusCode::BAD_REQUEST, Some(&m)),

@@ -458,8 +458,13 @@ enum RequestError {
 impl Shared {
     /// Checks the request's credentials when the receiver has an authenticator; counts and
     /// logs (at debug, without the credentials) a refusal.
-    fn authenticate(&self, headers: &::http::HeaderMap) -> Result<(), AuthError> {
-        let Some(a) = &self.auth else { return Ok(()) };
+    fn authenticate(
+        &self,
+        headers: &::http::HeaderMap,
+    ) -> Result<crate::extension::auth::AuthData, AuthError> {
+        let Some(a) = &self.auth else {
+            return Ok(Default::default());
+        };
         a.authenticate(headers).inspect_err(|e| {
             self.metrics.unauthenticated.add(1);
             tracing::debug!(component = %self.label, reason = %e, "unauthenticated request refused");
