@@ -121,6 +121,6 @@ pub use context::{
     AnyValue, AttributeList, AttributeMap, ContextKind, SpanContext, SpanEventContext,
 };
 pub use error::{ErrorKind, EvalError, ParseError};
-pub use functions::supported_converters;
+pub use functions::{go_float_to_int, parse_go_float, supported_converters};
 pub use parser::{MAX_CONDITION_LEN, MAX_DEPTH, parse as parse_ast};
 pub use regex_go::compile as compile_go_regex;

@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use meshtrace_ottl::{go_float_to_int, parse_go_float};
 use regex::Regex;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -480,33 +481,6 @@ fn extract_from<'a>(
             }
         }
     }
-}
-
-/// Go's `int64(f)` on amd64: truncation; NaN and out-of-range give the minimum.
-fn go_float_to_int(d: f64) -> i64 {
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if d.is_nan() || !(-LIMIT..LIMIT).contains(&d) {
-        i64::MIN
-    } else {
-        d as i64
-    }
-}
-
-/// `strconv.ParseFloat(s, 64)` for decimal, exponent and `inf`/`nan` forms.
-fn parse_go_float(s: &str) -> Option<f64> {
-    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let lower = body.to_ascii_lowercase();
-    if matches!(lower.as_str(), "inf" | "infinity" | "nan") {
-        return s.parse().ok();
-    }
-    if body.is_empty()
-        || !body
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
-    {
-        return None;
-    }
-    s.parse().ok()
 }
 
 /// pcommon's `Value.AsString()` for a double.

@@ -150,7 +150,7 @@ pub(crate) fn bytes_like<'a, M: AttributeMap<'a>>(
 }
 
 /// Go's `int64(f)`: truncation toward zero; out-of-range and NaN give the minimum int64 on amd64.
-pub(crate) fn go_float_to_int(d: f64) -> i64 {
+pub fn go_float_to_int(d: f64) -> i64 {
     // 2^63 is exactly representable; every float in [-2^63, 2^63) converts.
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
     if d.is_nan() || !(-LIMIT..LIMIT).contains(&d) {
@@ -161,7 +161,8 @@ pub(crate) fn go_float_to_int(d: f64) -> i64 {
 }
 
 /// `strconv.ParseFloat(s, 64)` for the forms telemetry contains: decimal, exponent, `inf`, `nan`.
-pub(crate) fn parse_go_float(s: &str) -> Option<f64> {
+/// A number too large for a double is an error in Go (`ErrRange`), not an infinity.
+pub fn parse_go_float(s: &str) -> Option<f64> {
     let body = s.strip_prefix(['+', '-']).unwrap_or(s);
     let lower = body.to_ascii_lowercase();
     if matches!(lower.as_str(), "inf" | "infinity" | "nan") {
@@ -175,7 +176,7 @@ pub(crate) fn parse_go_float(s: &str) -> Option<f64> {
     {
         return None;
     }
-    s.parse().ok()
+    s.parse::<f64>().ok().filter(|d| d.is_finite())
 }
 
 /// `strconv.ParseBool`.
@@ -222,6 +223,13 @@ mod tests {
             Some(25.0)
         );
         assert!(float_like(V::Str(Cow::Borrowed("abc")), "t").is_err());
+        // Too large for a double: an error in Go (ErrRange), so `Double("1e400") > 100` is
+        // an evaluation error, not true.
+        assert!(float_like(V::Str(Cow::Borrowed("1e400")), "t").is_err());
+        assert_eq!(
+            float_like(V::Str(Cow::Borrowed("-Inf")), "t").unwrap(),
+            Some(f64::NEG_INFINITY)
+        );
         assert_eq!(
             bool_like(V::Str(Cow::Borrowed("T")), "t").unwrap(),
             Some(true)

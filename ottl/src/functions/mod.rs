@@ -11,6 +11,7 @@ mod collections;
 mod convert;
 mod format;
 mod getters;
+pub use getters::{go_float_to_int, parse_go_float};
 mod hash;
 pub(crate) mod json;
 mod net;

@@ -57,6 +57,9 @@ fn numbers_parse_as_go_parses_them() {
     assert_eq!(parse_go_float("1_0"), None);
     assert_eq!(parse_go_float(" 1"), None);
     assert_eq!(parse_go_float(""), None);
+    // Too large for a double: Go's ErrRange, and `convert` leaves the string.
+    assert_eq!(parse_go_float("1e400"), None);
+    assert_eq!(parse_go_float("-1e400"), None);
     assert_eq!(go_float_to_int(2.9), 2);
     assert_eq!(go_float_to_int(-2.9), -2);
     assert_eq!(go_float_to_int(f64::NAN), i64::MIN);
