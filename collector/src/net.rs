@@ -332,6 +332,22 @@ pub fn text(status: http::StatusCode, body: impl Into<Bytes>) -> Response<Full<B
     r
 }
 
+/// A request's media type: its `Content-Type` without parameters, lowercase (`""` when
+/// absent).
+pub fn media_type(headers: &http::HeaderMap) -> String {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
 /// The `Content-Encoding` of a request to an HTTP receiver, or why it is refused (400, as the
 /// Collector answers an encoding it does not know). `allowed` is the receiver's
 /// `compression_algorithms` (default: every encoding); an unencoded body is always accepted.

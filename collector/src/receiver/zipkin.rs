@@ -331,18 +331,7 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return r;
     }
-    let media = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let media = net::media_type(req.headers());
     // JSON unless protobuf is declared, as the Collector's receiver decides.
     let (format, counters) = if media == "application/x-protobuf" || media == "application/protobuf"
     {

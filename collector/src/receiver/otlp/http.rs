@@ -24,17 +24,7 @@ enum Encoding {
 impl Encoding {
     /// The request's encoding from its `Content-Type` (parameters and case ignored).
     fn of(headers: &http::HeaderMap) -> Result<Encoding, String> {
-        let ctype = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
+        let ctype = net::media_type(headers);
         match ctype.as_str() {
             "application/x-protobuf" => Ok(Encoding::Proto("application/x-protobuf")),
             "application/protobuf" => Ok(Encoding::Proto("application/protobuf")),
