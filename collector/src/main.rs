@@ -31,7 +31,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Checks the configuration and exits: 0 when valid, 1 with every problem otherwise.
+    /// Checks the configuration and exits: 0 when valid, 1 otherwise, naming each problem (within one component's section, the first)
     Validate,
     /// Lists the supported receivers, processors, exporters and extensions.
     Components,
