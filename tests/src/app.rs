@@ -1,7 +1,8 @@
 //! A small app behind the sidecar, as a mesh runs them: for each request it calls the next
-//! service through the sidecar's outbound listener, forwarding the trace context headers the
-//! way instrumented apps (and Istio's docs) do, and answers with the upstream's status,
-//! body, media type and gRPC status headers. `/healthz` is answered locally, like a real health endpoint.
+//! service through the sidecar's outbound listener with the same method, forwarding the
+//! trace context headers the way instrumented apps (and Istio's docs) do, and answers with
+//! the upstream's status, body, media type and gRPC status headers. `/healthz` is answered
+//! locally, like a real health endpoint.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -135,6 +136,7 @@ async fn handle(
     if req.uri().path() == "/healthz" {
         return Ok(Response::new(Full::new(Bytes::from_static(b"ok"))));
     }
+    let method = req.method().as_str().to_owned();
     let forwarded: Vec<(String, Vec<u8>)> = PROPAGATED
         .iter()
         .flat_map(|name| {
@@ -149,7 +151,7 @@ async fn handle(
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_slice()))
             .collect();
-        client::send(outbound, "GET", &path, UPSTREAM_HOST, &headers)
+        client::send(outbound, &method, &path, UPSTREAM_HOST, &headers)
     })
     .await;
     let response = match upstream {
