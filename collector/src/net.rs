@@ -348,12 +348,31 @@ pub fn media_type(headers: &http::HeaderMap) -> String {
         .unwrap_or_default()
 }
 
+/// A receiver's `compression_algorithms`, read once when it starts: the encodings it takes
+/// besides none, and the list as written for messages.
+#[derive(Debug, Clone)]
+pub struct AllowedEncodings {
+    encodings: Vec<crate::otlp::encoding::ContentEncoding>,
+    written: String,
+}
+
+impl AllowedEncodings {
+    /// From the (validated) setting; `None` when unset (every encoding).
+    pub fn new(list: Option<&[String]>) -> Option<Self> {
+        use crate::otlp::encoding::ContentEncoding;
+        list.map(|l| AllowedEncodings {
+            encodings: l.iter().filter_map(|a| ContentEncoding::parse(a)).collect(),
+            written: l.join(", "),
+        })
+    }
+}
+
 /// The `Content-Encoding` of a request to an HTTP receiver, or why it is refused (400, as the
 /// Collector answers an encoding it does not know). `allowed` is the receiver's
 /// `compression_algorithms` (default: every encoding); an unencoded body is always accepted.
 pub fn content_encoding(
     headers: &http::HeaderMap,
-    allowed: Option<&[String]>,
+    allowed: Option<&AllowedEncodings>,
 ) -> Result<crate::otlp::encoding::ContentEncoding, String> {
     use crate::otlp::encoding::{ContentEncoding, SUPPORTED};
     let value = match headers.get(http::header::CONTENT_ENCODING) {
@@ -364,15 +383,10 @@ pub fn content_encoding(
         format!("unsupported Content-Encoding {value:?} (supported: {SUPPORTED})")
     })?;
     match allowed {
-        Some(list)
-            if encoding != ContentEncoding::Identity
-                && !list
-                    .iter()
-                    .any(|a| ContentEncoding::parse(a) == Some(encoding)) =>
-        {
+        Some(a) if encoding != ContentEncoding::Identity && !a.encodings.contains(&encoding) => {
             Err(format!(
                 "Content-Encoding {value:?} is not enabled (compression_algorithms: [{}])",
-                list.join(", ")
+                a.written
             ))
         }
         _ => Ok(encoding),
@@ -455,8 +469,9 @@ mod tests {
         ];
         for (value, allowed, want) in cases {
             let h = value.map(headers).unwrap_or_default();
+            let allowed = AllowedEncodings::new(allowed);
             assert_eq!(
-                content_encoding(&h, allowed),
+                content_encoding(&h, allowed.as_ref()),
                 want.map_err(str::to_owned),
                 "{value:?} {allowed:?}"
             );

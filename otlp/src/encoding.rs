@@ -119,6 +119,7 @@ pub fn decompress(
             }
             Ok(input.to_vec())
         }
+        // gzip's own function (also used alone): its errors tell truncation apart.
         ContentEncoding::Gzip => gzip::decompress(input, max_output).map_err(|e| match e {
             GzipError::TooLarge { limit } => DecompressError::TooLarge { limit },
             other => invalid(other.to_string()),
@@ -169,8 +170,11 @@ fn zstd_window_log(max_output: usize) -> u32 {
     needed.clamp(23, 27)
 }
 
-enum ReadError {
+/// Why [`read_capped`] stopped.
+pub(crate) enum ReadError {
+    /// Past the cap.
     TooLarge(usize),
+    /// The decoder failed.
     Io(std::io::Error),
 }
 
@@ -186,8 +190,9 @@ impl ReadError {
     }
 }
 
-/// Reads a decoder to its end, one byte past `max_output` at most.
-fn read_capped(
+/// Reads a decoder to its end, one byte past `max_output` at most (every encoding, gzip's
+/// too, goes through here).
+pub(crate) fn read_capped(
     reader: impl Read,
     input_len: usize,
     max_output: usize,

@@ -5,11 +5,13 @@
 //! [`GzipError::TooLarge`] (answer HTTP 413 / gRPC `RESOURCE_EXHAUSTED`). Concatenated gzip
 //! members (RFC 1952 §2.2, what `cat a.gz b.gz` produces) decode as one stream.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
+
+use crate::encoding::ReadError;
 
 /// Why a gzip body could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,19 +43,15 @@ pub fn decompress(input: &[u8], max_output: usize) -> Result<Vec<u8>, GzipError>
     if input.is_empty() {
         return Err(GzipError::Truncated);
     }
-    // Start from a guess (protobuf usually compresses 3-10x) and let the Vec grow.
-    let guess = input.len().saturating_mul(4).min(max_output).min(64 << 20);
-    let mut out = Vec::with_capacity(guess);
-    let cap = u64::try_from(max_output)
-        .unwrap_or(u64::MAX)
-        .saturating_add(1);
-    let mut reader = MultiGzDecoder::new(input).take(cap);
-    match reader.read_to_end(&mut out) {
-        Ok(_) if out.len() > max_output => Err(GzipError::TooLarge { limit: max_output }),
-        Ok(_) => Ok(out),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(GzipError::Truncated),
-        Err(e) => Err(GzipError::Corrupt(e.to_string())),
-    }
+    crate::encoding::read_capped(MultiGzDecoder::new(input), input.len(), max_output).map_err(|e| {
+        match e {
+            ReadError::TooLarge(limit) => GzipError::TooLarge { limit },
+            ReadError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                GzipError::Truncated
+            }
+            ReadError::Io(e) => GzipError::Corrupt(e.to_string()),
+        }
+    })
 }
 
 /// Compresses `input` as one gzip member at `level` (0 = store … 9 = best; above 9 means 9).

@@ -191,6 +191,7 @@ impl ZipkinReceiver {
         Ok(ZipkinReceiver {
             shared: Arc::new(Shared {
                 limits: cfg.limits.limits(),
+                compression: net::AllowedEncodings::new(cfg.compression_algorithms.as_deref()),
                 cfg,
                 next,
                 auth,
@@ -222,6 +223,8 @@ struct Shared {
     /// [accepted, refused] per transport.
     json: [Arc<Counter>; 2],
     proto: [Arc<Counter>; 2],
+    /// `compression_algorithms`, when set.
+    compression: Option<net::AllowedEncodings>,
 }
 
 struct ZipkinReceiver {
@@ -339,11 +342,10 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
     } else {
         (meshtrace_zipkin::Format::Json, &shared.json)
     };
-    let encoding =
-        match net::content_encoding(req.headers(), shared.cfg.compression_algorithms.as_deref()) {
-            Ok(e) => e,
-            Err(m) => return reply(StatusCode::BAD_REQUEST, format!("{m}\n")),
-        };
+    let encoding = match net::content_encoding(req.headers(), shared.compression.as_ref()) {
+        Ok(e) => e,
+        Err(m) => return reply(StatusCode::BAD_REQUEST, format!("{m}\n")),
+    };
     let max = net::max_request_body_bytes(shared.cfg.max_request_body_size);
     let info = Arc::new(ClientInfo {
         auth,

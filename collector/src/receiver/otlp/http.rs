@@ -42,7 +42,7 @@ struct Routes {
     read_timeout: Option<std::time::Duration>,
     response_headers: Vec<(http::HeaderName, HeaderValue)>,
     /// `compression_algorithms`, when set.
-    compression: Option<Vec<String>>,
+    compression: Option<net::AllowedEncodings>,
 }
 
 /// An `Export*ServiceResponse` or a `google.rpc.Status`, in the request's encoding.
@@ -175,7 +175,7 @@ async fn handle(
             shared.include_metadata.then(|| req.headers()),
         )
     });
-    let encoding = match net::content_encoding(req.headers(), routes.compression.as_deref()) {
+    let encoding = match net::content_encoding(req.headers(), routes.compression.as_ref()) {
         Ok(e) => e,
         Err(m) => return respond(enc, StatusCode::BAD_REQUEST, Some(&m)),
     };
@@ -255,7 +255,7 @@ pub async fn start(
         logs: check_url_path(&cfg.logs_url_path)?,
         max_body: cfg.max_body_bytes(),
         read_timeout: cfg.read_timeout.filter(|d| !d.is_zero()),
-        compression: cfg.compression_algorithms.clone(),
+        compression: net::AllowedEncodings::new(cfg.compression_algorithms.as_deref()),
         response_headers: cfg
             .response_headers
             .iter()
