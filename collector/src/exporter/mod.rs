@@ -1,6 +1,7 @@
 //! Exporters: where data leaves. The network exporters send the batch bytes as they are
 //! and run behind the [`helper`] (timeout, retry, queue).
 
+pub mod balance;
 mod connector;
 pub mod debug;
 pub mod file;
@@ -13,6 +14,22 @@ pub use tls::ClientTlsConfig;
 
 use crate::config::ConfigError;
 use std::collections::BTreeMap;
+
+/// An error and its sources, `: `-separated: a transport error says little on its own
+/// ("transport error"), its sources say what happened ("Connection refused").
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cur = self.0.source();
+        while let Some(e) = cur {
+            write!(f, ": {e}")?;
+            cur = e.source();
+        }
+        Ok(())
+    }
+}
 
 /// Compression for network exporters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

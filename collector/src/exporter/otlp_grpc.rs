@@ -2,6 +2,8 @@
 //! collector). The batch bytes go out as they are, framed as a unary gRPC call on tonic's
 //! channel (connection, HTTP/2, TLS) and gzipped here at `compression_params.level`.
 
+use super::ErrorChain;
+use super::balance::{self, Balancer, Policy};
 use super::helper::{ExporterHelper, HelperSettings, Payload, QueueConfig, RetryConfig, Sender};
 use super::{
     ClientTlsConfig, Codec, CompressionParams, check_headers, default_compression,
@@ -18,7 +20,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 /// gRPC client keepalive.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -71,7 +73,8 @@ pub struct OtlpGrpcConfig {
     /// HTTP/2 keepalive pings.
     #[serde(default)]
     pub keepalive: Option<ClientKeepalive>,
-    /// Accepted for compatibility (one connection, HTTP/2 multiplexed).
+    /// `round_robin` (the default: a connection to each of the endpoint's addresses, requests
+    /// in turn) or `pick_first` (one connection); see [`balance`](super::balance).
     #[serde(default)]
     pub balancer_name: Option<String>,
     /// Accepted for compatibility.
@@ -107,6 +110,17 @@ impl OtlpGrpcConfig {
         }
     }
 
+    /// How requests are spread over the endpoint's addresses. A `passthrough:` target is one
+    /// address to gRPC whatever the balancer (its resolver does not resolve it).
+    fn policy(&self) -> Result<Policy, String> {
+        let policy = Policy::parse(self.balancer_name.as_deref())?;
+        Ok(if self.endpoint.trim().starts_with("passthrough:") {
+            Policy::PickFirst
+        } else {
+            policy
+        })
+    }
+
     /// The URI to connect to and whether TLS is on.
     pub fn target(&self) -> Result<(String, bool), String> {
         let ep = self.endpoint.trim();
@@ -138,8 +152,7 @@ impl OtlpGrpcConfig {
 /// the Collector passes through to it: `dns:[//DNS_SERVER/]HOST[:PORT]` (port 443 when absent,
 /// as in grpc-go) and `passthrough:///HOST:PORT`; with the DNS server the target names, if any.
 /// `None` for an endpoint without such a scheme. The host is resolved by the system resolver,
-/// as for a plain `host:port`: one connection, no balancing across the addresses (a headless
-/// Service's pods).
+/// as for a plain `host:port`.
 fn resolver_target(ep: &str) -> Option<Result<(String, Option<&str>), String>> {
     let malformed = || {
         format!("invalid endpoint {ep:?}: expected dns:///host:port or dns://DNS_SERVER/host:port")
@@ -186,6 +199,9 @@ impl Validate for OtlpGrpcConfig {
             Ok(c) => e.extend(self.compression_params.validate(c)),
             Err(c) => e.push(c),
         }
+        if let Err(r) = Policy::parse(self.balancer_name.as_deref()) {
+            e.push(ConfigError::new(r).field("balancer_name"));
+        }
         e.extend(check_headers(&self.headers));
         e.extend(self.tls.validate());
         e.extend(self.settings().validate());
@@ -225,6 +241,18 @@ impl ExporterConfig for OtlpGrpcConfig {
 impl OtlpGrpcConfig {
     /// What sends one request, without the helper's queue and retries.
     fn sender(&self, ctx: &Context, signal: Signal) -> Result<GrpcSender, ComponentError> {
+        self.sender_resolved_by(ctx, signal, balance::system_resolver(), balance::REFRESH)
+    }
+
+    /// [`Self::sender`], `round_robin` resolving the endpoint's host with `resolve` every
+    /// `refresh`.
+    fn sender_resolved_by(
+        &self,
+        ctx: &Context,
+        signal: Signal,
+        resolve: balance::Resolve,
+        refresh: Duration,
+    ) -> Result<GrpcSender, ComponentError> {
         let (uri, tls) = self.target().map_err(|e| ctx.error(e))?;
         let plain = uri.replacen("https://", "http://", 1);
         let mut ep = Endpoint::from_shared(plain)
@@ -292,8 +320,27 @@ impl OtlpGrpcConfig {
             .map(|a| ctx.host.client_auth(&a.authenticator))
             .transpose()
             .map_err(|e| ctx.error(e))?;
+        let balancer = match self.policy().map_err(|e| ctx.error(e))? {
+            Policy::PickFirst => Balancer::One(ep.connect_with_connector_lazy(connector)),
+            Policy::RoundRobin => {
+                let target: http::Uri = uri
+                    .parse()
+                    .map_err(|e| ctx.error(format!("invalid endpoint {uri:?}: {e}")))?;
+                let host = target
+                    .host()
+                    .unwrap_or_default()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned();
+                let port = target.port_u16().unwrap_or(if tls { 443 } else { 80 });
+                let make: balance::MakeChannel = Box::new(move |addr| {
+                    ep.clone().connect_with_connector_lazy(connector.to(addr))
+                });
+                Balancer::RoundRobin(balance::Pool::new(host, port, make, resolve, refresh))
+            }
+        };
         Ok(GrpcSender {
-            channel: ep.connect_with_connector_lazy(connector),
+            balancer,
             auth,
             headers,
             codec,
@@ -304,7 +351,7 @@ impl OtlpGrpcConfig {
 }
 
 struct GrpcSender {
-    channel: Channel,
+    balancer: Balancer,
     auth: Option<Arc<dyn crate::extension::auth::ClientAuthenticator>>,
     /// `headers` from the config.
     headers: http::HeaderMap,
@@ -421,16 +468,42 @@ impl Sender for GrpcSender {
                 Payload::Encoded(message) => message,
                 Payload::Batch(batch) => self.message(batch)?,
             };
-            let req = self.request(message)?;
-            let mut channel = self.channel.clone();
-            std::future::poll_fn(|cx| channel.poll_ready(cx))
-                .await
-                .map_err(|e| {
-                    ConsumeError::retryable(format!("connection to the backend failed: {e}"))
-                })?;
-            let resp = channel.call(req).await.map_err(|e| {
-                ConsumeError::retryable(format!("request to the backend failed: {e}"))
-            })?;
+            let mut attempts = self.balancer.attempts();
+            let resp = loop {
+                let pick = self
+                    .balancer
+                    .pick()
+                    .await
+                    .map_err(ConsumeError::retryable)?;
+                let req = self.request(message.clone())?;
+                let mut channel = pick.channel.clone();
+                let answer = match std::future::poll_fn(|cx| channel.poll_ready(cx)).await {
+                    Ok(()) => channel.call(req).await,
+                    Err(e) => Err(e),
+                };
+                match answer {
+                    Ok(resp) => {
+                        pick.sent();
+                        break resp;
+                    }
+                    // Nothing was sent: another address may take it now.
+                    Err(e) if balance::is_connect_error(&e) => {
+                        attempts = attempts.saturating_sub(1);
+                        if !pick.connect_failed(&self.balancer) || attempts == 0 {
+                            return Err(ConsumeError::retryable(format!(
+                                "connection to the backend failed: {}",
+                                ErrorChain(&e)
+                            )));
+                        }
+                    }
+                    Err(e) => {
+                        return Err(ConsumeError::retryable(format!(
+                            "request to the backend failed: {}",
+                            ErrorChain(&e)
+                        )));
+                    }
+                }
+            };
             let (parts, body) = resp.into_parts();
             if parts.status != http::StatusCode::OK {
                 return Err(classify(&status_from_http(parts.status)));
@@ -766,6 +839,219 @@ mod tests {
         let mut ctx = crate::processor::testspans::ctx("otlp_grpc");
         ctx.kind = crate::component::Kind::Exporter;
         c.sender(&ctx, Signal::Traces).unwrap()
+    }
+
+    /// A resolver answering the `n`th lookup (from 0) with `answers(n)`, and how many there were.
+    fn resolver(
+        answers: impl Fn(usize) -> std::io::Result<Vec<std::net::SocketAddr>> + Send + Sync + 'static,
+    ) -> (balance::Resolve, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let resolve: balance::Resolve = Arc::new(move |host, port| {
+            assert_eq!((host.as_str(), port), ("gw-headless", 4317));
+            let answer = answers(counted.fetch_add(1, Ordering::SeqCst));
+            Box::pin(async move { answer })
+        });
+        (resolve, calls)
+    }
+
+    /// A sender to `gw-headless:4317`, resolved by `resolve` every `refresh`.
+    fn balanced_sender(yaml: &str, resolve: balance::Resolve, refresh: Duration) -> GrpcSender {
+        let c = cfg(&format!(
+            "endpoint: dns:///gw-headless:4317
+tls: {{insecure: true}}
+{yaml}"
+        ));
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+        let mut ctx = crate::processor::testspans::ctx("otlp_grpc");
+        ctx.kind = crate::component::Kind::Exporter;
+        c.sender_resolved_by(&ctx, Signal::Traces, resolve, refresh)
+            .unwrap()
+    }
+
+    fn addr(url: &str) -> std::net::SocketAddr {
+        url.trim_start_matches("http://").parse().unwrap()
+    }
+
+    /// An address nothing listens on.
+    async fn closed_port() -> std::net::SocketAddr {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap()
+    }
+
+    #[test]
+    fn balancer_names() {
+        for (yaml, want) in [
+            ("", Ok(Policy::RoundRobin)),
+            ("balancer_name: round_robin", Ok(Policy::RoundRobin)),
+            ("balancer_name: pick_first", Ok(Policy::PickFirst)),
+            (
+                "balancer_name: least_request",
+                Err(
+                    "unknown balancer \"least_request\": use round_robin (the default) or pick_first",
+                ),
+            ),
+        ] {
+            let c = cfg(&format!("endpoint: gw:4317\n{yaml}"));
+            let errors: Vec<_> = c
+                .validate()
+                .into_iter()
+                .map(|e| (e.field.unwrap_or_default(), e.reason))
+                .collect();
+            match want {
+                Ok(policy) => {
+                    assert!(errors.is_empty(), "{yaml}: {errors:?}");
+                    assert_eq!(c.policy(), Ok(policy), "{yaml}");
+                }
+                Err(reason) => assert_eq!(
+                    errors,
+                    vec![("balancer_name".to_owned(), reason.to_owned())],
+                    "{yaml}"
+                ),
+            }
+        }
+        // A passthrough target is one address, whatever the balancer.
+        assert_eq!(
+            cfg("endpoint: passthrough:///gw:4317\nbalancer_name: round_robin").policy(),
+            Ok(Policy::PickFirst)
+        );
+    }
+
+    #[tokio::test]
+    async fn round_robin_sends_to_every_address_in_turn() {
+        let (a, seen_a) = backend(ok_answer()).await;
+        let (b, seen_b) = backend(ok_answer()).await;
+        let addrs = vec![addr(&a), addr(&b)];
+        let (resolve, calls) = resolver(move |_| Ok(addrs.clone()));
+        let exp = balanced_sender("", resolve, balance::REFRESH);
+        for _ in 0..6 {
+            exp.send(exp.encode(crate::testutil::traces(0, 2)).unwrap())
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            (seen_a.lock().unwrap().len(), seen_b.lock().unwrap().len()),
+            (3, 3)
+        );
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn pick_first_does_not_resolve_addresses_itself() {
+        let (a, seen_a) = backend(ok_answer()).await;
+        let (resolve, calls) = resolver(|_| Ok(vec![]));
+        let c = cfg(&format!("endpoint: {a}\nbalancer_name: pick_first"));
+        let mut ctx = crate::processor::testspans::ctx("otlp_grpc");
+        ctx.kind = crate::component::Kind::Exporter;
+        let exp = c
+            .sender_resolved_by(&ctx, Signal::Traces, resolve, balance::REFRESH)
+            .unwrap();
+        for _ in 0..3 {
+            exp.send(exp.encode(crate::testutil::traces(0, 1)).unwrap())
+                .await
+                .unwrap();
+        }
+        assert_eq!(seen_a.lock().unwrap().len(), 3);
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn an_address_that_refuses_connections_is_passed_over() {
+        let (live, seen) = backend(ok_answer()).await;
+        let dead = closed_port().await;
+        let addrs = vec![dead, addr(&live)];
+        let (resolve, _) = resolver(move |_| Ok(addrs.clone()));
+        let exp = balanced_sender("", resolve, balance::REFRESH);
+        // Every request lands, the dead address's turns included: nothing was sent there.
+        for i in 0..6 {
+            exp.send(exp.encode(crate::testutil::traces(0, 1)).unwrap())
+                .await
+                .unwrap_or_else(|e| panic!("request {i}: {e}"));
+        }
+        assert_eq!(seen.lock().unwrap().len(), 6);
+    }
+
+    #[tokio::test]
+    async fn no_address_that_connects_is_a_retryable_failure() {
+        let dead = closed_port().await;
+        let (resolve, _) = resolver(move |_| Ok(vec![dead]));
+        let exp = balanced_sender("", resolve, balance::REFRESH);
+        let e = exp
+            .send(exp.encode(crate::testutil::traces(0, 1)).unwrap())
+            .await
+            .unwrap_err();
+        assert!(e.is_retryable(), "{e}");
+        assert!(
+            e.to_string()
+                .contains("connection to the backend failed: transport error: "),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unresolved_host_fails_the_request_until_it_resolves() {
+        let (a, seen) = backend(ok_answer()).await;
+        let live = addr(&a);
+        let (resolve, calls) = resolver(move |n| match n {
+            0 => Err(std::io::Error::other("no such host")),
+            1 => Ok(vec![]),
+            _ => Ok(vec![live]),
+        });
+        let exp = balanced_sender("", resolve, balance::REFRESH);
+        let send = || exp.send(exp.encode(crate::testutil::traces(0, 1)).unwrap());
+        let e = send().await.unwrap_err();
+        assert!(e.is_retryable(), "{e}");
+        assert!(
+            e.to_string()
+                .contains("resolving gw-headless:4317 failed: no such host"),
+            "{e}"
+        );
+        let e = send().await.unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("resolving gw-headless:4317 failed: no address"),
+            "{e}"
+        );
+        send().await.unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 1);
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn the_addresses_follow_the_host_as_it_resolves_again() {
+        let (a, seen_a) = backend(ok_answer()).await;
+        let (b, seen_b) = backend(ok_answer()).await;
+        let (a, b) = (addr(&a), addr(&b));
+        // A scale-up (a, then a and b), a failed lookup (kept), then a scale-down (b alone).
+        let (resolve, calls) = resolver(move |n| match n {
+            0..3 => Ok(vec![a]),
+            3..6 => Ok(vec![a, b]),
+            6 => Err(std::io::Error::other("SERVFAIL")),
+            _ => Ok(vec![b]),
+        });
+        let exp = balanced_sender("", resolve, Duration::ZERO);
+        let counts = || (seen_a.lock().unwrap().len(), seen_b.lock().unwrap().len());
+        let mut sent = 0;
+        // Each request asks for the addresses again, in the background: it goes to those
+        // known when it starts.
+        while calls.load(std::sync::atomic::Ordering::SeqCst) < 12 {
+            exp.send(exp.encode(crate::testutil::traces(0, 1)).unwrap())
+                .await
+                .unwrap();
+            sent += 1;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            assert!(sent < 200, "the host was resolved {calls:?} times");
+        }
+        let before = counts();
+        assert!(before.1 > 0, "b never saw a request: {before:?}");
+        for _ in 0..4 {
+            exp.send(exp.encode(crate::testutil::traces(0, 1)).unwrap())
+                .await
+                .unwrap();
+        }
+        let after = counts();
+        assert_eq!((after.0 - before.0, after.1 - before.1), (0, 4));
     }
 
     fn grpc_message(flag: u8, message: &[u8]) -> Vec<u8> {

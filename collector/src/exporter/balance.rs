@@ -1,0 +1,348 @@
+//! `balancer_name` of the gRPC exporter. `round_robin`, the Collector's default, spreads
+//! requests over every address the endpoint's host resolves to, one HTTP/2 connection each: a
+//! headless Service's gateway pods share one agent's load, where a single long-lived
+//! connection would pin it to one pod. `pick_first` keeps one connection.
+//!
+//! The addresses are resolved on the first request and again every [`REFRESH`] (a scaled-up
+//! Deployment's new pods get traffic without waiting for a connection to break, which is
+//! where grpc-go's resolver alone falls short), and soon after a connection fails. A failed
+//! resolution keeps the addresses there were. An address whose connection cannot be made is
+//! passed over for a backoff, and the request goes to the next one at once: nothing was sent.
+
+use crate::pipeline::BoxFuture;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+/// How often the addresses are resolved again while requests flow.
+pub const REFRESH: Duration = Duration::from_secs(30);
+/// The soonest a failed connection makes the addresses be resolved again.
+const REFRESH_AFTER_FAILURE: Duration = Duration::from_secs(5);
+/// How long an address that refused a connection is first passed over; doubled on each
+/// failure in a row up to [`MAX_BACKOFF`], as gRPC's connection backoff is.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// `balancer_name`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// One connection, to the first address that accepts it.
+    PickFirst,
+    /// A connection to every address, requests in turn.
+    RoundRobin,
+}
+
+impl Policy {
+    /// The policy named in the config; absent is `round_robin`, as in the Collector (configgrpc's
+    /// `BalancerName()`). Names compare without case, as grpc-go's balancer registry does.
+    pub fn parse(name: Option<&str>) -> Result<Policy, String> {
+        match name.map(str::trim) {
+            None | Some("") => Ok(Policy::RoundRobin),
+            Some(n) if n.eq_ignore_ascii_case("round_robin") => Ok(Policy::RoundRobin),
+            Some(n) if n.eq_ignore_ascii_case("pick_first") => Ok(Policy::PickFirst),
+            Some(n) => Err(format!(
+                "unknown balancer {n:?}: use round_robin (the default) or pick_first"
+            )),
+        }
+    }
+}
+
+/// Resolves a host and port to its addresses.
+pub type Resolve =
+    Arc<dyn Fn(String, u16) -> BoxFuture<'static, io::Result<Vec<SocketAddr>>> + Send + Sync>;
+
+/// The system resolver (`getaddrinfo`, on a blocking thread).
+pub fn system_resolver() -> Resolve {
+    Arc::new(|host, port| {
+        Box::pin(async move {
+            Ok(tokio::net::lookup_host((host.as_str(), port))
+                .await?
+                .collect())
+        })
+    })
+}
+
+/// Builds the (lazy) channel to one address.
+pub type MakeChannel = Box<dyn Fn(SocketAddr) -> Channel + Send + Sync>;
+
+/// Where the requests of one exporter go.
+pub enum Balancer {
+    /// One channel; its connector resolves the host when it connects.
+    One(Channel),
+    /// A channel per address.
+    RoundRobin(Arc<Pool>),
+}
+
+/// The channel one request goes out on.
+pub struct Pick {
+    /// The channel.
+    pub channel: Channel,
+    backend: Option<Arc<Backend>>,
+}
+
+impl Pick {
+    /// The request went out: the address is healthy again.
+    pub fn sent(&self) {
+        if let Some(b) = &self.backend {
+            b.lock().failures = 0;
+        }
+    }
+
+    /// The connection could not be made; `true` when another address may take the request.
+    pub fn connect_failed(&self, pool: &Balancer) -> bool {
+        match (&self.backend, pool) {
+            (Some(b), Balancer::RoundRobin(pool)) => {
+                let mut health = b.lock();
+                health.failures = health.failures.saturating_add(1);
+                let shift = u32::from(health.failures.saturating_sub(1)).min(5);
+                let backoff = FIRST_BACKOFF.saturating_mul(1 << shift).min(MAX_BACKOFF);
+                health.down_until = Some(Instant::now() + backoff);
+                drop(health);
+                tracing::debug!(address = %b.addr, ?backoff, "connection failed: the address is passed over");
+                pool.failed();
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Balancer {
+    /// How many channels one request may try: one per address.
+    pub fn attempts(&self) -> usize {
+        match self {
+            Balancer::One(_) => 1,
+            Balancer::RoundRobin(pool) => pool.len().max(1),
+        }
+    }
+
+    /// The channel for the next request.
+    pub async fn pick(&self) -> Result<Pick, String> {
+        match self {
+            Balancer::One(channel) => Ok(Pick {
+                channel: channel.clone(),
+                backend: None,
+            }),
+            Balancer::RoundRobin(pool) => pool.pick().await,
+        }
+    }
+}
+
+/// The addresses of one host and their channels.
+pub struct Pool {
+    host: String,
+    port: u16,
+    make: MakeChannel,
+    resolve: Resolve,
+    refresh: Duration,
+    next: AtomicUsize,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    backends: Arc<[Arc<Backend>]>,
+    /// When the addresses were last asked for, and whether an answer is awaited.
+    resolved_at: Option<Instant>,
+    resolving: bool,
+}
+
+struct Backend {
+    addr: SocketAddr,
+    channel: Channel,
+    health: Mutex<Health>,
+}
+
+#[derive(Default)]
+struct Health {
+    failures: u8,
+    down_until: Option<Instant>,
+}
+
+impl Backend {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn is_down(&self, now: Instant) -> bool {
+        self.lock().down_until.is_some_and(|t| t > now)
+    }
+}
+
+impl Pool {
+    /// A pool for `host:port`, resolved with `resolve` every `refresh`.
+    pub fn new(
+        host: String,
+        port: u16,
+        make: MakeChannel,
+        resolve: Resolve,
+        refresh: Duration,
+    ) -> Arc<Pool> {
+        Arc::new(Pool {
+            host,
+            port,
+            make,
+            resolve,
+            refresh,
+            next: AtomicUsize::new(0),
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn len(&self) -> usize {
+        self.lock().backends.len()
+    }
+
+    async fn pick(self: &Arc<Self>) -> Result<Pick, String> {
+        let now = Instant::now();
+        let (backends, stale) = {
+            let mut state = self.lock();
+            let stale = !state.resolving
+                && state
+                    .resolved_at
+                    .is_none_or(|t| now.saturating_duration_since(t) >= self.refresh);
+            if stale {
+                state.resolving = true;
+            }
+            (state.backends.clone(), stale)
+        };
+        let backends = if backends.is_empty() {
+            // Nothing to send to until the host resolves: this request waits for it.
+            self.resolve_now().await?
+        } else {
+            if stale {
+                let pool = self.clone();
+                tokio::spawn(async move {
+                    let _ = pool.resolve_now().await;
+                });
+            }
+            backends
+        };
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % backends.len().max(1);
+        // The next address in turn that is not passed over; if all are, the next in turn.
+        let mut in_turn = backends.iter().cycle().skip(start).take(backends.len());
+        let first = in_turn.clone().next();
+        let chosen = in_turn
+            .find(|b| !b.is_down(now))
+            .or(first)
+            .ok_or_else(|| format!("{}:{} has no address", self.host, self.port))?;
+        Ok(Pick {
+            channel: chosen.channel.clone(),
+            backend: Some(chosen.clone()),
+        })
+    }
+
+    /// Resolves the host and adopts the answer; the backends there are now.
+    async fn resolve_now(&self) -> Result<Arc<[Arc<Backend>]>, String> {
+        self.lock().resolving = true;
+        let answer = (self.resolve)(self.host.clone(), self.port).await;
+        let mut state = self.lock();
+        state.resolving = false;
+        state.resolved_at = Some(Instant::now());
+        let mut addrs = match answer {
+            Ok(addrs) if !addrs.is_empty() => addrs,
+            other => {
+                let why = match other {
+                    Ok(_) => "no address".to_owned(),
+                    Err(e) => e.to_string(),
+                };
+                let endpoint = format!("{}:{}", self.host, self.port);
+                if state.backends.is_empty() {
+                    return Err(format!("resolving {endpoint} failed: {why}"));
+                }
+                tracing::warn!(%endpoint, error = %why, "resolving the endpoint failed: its addresses are kept");
+                return Ok(state.backends.clone());
+            }
+        };
+        addrs.sort_unstable();
+        addrs.dedup();
+        let same = addrs.len() == state.backends.len()
+            && addrs
+                .iter()
+                .zip(state.backends.iter())
+                .all(|(a, b)| *a == b.addr);
+        if !same {
+            let backends: Arc<[Arc<Backend>]> = addrs
+                .iter()
+                .map(|&addr| {
+                    state
+                        .backends
+                        .iter()
+                        .find(|b| b.addr == addr)
+                        .cloned()
+                        .unwrap_or_else(|| {
+                            Arc::new(Backend {
+                                addr,
+                                channel: (self.make)(addr),
+                                health: Mutex::default(),
+                            })
+                        })
+                })
+                .collect();
+            tracing::info!(
+                endpoint = %format_args!("{}:{}", self.host, self.port),
+                addresses = ?addrs,
+                "round_robin: the endpoint's addresses"
+            );
+            state.backends = backends;
+        }
+        Ok(state.backends.clone())
+    }
+
+    /// A connection failed: resolve again soon (the pod may be gone).
+    fn failed(&self) {
+        let mut state = self.lock();
+        let due = self.refresh.min(REFRESH_AFTER_FAILURE);
+        if let Some(t) = state.resolved_at {
+            // Moves the next resolution earlier, never later.
+            let soon = Instant::now()
+                .checked_sub(self.refresh.saturating_sub(due))
+                .unwrap_or(t);
+            state.resolved_at = Some(t.min(soon));
+        }
+    }
+}
+
+/// Whether a channel's error is a connection that could not be made (nothing was sent).
+pub fn is_connect_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<tonic::ConnectError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_names() {
+        for (name, want) in [
+            (None, Ok(Policy::RoundRobin)),
+            (Some(""), Ok(Policy::RoundRobin)),
+            (Some("round_robin"), Ok(Policy::RoundRobin)),
+            (Some("ROUND_ROBIN"), Ok(Policy::RoundRobin)),
+            (Some("pick_first"), Ok(Policy::PickFirst)),
+            (
+                Some("least_request"),
+                Err(
+                    "unknown balancer \"least_request\": use round_robin (the default) or pick_first"
+                        .to_owned(),
+                ),
+            ),
+        ] {
+            assert_eq!(Policy::parse(name), want, "{name:?}");
+        }
+    }
+}
