@@ -188,7 +188,6 @@ fn component_level_configs() {
             "otlp",
             "otlpreceiver/config.yaml",
             Err(&[
-                "field `protocols.http.cors`: CORS is not supported yet",
                 "field `protocols.http.auth.authenticator`: references extension \"test\" which is not configured",
             ]),
         ),

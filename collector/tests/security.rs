@@ -718,3 +718,171 @@ service:
         (got == BTreeSet::from([1, 4])).then_some(())
     });
 }
+
+/// A web app's OpenTelemetry JS exporter, as a browser drives it: a preflight without
+/// credentials, then the POST with its token. The Collector's `cors:` sections work as they
+/// do there (confighttp, rs/cors), ahead of authentication, on both HTTP receivers.
+#[test]
+fn browsers_preflight_without_credentials_and_post_across_origins() {
+    let c = Collector::start_with(
+        &format!(
+            r#"
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+        auth:
+          authenticator: bearertokenauth
+        cors:
+          allowed_origins: ["https://*.shop.example"]
+          allowed_headers: [Authorization]
+          max_age: 600
+  zipkin:
+    endpoint: 127.0.0.1:0
+    cors:
+      allowed_origins: ["*"]
+exporters:
+  file:
+    path: {{dir}}/out.jsonl
+extensions:
+  bearertokenauth:
+    token: web-tok-91c
+service:
+  extensions: [bearertokenauth]
+  pipelines:
+    traces:
+      receivers: [otlp, zipkin]
+      exporters: [file]
+{TEST_TELEMETRY}"#
+        ),
+        &[],
+        &[],
+    );
+    let url = format!("{}/v1/traces", c.http_url());
+    let show = |h: &http::HeaderMap, names: &[&str]| -> Vec<String> {
+        names
+            .iter()
+            .flat_map(|n| {
+                h.get_all(*n)
+                    .iter()
+                    .map(move |v| format!("{n}: {}", v.to_str().unwrap()))
+            })
+            .collect()
+    };
+    const ALLOW: [&str; 6] = [
+        "access-control-allow-origin",
+        "access-control-allow-methods",
+        "access-control-allow-headers",
+        "access-control-allow-credentials",
+        "access-control-max-age",
+        "vary",
+    ];
+    let preflight = |origin: &str, headers: &str| {
+        let (status, h, body) = http(
+            "OPTIONS",
+            &url,
+            &[
+                ("origin", origin),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", headers),
+            ],
+            Vec::new(),
+        )
+        .unwrap();
+        assert!(body.is_empty());
+        (status, show(&h, &ALLOW))
+    };
+    assert_eq!(
+        preflight("https://app.shop.example", "authorization,content-type"),
+        (
+            204,
+            vec![
+                "access-control-allow-origin: https://app.shop.example".to_owned(),
+                "access-control-allow-methods: POST".to_owned(),
+                "access-control-allow-headers: authorization,content-type".to_owned(),
+                "access-control-allow-credentials: true".to_owned(),
+                "access-control-max-age: 600".to_owned(),
+                "vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+                    .to_owned(),
+            ]
+        )
+    );
+    // Another site, or a header not allowed: still 204, without the grant.
+    for (origin, headers) in [
+        ("https://evil.example", "authorization,content-type"),
+        ("https://app.shop.example", "authorization,x-tenant"),
+    ] {
+        assert_eq!(
+            preflight(origin, headers),
+            (
+                204,
+                vec![
+                    "vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+                        .to_owned()
+                ]
+            ),
+            "{origin} {headers}"
+        );
+    }
+    // The POST: granted to the app's origin, refused or not; the token decides acceptance.
+    let post = |origin: &str, token: Option<&str>| {
+        let mut h = vec![
+            ("content-type", "application/x-protobuf"),
+            ("origin", origin),
+        ];
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        if let Some(b) = &bearer {
+            h.push(("authorization", b.as_str()));
+        }
+        let (status, headers, _) = http("POST", &url, &h, spans_request("web", 0..1)).unwrap();
+        (status, show(&headers, &ALLOW))
+    };
+    let granted = |o: &str| {
+        vec![
+            format!("access-control-allow-origin: {o}"),
+            "access-control-allow-credentials: true".to_owned(),
+            "vary: Origin".to_owned(),
+        ]
+    };
+    assert_eq!(
+        post("https://app.shop.example", Some("web-tok-91c")),
+        (200, granted("https://app.shop.example"))
+    );
+    assert_eq!(
+        post("https://app.shop.example", None),
+        (401, granted("https://app.shop.example")),
+        "the page can read why it was refused"
+    );
+    assert_eq!(
+        post("https://evil.example", Some("web-tok-91c")),
+        (200, vec!["vary: Origin".to_owned()]),
+        "CORS is the browser's guard, not the server's: only the grant is withheld"
+    );
+    // Zipkin, any origin.
+    let (status, h, _) = http(
+        "POST",
+        &format!("http://{}/api/v2/spans", c.addr("receivers::zipkin")),
+        &[
+            ("content-type", "application/json"),
+            ("origin", "https://legacy.example"),
+        ],
+        zipkin_span(7),
+    )
+    .unwrap();
+    assert_eq!(
+        (status, show(&h, &ALLOW)),
+        (
+            202,
+            vec![
+                "access-control-allow-origin: *".to_owned(),
+                "access-control-allow-credentials: true".to_owned(),
+                "vary: Origin".to_owned(),
+            ]
+        )
+    );
+    assert_eq!(
+        c.metric("otelcol_receiver_accepted_spans_total{receiver=\"otlp\""),
+        2.0
+    );
+}

@@ -26,11 +26,12 @@ use crate::client::{self, ClientInfo};
 use crate::component::{
     ComponentError, Context, Receiver, ReceiverConfig, SignalConsumers, Validate,
 };
-use crate::config::{ConfigError, Value, duration};
+use crate::config::{ConfigError, duration};
 use crate::extension::auth::ServerAuthenticator;
 use crate::net::{self, HttpServer, RemoteAddr};
 use crate::otlp::Limits;
 use crate::pipeline::{BoxFuture, ConsumeError, Consumer};
+use crate::receiver::cors::Cors;
 use crate::receiver::otlp::{AuthConfig, LimitsConfig};
 use crate::telemetry::Counter;
 use crate::tls::server::{ServerTlsConfig, TlsServer};
@@ -80,9 +81,9 @@ pub struct ZipkinConfig {
     /// Server TLS (none by default: plaintext); with it, every connection must be TLS.
     #[serde(default)]
     pub tls: Option<ServerTlsConfig>,
-    /// Browser CORS: not supported; refused.
+    /// Browser CORS (see [`cors`](crate::receiver::cors)).
     #[serde(default)]
-    pub cors: Option<Value>,
+    pub cors: Option<crate::receiver::cors::CorsConfig>,
     /// Authentication through a `bearertokenauth` or `basicauth` extension: requests without
     /// valid credentials get 401 before their body is read.
     #[serde(default)]
@@ -110,8 +111,8 @@ impl Validate for ZipkinConfig {
         if let Err(r) = net::check_endpoint(&self.endpoint) {
             e.push(ConfigError::new(r).field("endpoint"));
         }
-        if self.cors.is_some() {
-            e.push(ConfigError::new("CORS is not supported yet").field("cors"));
+        if let Some(c) = &self.cors {
+            e.extend(c.validate("cors"));
         }
         if let Some(t) = &self.tls {
             e.extend(t.validate("tls"));
@@ -133,10 +134,15 @@ impl Validate for ZipkinConfig {
     }
 
     fn warnings(&self) -> Vec<String> {
-        self.tls
+        let mut w = self
+            .tls
             .as_ref()
             .map(|t| t.warnings("tls"))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if let Some(c) = &self.cors {
+            w.extend(c.warnings("cors"));
+        }
+        w
     }
 
     fn referenced_extensions(&self) -> Vec<(String, String)> {
@@ -277,10 +283,13 @@ impl Receiver for ZipkinReceiver {
                 .await
                 .map_err(error)?;
             let shared = self.shared.clone();
+            let cors = cfg.cors.as_ref().and_then(Cors::new).map(Arc::new);
             self.server = Some(HttpServer::serve_with(listener, opts, move |req| {
                 let shared = shared.clone();
+                let cors = cors.clone();
                 async move {
-                    let mut r = handle(req, &shared).await;
+                    let mut r =
+                        Cors::around(cors.as_deref(), req, |req| handle(req, &shared)).await;
                     for (k, v) in &shared.cfg.response_headers {
                         if let (Ok(k), Ok(v)) = (
                             http::HeaderName::from_bytes(k.as_bytes()),

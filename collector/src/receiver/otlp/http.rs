@@ -6,6 +6,7 @@ use super::{HttpConfig, RequestError, Shared, check_url_path};
 use crate::net::{self, HttpServer};
 use crate::otlp::{Signal, json};
 use crate::pipeline::ConsumeError;
+use crate::receiver::cors::Cors;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
@@ -43,6 +44,7 @@ struct Routes {
     response_headers: Vec<(http::HeaderName, HeaderValue)>,
     /// `compression_algorithms`, when set.
     compression: Option<net::AllowedEncodings>,
+    cors: Option<Cors>,
 }
 
 /// An `Export*ServiceResponse` or a `google.rpc.Status`, in the request's encoding.
@@ -256,6 +258,7 @@ pub async fn start(
         max_body: cfg.max_body_bytes(),
         read_timeout: cfg.read_timeout.filter(|d| !d.is_zero()),
         compression: net::AllowedEncodings::new(cfg.compression_algorithms.as_deref()),
+        cors: cfg.cors.as_ref().and_then(Cors::new),
         response_headers: cfg
             .response_headers
             .iter()
@@ -286,7 +289,11 @@ pub async fn start(
         let routes = routes.clone();
         let shared = shared.clone();
         async move {
-            let mut r = handle(req, routes.clone(), shared).await;
+            // Ahead of authentication: a preflight carries no credentials.
+            let mut r = Cors::around(routes.cors.as_ref(), req, |req| {
+                handle(req, routes.clone(), shared)
+            })
+            .await;
             for (k, v) in &routes.response_headers {
                 r.headers_mut().insert(k.clone(), v.clone());
             }

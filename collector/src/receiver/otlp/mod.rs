@@ -179,9 +179,9 @@ pub struct HttpConfig {
     /// Accepted for compatibility.
     #[serde(default, deserialize_with = "opt_duration")]
     pub idle_timeout: Option<Duration>,
-    /// Browser CORS: not supported yet; refused rather than ignored.
+    /// Browser CORS (see [`cors`](crate::receiver::cors)).
     #[serde(default)]
-    pub cors: Option<Value>,
+    pub cors: Option<crate::receiver::cors::CorsConfig>,
     /// Server TLS (none by default: plaintext).
     #[serde(default)]
     pub tls: Option<crate::tls::server::ServerTlsConfig>,
@@ -299,8 +299,8 @@ impl Validate for OtlpReceiverConfig {
                     e.push(ConfigError::new(r).field(format!("protocols.http.{f}")));
                 }
             }
-            if h.cors.is_some() {
-                e.push(ConfigError::new("CORS is not supported yet").field("protocols.http.cors"));
+            if let Some(c) = &h.cors {
+                e.extend(c.validate("protocols.http.cors"));
             }
             e.extend(crate::net::check_compression_algorithms(
                 h.compression_algorithms.as_deref(),
@@ -328,6 +328,9 @@ impl Validate for OtlpReceiverConfig {
         }
         if let Some(t) = self.protocols.http.as_ref().and_then(|g| g.tls.as_ref()) {
             w.extend(t.warnings("protocols.http.tls"));
+        }
+        if let Some(c) = self.protocols.http.as_ref().and_then(|g| g.cors.as_ref()) {
+            w.extend(c.warnings("protocols.http.cors"));
         }
         w
     }

@@ -344,7 +344,10 @@ fn config_defaults_and_refusals() {
             "tls: {cert_file: x}",
             "field `tls.key_file`: a server needs a private key",
         ),
-        ("cors: {}", "field `cors`: CORS is not supported yet"),
+        (
+            "cors: {allowed_origins: ['']}",
+            "field `cors.allowed_origins.0`: an origin must not be empty",
+        ),
         ("limits: {max_depth: 40}", "field `limits.max_depth`"),
     ] {
         let cfg: ZipkinConfig =
