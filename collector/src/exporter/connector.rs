@@ -1,9 +1,12 @@
 //! The gRPC exporter's connector: TCP to the endpoint, then a rustls handshake when the
 //! endpoint uses TLS, so both network exporters share one TLS implementation
 //! ([`super::ClientTlsConfig::rustls`]) with every `tls:` option. A `round_robin` channel's
-//! connector dials one resolved address ([`Connector::to`]) and keeps the host's TLS name.
+//! connector dials one resolved address ([`Connector::to`]) and keeps the host's TLS name; a
+//! proxied one goes through the proxy's `CONNECT` tunnel ([`Connector::through`]).
 
 use crate::pipeline::BoxFuture;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use std::net::SocketAddr;
@@ -19,6 +22,8 @@ pub struct Connector {
     tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
     /// Dial this address instead of resolving the URI's host.
     addr: Option<SocketAddr>,
+    /// Reach the URI's host through this proxy.
+    tunnel: Option<Tunnel<HttpConnector>>,
 }
 
 impl Connector {
@@ -27,7 +32,14 @@ impl Connector {
         Self {
             tls: tls.map(|(cfg, name)| (tokio_rustls::TlsConnector::from(Arc::new(cfg)), name)),
             addr: None,
+            tunnel: None,
         }
+    }
+
+    /// The same connector, through `route`'s proxy.
+    pub fn through(mut self, route: &super::proxy::Route) -> Self {
+        self.tunnel = Some(route.tunnel());
+        self
     }
 
     /// The same connector, dialling `addr`.
@@ -35,6 +47,7 @@ impl Connector {
         Self {
             tls: self.tls.clone(),
             addr: Some(addr),
+            tunnel: None,
         }
     }
 }
@@ -53,10 +66,32 @@ impl tonic::codegen::Service<http::Uri> for Connector {
     fn call(&mut self, uri: http::Uri) -> Self::Future {
         let tls = self.tls.clone();
         let addr = self.addr;
+        let tunnel = self.tunnel.clone();
         Box::pin(async move {
-            let tcp = match addr {
-                Some(addr) => TcpStream::connect(addr).await?,
-                None => connect_host(&uri, tls.is_some()).await?,
+            let tcp = match (tunnel, addr) {
+                (Some(mut tunnel), _) => {
+                    std::future::poll_fn(|cx| tunnel.poll_ready(cx))
+                        .await
+                        .map_err(std::io::Error::other)?;
+                    let dst = match uri.port_u16() {
+                        Some(_) => uri,
+                        // The tunnel's default port is 443 whatever the scheme.
+                        None => format!(
+                            "http://{}:{}",
+                            uri.host().unwrap_or_default(),
+                            if tls.is_some() { 443 } else { 80 }
+                        )
+                        .parse()
+                        .map_err(std::io::Error::other)?,
+                    };
+                    tunnel
+                        .call(dst)
+                        .await
+                        .map_err(std::io::Error::other)?
+                        .into_inner()
+                }
+                (None, Some(addr)) => TcpStream::connect(addr).await?,
+                (None, None) => connect_host(&uri, tls.is_some()).await?,
             };
             let _ = tcp.set_nodelay(true);
             match tls {

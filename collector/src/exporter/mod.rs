@@ -8,6 +8,7 @@ pub mod file;
 pub mod helper;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod proxy;
 mod tls;
 
 pub use tls::ClientTlsConfig;

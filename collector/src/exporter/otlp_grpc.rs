@@ -2,13 +2,13 @@
 //! collector). The batch bytes go out as they are, framed as a unary gRPC call on tonic's
 //! channel (connection, HTTP/2, TLS) and gzipped here at `compression_params.level`.
 
-use super::ErrorChain;
 use super::balance::{self, Balancer, Policy};
 use super::helper::{ExporterHelper, HelperSettings, Payload, QueueConfig, RetryConfig, Sender};
 use super::{
     ClientTlsConfig, Codec, CompressionParams, check_headers, default_compression,
     parse_compression,
 };
+use super::{ErrorChain, proxy};
 use crate::component::{ComponentError, Context, Exporter, ExporterConfig, Validate};
 use crate::config::{ConfigError, Secret, Value, duration};
 use crate::grpc_codec::export_path;
@@ -241,17 +241,20 @@ impl ExporterConfig for OtlpGrpcConfig {
 impl OtlpGrpcConfig {
     /// What sends one request, without the helper's queue and retries.
     fn sender(&self, ctx: &Context, signal: Signal) -> Result<GrpcSender, ComponentError> {
-        self.sender_resolved_by(ctx, signal, balance::system_resolver(), balance::REFRESH)
+        let dialing = Dialing {
+            resolve: balance::system_resolver(),
+            refresh: balance::REFRESH,
+            env: &proxy::process_env,
+        };
+        self.sender_with(ctx, signal, dialing)
     }
 
-    /// [`Self::sender`], `round_robin` resolving the endpoint's host with `resolve` every
-    /// `refresh`.
-    fn sender_resolved_by(
+    /// [`Self::sender`], resolving and finding a proxy as `dialing` says.
+    fn sender_with(
         &self,
         ctx: &Context,
         signal: Signal,
-        resolve: balance::Resolve,
-        refresh: Duration,
+        dialing: Dialing<'_>,
     ) -> Result<GrpcSender, ComponentError> {
         let (uri, tls) = self.target().map_err(|e| ctx.error(e))?;
         let plain = uri.replacen("https://", "http://", 1);
@@ -320,23 +323,35 @@ impl OtlpGrpcConfig {
             .map(|a| ctx.host.client_auth(&a.authenticator))
             .transpose()
             .map_err(|e| ctx.error(e))?;
-        let balancer = match self.policy().map_err(|e| ctx.error(e))? {
-            Policy::PickFirst => Balancer::One(ep.connect_with_connector_lazy(connector)),
-            Policy::RoundRobin => {
-                let target: http::Uri = uri
-                    .parse()
-                    .map_err(|e| ctx.error(format!("invalid endpoint {uri:?}: {e}")))?;
-                let host = target
-                    .host()
-                    .unwrap_or_default()
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_owned();
-                let port = target.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let target: http::Uri = uri
+            .parse()
+            .map_err(|e| ctx.error(format!("invalid endpoint {uri:?}: {e}")))?;
+        let host = target
+            .host()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = target.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let route = proxy::grpc_route(&host, port, dialing.env).map_err(|e| ctx.error(e))?;
+        let balancer = match (&route, self.policy().map_err(|e| ctx.error(e))?) {
+            // Through a proxy there is one address, the proxy's: it resolves the host.
+            (Some(route), _) => {
+                tracing::info!(component = %ctx.label(), proxy = %route.proxy, backend = %format_args!("{host}:{port}"), "exporting through an HTTP proxy (HTTPS_PROXY)");
+                Balancer::One(ep.connect_with_connector_lazy(connector.through(route)))
+            }
+            (None, Policy::PickFirst) => Balancer::One(ep.connect_with_connector_lazy(connector)),
+            (None, Policy::RoundRobin) => {
                 let make: balance::MakeChannel = Box::new(move |addr| {
                     ep.clone().connect_with_connector_lazy(connector.to(addr))
                 });
-                Balancer::RoundRobin(balance::Pool::new(host, port, make, resolve, refresh))
+                Balancer::RoundRobin(balance::Pool::new(
+                    host,
+                    port,
+                    make,
+                    dialing.resolve,
+                    dialing.refresh,
+                ))
             }
         };
         Ok(GrpcSender {
@@ -348,6 +363,16 @@ impl OtlpGrpcConfig {
             label: ctx.label(),
         })
     }
+}
+
+/// How the exporter finds its backend's addresses and proxy.
+struct Dialing<'a> {
+    /// Resolves the endpoint's host for `round_robin`.
+    resolve: balance::Resolve,
+    /// How often `round_robin` resolves it again.
+    refresh: Duration,
+    /// The environment the proxy is read from.
+    env: &'a proxy::Env,
 }
 
 struct GrpcSender {
@@ -856,6 +881,15 @@ mod tests {
         (resolve, calls)
     }
 
+    /// Resolving with `resolve` every `refresh`, in an environment without proxies.
+    fn dialing(resolve: balance::Resolve, refresh: Duration) -> Dialing<'static> {
+        Dialing {
+            resolve,
+            refresh,
+            env: &|_| None,
+        }
+    }
+
     /// A sender to `gw-headless:4317`, resolved by `resolve` every `refresh`.
     fn balanced_sender(yaml: &str, resolve: balance::Resolve, refresh: Duration) -> GrpcSender {
         let c = cfg(&format!(
@@ -866,7 +900,7 @@ tls: {{insecure: true}}
         assert!(c.validate().is_empty(), "{:?}", c.validate());
         let mut ctx = crate::processor::testspans::ctx("otlp_grpc");
         ctx.kind = crate::component::Kind::Exporter;
-        c.sender_resolved_by(&ctx, Signal::Traces, resolve, refresh)
+        c.sender_with(&ctx, Signal::Traces, dialing(resolve, refresh))
             .unwrap()
     }
 
@@ -945,7 +979,7 @@ tls: {{insecure: true}}
         let mut ctx = crate::processor::testspans::ctx("otlp_grpc");
         ctx.kind = crate::component::Kind::Exporter;
         let exp = c
-            .sender_resolved_by(&ctx, Signal::Traces, resolve, balance::REFRESH)
+            .sender_with(&ctx, Signal::Traces, dialing(resolve, balance::REFRESH))
             .unwrap();
         for _ in 0..3 {
             exp.send(exp.encode(crate::testutil::traces(0, 1)).unwrap())

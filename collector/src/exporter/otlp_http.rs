@@ -4,7 +4,7 @@
 use super::helper::{ExporterHelper, HelperSettings, Payload, QueueConfig, RetryConfig, Sender};
 use super::{
     ClientTlsConfig, Codec, CompressionParams, check_headers, default_compression,
-    parse_compression,
+    parse_compression, proxy,
 };
 use crate::component::{ComponentError, Context, Exporter, ExporterConfig, Validate};
 use crate::config::{ConfigError, duration};
@@ -96,6 +96,10 @@ pub struct OtlpHttpConfig {
     /// Accepted for compatibility.
     #[serde(default)]
     pub disable_keep_alives: bool,
+    /// An http:// proxy for every request (see [`proxy`](super::proxy)); unset, the
+    /// `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` environment decides.
+    #[serde(default)]
+    pub proxy_url: Option<String>,
     /// Client authentication through an extension.
     #[serde(default)]
     pub auth: Option<crate::receiver::otlp::AuthConfig>,
@@ -179,6 +183,13 @@ impl Validate for OtlpHttpConfig {
         e.extend(check_headers(&self.headers));
         e.extend(self.tls.validate());
         e.extend(self.settings().validate());
+        if let Some(Err(r)) = self.proxy_url.as_deref().map(|u| {
+            proxy::http_route(Some(u), &http::Uri::from_static("https://backend"), &|_| {
+                None
+            })
+        }) {
+            e.push(ConfigError::new(r.trim_start_matches("proxy_url: ")).field("proxy_url"));
+        }
         e
     }
     fn referenced_extensions(&self) -> Vec<(String, String)> {
@@ -200,10 +211,23 @@ impl Validate for OtlpHttpConfig {
     }
 }
 
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+type HttpsClient = Client<hyper_rustls::HttpsConnector<proxy::Dial>, Full<Bytes>>;
 
 impl ExporterConfig for OtlpHttpConfig {
     fn build(&self, ctx: &Context, signal: Signal) -> Result<Arc<dyn Exporter>, ComponentError> {
+        let sender = Arc::new(self.sender(ctx, signal, &proxy::process_env)?);
+        Ok(ExporterHelper::new(ctx, signal, sender, self.settings()))
+    }
+}
+
+impl OtlpHttpConfig {
+    /// What sends one request, the proxy settings read from `env`.
+    fn sender(
+        &self,
+        ctx: &Context,
+        signal: Signal,
+        env: &proxy::Env,
+    ) -> Result<HttpSender, ComponentError> {
         let url = self
             .url(signal)
             .ok_or_else(|| ctx.error(format!("no endpoint for {}", crate::signal_name(signal))))?;
@@ -233,7 +257,19 @@ impl ExporterConfig for OtlpHttpConfig {
             }
             None => schemes,
         };
-        let connector = schemes.enable_http1().enable_http2().wrap_connector(http);
+        let route =
+            proxy::http_route(self.proxy_url.as_deref(), &uri, env).map_err(|e| ctx.error(e))?;
+        if let Some(r) = &route {
+            tracing::info!(component = %ctx.label(), proxy = %r.proxy, backend = %uri, "exporting through an HTTP proxy");
+        }
+        // A forward proxy takes plain-HTTP requests in absolute form, with its credentials on
+        // each; a tunnel carries them in its CONNECT.
+        let proxy_auth = route
+            .as_ref()
+            .filter(|_| uri.scheme_str() != Some("https"))
+            .and_then(|r| r.auth.clone());
+        let dial = proxy::Dial::new(http, &uri, route.as_ref());
+        let connector = schemes.enable_http1().enable_http2().wrap_connector(dial);
         let mut builder = Client::builder(TokioExecutor::new());
         builder.pool_idle_timeout(self.idle_conn_timeout.unwrap_or(Duration::from_secs(90)));
         if let Some(n) = self.max_idle_conns_per_host {
@@ -259,7 +295,10 @@ impl ExporterConfig for OtlpHttpConfig {
             .map(|a| ctx.host.client_auth(&a.authenticator))
             .transpose()
             .map_err(|e| ctx.error(e))?;
-        let sender = Arc::new(HttpSender {
+        if let Some(a) = proxy_auth {
+            headers.insert(header::PROXY_AUTHORIZATION, a);
+        }
+        Ok(HttpSender {
             client,
             auth,
             uri,
@@ -268,8 +307,7 @@ impl ExporterConfig for OtlpHttpConfig {
             encoding: self.encoding,
             signal,
             label: ctx.label(),
-        });
-        Ok(ExporterHelper::new(ctx, signal, sender, self.settings()))
+        })
     }
 }
 
@@ -380,7 +418,11 @@ impl Sender for HttpSender {
                 .body(Full::new(body))
                 .map_err(|e| ConsumeError::permanent(e.to_string()))?;
             let resp = self.client.request(req).await.map_err(|e| {
-                ConsumeError::retryable(format!("request to {} failed: {e}", self.uri))
+                ConsumeError::retryable(format!(
+                    "request to {} failed: {}",
+                    self.uri,
+                    super::ErrorChain(&e)
+                ))
             })?;
             let (parts, body) = resp.into_parts();
             let body = body
@@ -433,6 +475,30 @@ mod tests {
                 .validate()
                 .iter()
                 .any(|e| e.field.as_deref() == Some("endpoint"))
+        );
+    }
+
+    #[test]
+    fn proxy_url_must_be_an_http_proxy() {
+        let errors = |yaml: &str| -> Vec<(String, String)> {
+            cfg(&format!("endpoint: https://otlp.nr-data.net\n{yaml}"))
+                .validate()
+                .into_iter()
+                .map(|e| (e.field.unwrap_or_default(), e.reason))
+                .collect()
+        };
+        assert_eq!(errors("proxy_url: http://user:pw@egress:3128"), vec![]);
+        assert_eq!(errors("proxy_url: egress:3128"), vec![]);
+        assert_eq!(
+            errors("proxy_url: socks5://user:pw@egress:1080"),
+            vec![(
+                "proxy_url".to_owned(),
+                "socks5:// proxies are not supported: use an http:// proxy".to_owned()
+            )]
+        );
+        assert_eq!(
+            errors("proxy_url: 'http://'"),
+            vec![("proxy_url".to_owned(), "not a proxy URL".to_owned())]
         );
     }
 
