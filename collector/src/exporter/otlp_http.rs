@@ -93,7 +93,7 @@ pub struct OtlpHttpConfig {
     /// How long idle connections are kept (default 90s).
     #[serde(default, deserialize_with = "opt_dur")]
     pub idle_conn_timeout: Option<Duration>,
-    /// Accepted for compatibility.
+    /// One connection per request, closed after it (no connection is kept idle).
     #[serde(default)]
     pub disable_keep_alives: bool,
     /// An http:// proxy for every request (see [`proxy`](super::proxy)); unset, the
@@ -271,9 +271,15 @@ impl OtlpHttpConfig {
         let dial = proxy::Dial::new(http, &uri, route.as_ref());
         let connector = schemes.enable_http1().enable_http2().wrap_connector(dial);
         let mut builder = Client::builder(TokioExecutor::new());
-        builder.pool_idle_timeout(self.idle_conn_timeout.unwrap_or(Duration::from_secs(90)));
+        // The timer closes idle connections when their time is up, not at the next checkout.
+        builder
+            .pool_timer(hyper_util::rt::TokioTimer::new())
+            .pool_idle_timeout(self.idle_conn_timeout.unwrap_or(Duration::from_secs(90)));
         if let Some(n) = self.max_idle_conns_per_host {
             builder.pool_max_idle_per_host(n);
+        }
+        if self.disable_keep_alives {
+            builder.pool_max_idle_per_host(0);
         }
         let client: HttpsClient = builder.build(connector);
         let mut headers = HeaderMap::new();
@@ -476,6 +482,48 @@ mod tests {
                 .iter()
                 .any(|e| e.field.as_deref() == Some("endpoint"))
         );
+    }
+
+    /// An HTTP/1.1 backend answering 200 to everything; the connections it accepted.
+    async fn counting_backend() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let conns = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = conns.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let svc = hyper::service::service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::new())))
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc),
+                );
+            }
+        });
+        (format!("http://{addr}"), conns)
+    }
+
+    #[tokio::test]
+    async fn keep_alives_reuse_one_connection_unless_disabled() {
+        for (yaml, connections) in [("", 1), ("disable_keep_alives: true", 3)] {
+            let (url, conns) = counting_backend().await;
+            let c = cfg(&format!("endpoint: {url}\n{yaml}"));
+            let mut ctx = crate::processor::testspans::ctx("otlp_http");
+            ctx.kind = crate::component::Kind::Exporter;
+            let exp = c.sender(&ctx, Signal::Traces, &|_| None).unwrap();
+            for _ in 0..3 {
+                exp.send(exp.encode(crate::testutil::traces(0, 1)).unwrap())
+                    .await
+                    .unwrap();
+            }
+            assert_eq!(
+                conns.load(std::sync::atomic::Ordering::SeqCst),
+                connections,
+                "{yaml:?}"
+            );
+        }
     }
 
     #[test]

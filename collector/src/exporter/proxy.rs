@@ -230,35 +230,27 @@ impl tonic::codegen::Service<Uri> for Dial {
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
-        match self {
+        type Connecting = BoxFuture<'static, Result<TokioIo<TcpStream>, BoxError>>;
+        let (connecting, forward): (Connecting, bool) = match self {
             Dial::Direct(c) => {
                 let f = c.call(dst);
-                Box::pin(async move {
-                    Ok(Conn {
-                        io: f.await?,
-                        forward: false,
-                    })
-                })
+                (Box::pin(async move { Ok(f.await?) }), false)
             }
             Dial::Forward(c, proxy) => {
                 let f = c.call(proxy.clone());
-                Box::pin(async move {
-                    Ok(Conn {
-                        io: f.await?,
-                        forward: true,
-                    })
-                })
+                (Box::pin(async move { Ok(f.await?) }), true)
             }
             Dial::Tunnel(t) => {
                 let f = t.call(dst);
-                Box::pin(async move {
-                    Ok(Conn {
-                        io: f.await?,
-                        forward: false,
-                    })
-                })
+                (Box::pin(async move { Ok(f.await?) }), false)
             }
-        }
+        };
+        Box::pin(async move {
+            Ok(Conn {
+                io: connecting.await?,
+                forward,
+            })
+        })
     }
 }
 
