@@ -74,7 +74,7 @@ pub struct OtlpGrpcConfig {
     #[serde(default)]
     pub keepalive: Option<ClientKeepalive>,
     /// `round_robin` (the default: a connection to each of the endpoint's addresses, requests
-    /// in turn) or `pick_first` (one connection); see [`balance`](super::balance).
+    /// in turn) or `pick_first` (one connection); see [`balance`].
     #[serde(default)]
     pub balancer_name: Option<String>,
     /// Accepted for compatibility.

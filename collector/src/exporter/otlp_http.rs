@@ -96,7 +96,7 @@ pub struct OtlpHttpConfig {
     /// One connection per request, closed after it (no connection is kept idle).
     #[serde(default)]
     pub disable_keep_alives: bool,
-    /// An http:// proxy for every request (see [`proxy`](super::proxy)); unset, the
+    /// An http:// proxy for every request (see [`proxy`]); unset, the
     /// `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` environment decides.
     #[serde(default)]
     pub proxy_url: Option<String>,
