@@ -96,6 +96,17 @@ pub struct OtlpHttpConfig {
     /// One connection per request, closed after it (no connection is kept idle).
     #[serde(default)]
     pub disable_keep_alives: bool,
+    /// HTTP/2 health checks: after this long without a frame from the backend, a PING is sent,
+    /// and the connection is closed when it is not answered within `http2_ping_timeout`
+    /// (default 15s), so that the next request opens a new one. Unset or 0: no pings.
+    #[serde(default, deserialize_with = "opt_dur")]
+    pub http2_read_idle_timeout: Option<Duration>,
+    /// See `http2_read_idle_timeout`.
+    #[serde(default, deserialize_with = "opt_dur")]
+    pub http2_ping_timeout: Option<Duration>,
+    /// `false`: HTTP/1.1 only, even where the backend offers HTTP/2 (default `true`).
+    #[serde(default = "yes")]
+    pub force_attempt_http2: bool,
     /// An http:// proxy for every request (see [`proxy`]); unset, the
     /// `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` environment decides.
     #[serde(default)]
@@ -112,6 +123,13 @@ fn opt_dur<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D
 fn default_timeout() -> Duration {
     Duration::from_secs(30)
 }
+
+fn yes() -> bool {
+    true
+}
+
+/// `http2_ping_timeout`'s default, as Go's HTTP/2 transport has it.
+const DEFAULT_HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl OtlpHttpConfig {
     fn settings(&self) -> HelperSettings {
@@ -269,7 +287,11 @@ impl OtlpHttpConfig {
             .filter(|_| uri.scheme_str() != Some("https"))
             .and_then(|r| r.auth.clone());
         let dial = proxy::Dial::new(http, &uri, route.as_ref());
-        let connector = schemes.enable_http1().enable_http2().wrap_connector(dial);
+        let connector = if self.force_attempt_http2 {
+            schemes.enable_http1().enable_http2().wrap_connector(dial)
+        } else {
+            schemes.enable_http1().wrap_connector(dial)
+        };
         let mut builder = Client::builder(TokioExecutor::new());
         // The timer closes idle connections when their time is up, not at the next checkout.
         builder
@@ -280,6 +302,17 @@ impl OtlpHttpConfig {
         }
         if self.disable_keep_alives {
             builder.pool_max_idle_per_host(0);
+        }
+        if let Some(idle) = self.http2_read_idle_timeout.filter(|d| !d.is_zero()) {
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .http2_keep_alive_interval(idle)
+                .http2_keep_alive_timeout(
+                    self.http2_ping_timeout
+                        .filter(|d| !d.is_zero())
+                        .unwrap_or(DEFAULT_HTTP2_PING_TIMEOUT),
+                )
+                .http2_keep_alive_while_idle(true);
         }
         let client: HttpsClient = builder.build(connector);
         let mut headers = HeaderMap::new();
@@ -524,6 +557,165 @@ mod tests {
                 "{yaml:?}"
             );
         }
+    }
+
+    /// A TLS backend for `localhost` offering HTTP/2 and HTTP/1.1, behind a relay that can
+    /// freeze (stop passing bytes, as a dead peer or a black-holed route does); its CA, the
+    /// relay's URL, the HTTP versions it served, the freeze switch and the connections the
+    /// client closed.
+    struct TlsBackend {
+        ca_pem: String,
+        url: String,
+        versions: Arc<std::sync::Mutex<Vec<http::Version>>>,
+        frozen: Arc<std::sync::atomic::AtomicBool>,
+        closed: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    async fn tls_backend() -> TlsBackend {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+        server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let backend = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let backend_addr = backend.local_addr().unwrap();
+        let versions = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = versions.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = backend.accept().await {
+                let (acceptor, seen) = (acceptor.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(move |req: http::Request<_>| {
+                        seen.lock().unwrap().push(req.version());
+                        async {
+                            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                                Bytes::new(),
+                            )))
+                        }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
+        });
+        let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = relay.local_addr().unwrap().port();
+        let frozen = Arc::new(AtomicBool::new(false));
+        let closed = Arc::new(AtomicUsize::new(0));
+        let (freeze, close) = (frozen.clone(), closed.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = relay.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(backend_addr).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let (f1, f2, close) = (freeze.clone(), freeze.clone(), close.clone());
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 16 << 10];
+                    // Reads on while frozen, to see the client close its side.
+                    while let Ok(n @ 1..) = cr.read(&mut buf).await {
+                        if !f1.load(Ordering::SeqCst) && sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    close.fetch_add(1, Ordering::SeqCst);
+                });
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 16 << 10];
+                    while let Ok(n @ 1..) = sr.read(&mut buf).await {
+                        if !f2.load(Ordering::SeqCst) && cw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        TlsBackend {
+            ca_pem: ca.pem(),
+            url: format!("https://localhost:{port}"),
+            versions,
+            frozen,
+            closed,
+        }
+    }
+
+    fn tls_sender(b: &TlsBackend, yaml: &str) -> HttpSender {
+        let ca = b.ca_pem.replace('\n', "\n      ");
+        let c = cfg(&format!(
+            "endpoint: {}\ntls:\n  ca_pem: |\n      {ca}\n{yaml}",
+            b.url
+        ));
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+        let mut ctx = crate::processor::testspans::ctx("otlp_http");
+        ctx.kind = crate::component::Kind::Exporter;
+        c.sender(&ctx, Signal::Traces, &|_| None).unwrap()
+    }
+
+    #[tokio::test]
+    async fn http2_unless_told_otherwise() {
+        for (yaml, version) in [
+            ("", http::Version::HTTP_2),
+            ("force_attempt_http2: false", http::Version::HTTP_11),
+        ] {
+            let b = tls_backend().await;
+            let exp = tls_sender(&b, yaml);
+            exp.send(exp.encode(crate::testutil::traces(0, 1)).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(*b.versions.lock().unwrap(), vec![version], "{yaml:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_http2_ping_closes_the_connection() {
+        use std::sync::atomic::Ordering;
+        let b = tls_backend().await;
+        let exp = tls_sender(
+            &b,
+            "http2_read_idle_timeout: 200ms\nhttp2_ping_timeout: 200ms\nretry_on_failure: {enabled: false}",
+        );
+        exp.send(exp.encode(crate::testutil::traces(0, 1)).unwrap())
+            .await
+            .unwrap();
+        // The backend goes silent: the client's PING is never answered, so it gives the
+        // connection up (without pings it would keep it for idle_conn_timeout, 90s).
+        b.frozen.store(true, Ordering::SeqCst);
+        let gave_up = tokio::time::timeout(Duration::from_secs(30), async {
+            while b.closed.load(Ordering::SeqCst) == 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(gave_up.is_ok(), "the client kept the dead connection");
+        // The next request opens a new one.
+        b.frozen.store(false, Ordering::SeqCst);
+        exp.send(exp.encode(crate::testutil::traces(0, 1)).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(b.versions.lock().unwrap().len(), 2);
     }
 
     #[test]
