@@ -434,6 +434,21 @@ pub fn decode_body(
         })
 }
 
+/// A receiver's `response_headers`, parsed once (names and values were checked at validation).
+pub fn response_headers(
+    configured: &std::collections::BTreeMap<String, String>,
+) -> Vec<(http::HeaderName, http::HeaderValue)> {
+    configured
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                http::HeaderName::from_bytes(k.as_bytes()).ok()?,
+                http::HeaderValue::from_str(v).ok()?,
+            ))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -738,6 +738,10 @@ receivers:
           allowed_origins: ["https://*.shop.example"]
           allowed_headers: [Authorization]
           max_age: 600
+        # Set first, as in the Collector: CORS adds to Vary and has the last word on its own.
+        response_headers:
+          vary: Accept-Encoding
+          access-control-allow-origin: https://stale.example
   zipkin:
     endpoint: 127.0.0.1:0
     cors:
@@ -803,6 +807,7 @@ service:
                 "access-control-allow-headers: authorization,content-type".to_owned(),
                 "access-control-allow-credentials: true".to_owned(),
                 "access-control-max-age: 600".to_owned(),
+                "vary: Accept-Encoding".to_owned(),
                 "vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
                     .to_owned(),
             ]
@@ -818,6 +823,8 @@ service:
             (
                 204,
                 vec![
+                    "access-control-allow-origin: https://stale.example".to_owned(),
+                    "vary: Accept-Encoding".to_owned(),
                     "vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
                         .to_owned()
                 ]
@@ -842,6 +849,7 @@ service:
         vec![
             format!("access-control-allow-origin: {o}"),
             "access-control-allow-credentials: true".to_owned(),
+            "vary: Accept-Encoding".to_owned(),
             "vary: Origin".to_owned(),
         ]
     };
@@ -856,7 +864,14 @@ service:
     );
     assert_eq!(
         post("https://evil.example", Some("web-tok-91c")),
-        (200, vec!["vary: Origin".to_owned()]),
+        (
+            200,
+            vec![
+                "access-control-allow-origin: https://stale.example".to_owned(),
+                "vary: Accept-Encoding".to_owned(),
+                "vary: Origin".to_owned()
+            ]
+        ),
         "CORS is the browser's guard, not the server's: only the grant is withheld"
     );
     // Zipkin, any origin.

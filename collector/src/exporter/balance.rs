@@ -6,13 +6,19 @@
 //! The addresses are resolved on the first request and again every [`REFRESH`] (a scaled-up
 //! Deployment's new pods get traffic without waiting for a connection to break, which is
 //! where grpc-go's resolver alone falls short), and soon after a connection fails. A failed
-//! resolution keeps the addresses there were. An address whose connection cannot be made is
-//! passed over for a backoff, and the request goes to the next one at once: nothing was sent.
+//! resolution keeps the addresses there were.
+//!
+//! Like grpc-go's picker, requests go to addresses whose connection is up (or not tried yet)
+//! before those still connecting: a black-holed pod holds up the one request that found it,
+//! not every n-th. An address whose connection cannot be made (refused, or not made within
+//! the connector's timeout) is passed over for a backoff, and the request goes to the next
+//! one at once: nothing was sent. The turn starts at a random address, so that a fleet of
+//! agents does not start on the same gateway.
 
 use crate::pipeline::BoxFuture;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
@@ -65,8 +71,34 @@ pub fn system_resolver() -> Resolve {
     })
 }
 
-/// Builds the (lazy) channel to one address.
-pub type MakeChannel = Box<dyn Fn(SocketAddr) -> Channel + Send + Sync>;
+/// Builds the (lazy) channel to one address; its connector reports to the [`Link`].
+pub type MakeChannel = Box<dyn Fn(SocketAddr, Arc<Link>) -> Channel + Send + Sync>;
+
+/// The state of one address's connection, as its connector last saw it.
+#[derive(Debug, Default)]
+pub struct Link(AtomicU8);
+
+// 0: not tried yet.
+const CONNECTING: u8 = 1;
+const UP: u8 = 2;
+const FAILED: u8 = 3;
+
+impl Link {
+    /// A connection attempt starts.
+    pub fn connecting(&self) {
+        self.0.store(CONNECTING, Ordering::Relaxed);
+    }
+
+    /// The attempt ended: connected or not.
+    pub fn connected(&self, ok: bool) {
+        self.0
+            .store(if ok { UP } else { FAILED }, Ordering::Relaxed);
+    }
+
+    fn is_connecting(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == CONNECTING
+    }
+}
 
 /// Where the requests of one exporter go.
 pub enum Balancer {
@@ -81,6 +113,8 @@ pub struct Pick {
     /// The channel.
     pub channel: Channel,
     backend: Option<Arc<Backend>>,
+    /// How many addresses there were to choose from.
+    pub of: usize,
 }
 
 impl Pick {
@@ -111,20 +145,13 @@ impl Pick {
 }
 
 impl Balancer {
-    /// How many channels one request may try: one per address.
-    pub fn attempts(&self) -> usize {
-        match self {
-            Balancer::One(_) => 1,
-            Balancer::RoundRobin(pool) => pool.len().max(1),
-        }
-    }
-
     /// The channel for the next request.
     pub async fn pick(&self) -> Result<Pick, String> {
         match self {
             Balancer::One(channel) => Ok(Pick {
                 channel: channel.clone(),
                 backend: None,
+                of: 1,
             }),
             Balancer::RoundRobin(pool) => pool.pick().await,
         }
@@ -153,6 +180,7 @@ struct State {
 struct Backend {
     addr: SocketAddr,
     channel: Channel,
+    link: Arc<Link>,
     health: Mutex<Health>,
 }
 
@@ -187,17 +215,13 @@ impl Pool {
             make,
             resolve,
             refresh,
-            next: AtomicUsize::new(0),
+            next: AtomicUsize::new(random_start()),
             state: Mutex::new(State::default()),
         })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn len(&self) -> usize {
-        self.lock().backends.len()
     }
 
     async fn pick(self: &Arc<Self>) -> Result<Pick, String> {
@@ -225,17 +249,20 @@ impl Pool {
             }
             backends
         };
-        let start = self.next.fetch_add(1, Ordering::Relaxed) % backends.len().max(1);
-        // The next address in turn that is not passed over; if all are, the next in turn.
-        let mut in_turn = backends.iter().cycle().skip(start).take(backends.len());
-        let first = in_turn.clone().next();
-        let chosen = in_turn
-            .find(|b| !b.is_down(now))
-            .or(first)
+        let n = backends.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n.max(1);
+        let in_turn = || backends.iter().cycle().skip(start).take(n);
+        // The next address in turn that is up or untried; else one still connecting; else,
+        // all passed over, the next in turn.
+        let chosen = in_turn()
+            .find(|b| !b.is_down(now) && !b.link.is_connecting())
+            .or_else(|| in_turn().find(|b| !b.is_down(now)))
+            .or_else(|| in_turn().next())
             .ok_or_else(|| format!("{}:{} has no address", self.host, self.port))?;
         Ok(Pick {
             channel: chosen.channel.clone(),
             backend: Some(chosen.clone()),
+            of: n,
         })
     }
 
@@ -278,9 +305,11 @@ impl Pool {
                         .find(|b| b.addr == addr)
                         .cloned()
                         .unwrap_or_else(|| {
+                            let link = Arc::new(Link::default());
                             Arc::new(Backend {
                                 addr,
-                                channel: (self.make)(addr),
+                                channel: (self.make)(addr, link.clone()),
+                                link,
                                 health: Mutex::default(),
                             })
                         })
@@ -308,6 +337,15 @@ impl Pool {
             state.resolved_at = Some(t.min(soon));
         }
     }
+}
+
+/// A random place to start the turn at.
+fn random_start() -> usize {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u8(0);
+    // Truncation is fine: any start will do.
+    h.finish() as usize
 }
 
 /// Whether a channel's error is a connection that could not be made (nothing was sent).

@@ -4,6 +4,7 @@
 //! connector dials one resolved address ([`Connector::to`]) and keeps the host's TLS name; a
 //! proxied one goes through the proxy's `CONNECT` tunnel ([`Connector::through`]).
 
+use super::balance::Link;
 use crate::pipeline::BoxFuture;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
@@ -12,6 +13,7 @@ use rustls::pki_types::ServerName;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_util::either::Either;
@@ -24,15 +26,25 @@ pub struct Connector {
     addr: Option<SocketAddr>,
     /// Reach the URI's host through this proxy.
     tunnel: Option<Tunnel<HttpConnector>>,
+    /// Told when a connection attempt starts and ends (`round_robin`'s picker).
+    link: Option<Arc<Link>>,
+    /// A connection (TCP, tunnel, TLS) not made within this long fails. Inside the connector,
+    /// so that the failure is a connect error (nothing sent: another address may be tried).
+    timeout: Duration,
 }
 
 impl Connector {
-    /// Plaintext (h2c) when `tls` is `None`.
-    pub fn new(tls: Option<(rustls::ClientConfig, ServerName<'static>)>) -> Self {
+    /// Plaintext (h2c) when `tls` is `None`; connections fail after `timeout`.
+    pub fn new(
+        tls: Option<(rustls::ClientConfig, ServerName<'static>)>,
+        timeout: Duration,
+    ) -> Self {
         Self {
             tls: tls.map(|(cfg, name)| (tokio_rustls::TlsConnector::from(Arc::new(cfg)), name)),
             addr: None,
             tunnel: None,
+            link: None,
+            timeout,
         }
     }
 
@@ -42,12 +54,14 @@ impl Connector {
         self
     }
 
-    /// The same connector, dialling `addr`.
-    pub fn to(&self, addr: SocketAddr) -> Self {
+    /// The same connector, dialling `addr` and telling `link` how it goes.
+    pub fn to(&self, addr: SocketAddr, link: Arc<Link>) -> Self {
         Self {
             tls: self.tls.clone(),
             addr: Some(addr),
             tunnel: None,
+            link: Some(link),
+            timeout: self.timeout,
         }
     }
 }
@@ -67,7 +81,12 @@ impl tonic::codegen::Service<http::Uri> for Connector {
         let tls = self.tls.clone();
         let addr = self.addr;
         let tunnel = self.tunnel.clone();
-        Box::pin(async move {
+        let link = self.link.clone();
+        let timeout = self.timeout;
+        if let Some(l) = &link {
+            l.connecting();
+        }
+        let connecting = async move {
             let tcp = match (tunnel, addr) {
                 (Some(mut tunnel), _) => {
                     std::future::poll_fn(|cx| tunnel.poll_ready(cx))
@@ -101,6 +120,19 @@ impl tonic::codegen::Service<http::Uri> for Connector {
                     Ok(TokioIo::new(Either::Right(s)))
                 }
             }
+        };
+        Box::pin(async move {
+            let result = match tokio::time::timeout(timeout, connecting).await {
+                Ok(r) => r,
+                Err(_) => Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no connection within {timeout:?}"),
+                )),
+            };
+            if let Some(l) = &link {
+                l.connected(result.is_ok());
+            }
+            result
         })
     }
 }

@@ -22,10 +22,16 @@ pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
 
 impl std::fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut shown = self.0.to_string();
+        f.write_str(&shown)?;
         let mut cur = self.0.source();
         while let Some(e) = cur {
-            write!(f, ": {e}")?;
+            // Wrappers often print their source as their own message: say it once.
+            let next = e.to_string();
+            if next != shown {
+                write!(f, ": {next}")?;
+                shown = next;
+            }
             cur = e.source();
         }
         Ok(())

@@ -121,6 +121,12 @@ impl OtlpGrpcConfig {
         })
     }
 
+    /// How long a connection may take: half the request's `timeout` (at most 10 s, at least
+    /// 100 ms), so that a request whose address does not answer can still go to another.
+    fn connect_timeout(&self) -> Duration {
+        (self.timeout / 2).clamp(Duration::from_millis(100), Duration::from_secs(10))
+    }
+
     /// The URI to connect to and whether TLS is on.
     pub fn target(&self) -> Result<(String, bool), String> {
         let ep = self.endpoint.trim();
@@ -266,9 +272,7 @@ impl OtlpGrpcConfig {
                 .map_err(|e| ctx.error(format!("invalid endpoint {uri:?}: {e}")))?;
             ep = ep.origin(origin);
         }
-        ep = ep
-            .tcp_nodelay(true)
-            .connect_timeout(Duration::from_secs(10));
+        ep = ep.tcp_nodelay(true);
         if let Some(a) = &self.authority {
             let origin: http::Uri = format!("{}://{a}", if tls { "https" } else { "http" })
                 .parse()
@@ -300,9 +304,9 @@ impl OtlpGrpcConfig {
             if self.tls.insecure_skip_verify {
                 tracing::warn!(component = %ctx.label(), "tls.insecure_skip_verify: the backend's certificate is not verified");
             }
-            super::connector::Connector::new(Some((cfg, name)))
+            super::connector::Connector::new(Some((cfg, name)), self.connect_timeout())
         } else {
-            super::connector::Connector::new(None)
+            super::connector::Connector::new(None, self.connect_timeout())
         };
         let mut headers = http::HeaderMap::new();
         for (k, v) in &self.headers {
@@ -342,8 +346,9 @@ impl OtlpGrpcConfig {
             }
             (None, Policy::PickFirst) => Balancer::One(ep.connect_with_connector_lazy(connector)),
             (None, Policy::RoundRobin) => {
-                let make: balance::MakeChannel = Box::new(move |addr| {
-                    ep.clone().connect_with_connector_lazy(connector.to(addr))
+                let make: balance::MakeChannel = Box::new(move |addr, link| {
+                    ep.clone()
+                        .connect_with_connector_lazy(connector.to(addr, link))
                 });
                 Balancer::RoundRobin(balance::Pool::new(
                     host,
@@ -493,13 +498,14 @@ impl Sender for GrpcSender {
                 Payload::Encoded(message) => message,
                 Payload::Batch(batch) => self.message(batch)?,
             };
-            let mut attempts = self.balancer.attempts();
+            let mut attempts = None;
             let resp = loop {
                 let pick = self
                     .balancer
                     .pick()
                     .await
                     .map_err(ConsumeError::retryable)?;
+                let left = attempts.get_or_insert(pick.of);
                 let req = self.request(message.clone())?;
                 let mut channel = pick.channel.clone();
                 let answer = match std::future::poll_fn(|cx| channel.poll_ready(cx)).await {
@@ -513,8 +519,8 @@ impl Sender for GrpcSender {
                     }
                     // Nothing was sent: another address may take it now.
                     Err(e) if balance::is_connect_error(&e) => {
-                        attempts = attempts.saturating_sub(1);
-                        if !pick.connect_failed(&self.balancer) || attempts == 0 {
+                        *left = left.saturating_sub(1);
+                        if !pick.connect_failed(&self.balancer) || *left == 0 {
                             return Err(ConsumeError::retryable(format!(
                                 "connection to the backend failed: {}",
                                 ErrorChain(&e)
@@ -995,15 +1001,116 @@ tls: {{insecure: true}}
         let (live, seen) = backend(ok_answer()).await;
         let dead = closed_port().await;
         let addrs = vec![dead, addr(&live)];
-        let (resolve, _) = resolver(move |_| Ok(addrs.clone()));
-        let exp = balanced_sender("", resolve, balance::REFRESH);
-        // Every request lands, the dead address's turns included: nothing was sent there.
-        for i in 0..6 {
+        // Each exporter starts its turn at a random address: eight of them start at the dead
+        // one, almost surely, and with the first request too.
+        for round in 0..8 {
+            let addrs = addrs.clone();
+            let (resolve, _) = resolver(move |_| Ok(addrs.clone()));
+            let exp = balanced_sender("", resolve, balance::REFRESH);
+            // Every request lands, the dead address's turns included: nothing was sent there.
+            for i in 0..3 {
+                exp.send(exp.encode(crate::testutil::traces(0, 1)).unwrap())
+                    .await
+                    .unwrap_or_else(|e| panic!("exporter {round}, request {i}: {e}"));
+            }
+        }
+        assert_eq!(seen.lock().unwrap().len(), 24);
+    }
+
+    /// A TLS gRPC backend (a self-signed certificate for `localhost`) answering OK; its address
+    /// and how many requests it took.
+    async fn tls_backend() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into()),
+            )
+            .unwrap();
+        cfg.alpn_protocols = vec![b"h2".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let served = Arc::new(AtomicUsize::new(0));
+        let count = served.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, count) = (acceptor.clone(), count.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(move |_req| {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        let answer = ok_answer();
+                        async move {
+                            let mut trailers = http::HeaderMap::new();
+                            for (k, v) in &answer.trailers {
+                                trailers.insert(*k, v.parse().unwrap());
+                            }
+                            let frames = vec![
+                                Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(
+                                    bytes::Bytes::from(answer.body),
+                                )),
+                                Ok(hyper::body::Frame::trailers(trailers)),
+                            ];
+                            let mut resp = http::Response::new(http_body_util::StreamBody::new(
+                                futures_stream(frames),
+                            ));
+                            resp.headers_mut().insert(
+                                "content-type",
+                                HeaderValue::from_static("application/grpc"),
+                            );
+                            Ok::<_, std::convert::Infallible>(resp)
+                        }
+                    });
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                    .await;
+                });
+            }
+        });
+        (addr, served)
+    }
+
+    #[tokio::test]
+    async fn an_address_that_never_completes_a_connection_is_passed_over() {
+        use std::sync::atomic::Ordering;
+        let (live, served) = tls_backend().await;
+        // Takes the TCP connection and never answers the TLS handshake: a hung peer.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent_addr = silent.local_addr().unwrap();
+        let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let hold = held.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = silent.accept().await {
+                hold.lock().unwrap().push(tcp);
+            }
+        });
+        let (resolve, _) = resolver(move |_| Ok(vec![silent_addr, live]));
+        let c = cfg(
+            "endpoint: dns:///gw-headless:4317\ntls: {insecure_skip_verify: true, server_name_override: localhost}\ntimeout: 1s",
+        );
+        let mut ctx = crate::processor::testspans::ctx("otlp_grpc");
+        ctx.kind = crate::component::Kind::Exporter;
+        let exp = c
+            .sender_with(&ctx, Signal::Traces, dialing(resolve, balance::REFRESH))
+            .unwrap();
+        // The request that finds the silent address gives it up after half its timeout and
+        // goes to the live one: every request lands.
+        for i in 0..4 {
             exp.send(exp.encode(crate::testutil::traces(0, 1)).unwrap())
                 .await
                 .unwrap_or_else(|e| panic!("request {i}: {e}"));
         }
-        assert_eq!(seen.lock().unwrap().len(), 6);
+        assert_eq!(served.load(Ordering::SeqCst), 4);
     }
 
     #[tokio::test]
@@ -1016,10 +1123,11 @@ tls: {{insecure: true}}
             .await
             .unwrap_err();
         assert!(e.is_retryable(), "{e}");
+        // Each cause once: tonic's connect error prints its source as its own message.
+        let reason = e.to_string();
         assert!(
-            e.to_string()
-                .contains("connection to the backend failed: transport error: "),
-            "{e}"
+            reason.ends_with("connection to the backend failed: transport error: Connection refused (os error 111)"),
+            "{reason}"
         );
     }
 

@@ -122,22 +122,107 @@ fn from_env(target: &Uri, var: &[&str], env: &Env) -> Result<Option<Route>, Stri
     let Some((name, value)) = first_set(env, var) else {
         return Ok(None);
     };
-    if target.host().is_none_or(is_loopback) {
+    let Some(host) = target.host() else {
         return Ok(None);
-    }
-    check_scheme(&format!("the {name} environment variable"), &value)?;
+    };
+    let port = target
+        .port_u16()
+        .unwrap_or(if target.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
     let no = first_set(env, &["NO_PROXY", "no_proxy"])
         .map(|(_, v)| v)
         .unwrap_or_default();
+    // A proxy that is not used is not checked: an in-cluster backend in NO_PROXY is reached
+    // whatever HTTPS_PROXY says.
+    if is_loopback(host) || exempt(&no, host, port) {
+        return Ok(None);
+    }
+    check_scheme(&format!("the {name} environment variable"), &value)?;
     let matcher = Matcher::builder()
         .http(value.trim())
         .https(value.trim())
-        .no(no)
         .build();
     Ok(matcher.intercept(target).map(|i| Route {
         proxy: i.uri().clone(),
         auth: i.basic_auth().cloned(),
     }))
+}
+
+/// Whether `NO_PROXY` exempts `host:port`, by Go's rules (`golang.org/x/net/http/httpproxy`):
+/// comma-separated entries; `*` exempts everything; a CIDR (`10.0.0.0/8`) or an IP, with or
+/// without a port; a domain (`example.com`: it and its subdomains; `.example.com` or
+/// `*.example.com`: its subdomains only), with or without a port.
+fn exempt(no_proxy: &str, host: &str, port: u16) -> bool {
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    let ip = host.parse::<IpAddr>().ok();
+    let port = port.to_string();
+    no_proxy.split(',').any(|entry| {
+        let entry = entry.trim().to_ascii_lowercase();
+        if entry.is_empty() {
+            return false;
+        }
+        if entry == "*" {
+            return true;
+        }
+        if let Some((net, bits)) = entry.split_once('/') {
+            return match (net.parse::<IpAddr>(), bits.parse::<u8>(), ip) {
+                (Ok(net), Ok(bits), Some(ip)) => in_network(ip, net, bits),
+                _ => false,
+            };
+        }
+        let (name, want_port) = split_port(&entry);
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        if name.is_empty() || want_port.is_some_and(|p| p != port) {
+            return false;
+        }
+        if let Ok(entry_ip) = name.parse::<IpAddr>() {
+            return ip == Some(entry_ip);
+        }
+        let name = name.strip_prefix('*').unwrap_or(name);
+        match name.strip_prefix('.') {
+            Some(_) => host.ends_with(name),
+            None => host == name || host.ends_with(&format!(".{name}")),
+        }
+    })
+}
+
+/// `host:port` → (`host`, `port`); an entry without a port (a bare IPv6 address included) is
+/// all host.
+fn split_port(entry: &str) -> (&str, Option<&str>) {
+    let split = if entry.starts_with('[') {
+        entry
+            .rsplit_once("]:")
+            .map(|(h, p)| (h.trim_start_matches('['), p))
+    } else if entry.matches(':').count() == 1 {
+        entry.split_once(':')
+    } else {
+        None
+    };
+    match split {
+        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
+        _ => (entry, None),
+    }
+}
+
+/// Whether `ip` lies in `net`/`bits` (same family only).
+fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
 }
 
 /// `otlp_http`'s connector: straight to the backend, through a tunnel, or to a proxy that
@@ -412,6 +497,60 @@ mod tests {
                 .map_err(str::to_owned);
             assert_eq!(got, want, "{proxy_url:?} {target} {vars:?}");
         }
+    }
+
+    #[test]
+    fn no_proxy_by_gos_rules() {
+        for (no_proxy, host, port, exempted) in [
+            ("*", "anything.example", 443, true),
+            ("*", "10.96.4.7", 4318, true),
+            ("example.com", "example.com", 443, true),
+            ("example.com", "api.example.com", 443, true),
+            ("example.com", "notexample.com", 443, false),
+            (".example.com", "api.example.com", 443, true),
+            (".example.com", "example.com", 443, false),
+            ("*.example.com", "api.example.com", 443, true),
+            ("*.example.com", "example.com", 443, false),
+            ("example.com:4318", "example.com", 4318, true),
+            ("example.com:4318", "example.com", 443, false),
+            ("10.0.0.0/8", "10.96.4.7", 4318, true),
+            ("10.0.0.0/8", "11.0.0.1", 4318, false),
+            ("10.96.4.7", "10.96.4.7", 4318, true),
+            ("10.96.4.7:4318", "10.96.4.7", 4318, true),
+            ("10.96.4.7:4317", "10.96.4.7", 4318, false),
+            ("fd00::/8", "[fd00::1]", 4317, true),
+            ("[fd00::1]:4317", "[fd00::1]", 4317, true),
+            ("fd00::1", "[fd00::1]", 4317, true),
+            (" .svc , .cluster.local ", "tempo.tempo.svc", 4317, true),
+            ("EXAMPLE.com", "Api.Example.COM", 443, true),
+            ("", "example.com", 443, false),
+        ] {
+            assert_eq!(
+                exempt(no_proxy, host, port),
+                exempted,
+                "NO_PROXY={no_proxy:?} {host}:{port}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unusable_proxy_is_only_an_error_where_it_would_be_used() {
+        let vars = env(&[
+            ("HTTPS_PROXY", "socks5://egress:1080"),
+            ("NO_PROXY", ".svc.cluster.local"),
+        ]);
+        assert_eq!(
+            shown(grpc_route(
+                "gateway.observability.svc.cluster.local",
+                4317,
+                &vars
+            )),
+            Ok(None)
+        );
+        assert_eq!(
+            shown(grpc_route("otlp.nr-data.net", 4317, &vars)),
+            Err("the HTTPS_PROXY environment variable: socks5:// proxies are not supported: use an http:// proxy".to_owned())
+        );
     }
 
     #[test]

@@ -70,7 +70,9 @@ impl CorsConfig {
     }
 }
 
-/// The headers a browser may send without asking, always allowed (as confighttp documents).
+/// Always allowed, as confighttp documents ("implicitly allowed"). rs/cors itself allows only
+/// the listed headers once any are listed, so with `allowed_headers: [X-Tenant]` the Collector
+/// refuses a JSON export's preflight (it names `content-type`); this one grants it.
 const SAFELISTED: [&str; 4] = [
     "accept",
     "accept-language",
@@ -224,16 +226,16 @@ impl Cors {
     }
 
     /// Adds the CORS headers to the answer of a request that is not a preflight, given its
-    /// method and `Origin`.
+    /// method and `Origin`. An `OPTIONS` without `Access-Control-Request-Method` is such a
+    /// request, and allowed, as in rs/cors.
     pub fn decorate(&self, method: &Method, origin: Option<&HeaderValue>, out: &mut HeaderMap) {
-        if method == Method::OPTIONS {
-            return;
-        }
         out.append(header::VARY, ORIGIN_VARY);
         let Some(origin) = origin.filter(|o| !o.is_empty()) else {
             return;
         };
-        if !self.allows_origin(origin.as_bytes()) || !METHODS.contains(method) {
+        if !self.allows_origin(origin.as_bytes())
+            || !(METHODS.contains(method) || method == Method::OPTIONS)
+        {
             return;
         }
         out.insert(
@@ -246,25 +248,40 @@ impl Cors {
         );
     }
 
-    /// Answers a preflight itself; any other request goes to `handle`, whose answer gains the
-    /// CORS headers.
+    /// Answers a preflight itself; any other request goes to `handle`. Either answer gets the
+    /// receiver's `response_headers` first and the CORS headers over them, as in the
+    /// Collector, where CORS wraps the handler and `response_headers` wraps CORS: `Vary` is
+    /// added to, the `Access-Control-*` headers are CORS's.
     pub async fn around<B, F>(
         cors: Option<&Cors>,
+        response_headers: &[(http::HeaderName, HeaderValue)],
         req: Request<B>,
         handle: impl FnOnce(Request<B>) -> F,
     ) -> Response<Full<Bytes>>
     where
         F: Future<Output = Response<Full<Bytes>>>,
     {
-        let Some(cors) = cors else {
-            return handle(req).await;
+        let add_configured = |r: &mut Response<Full<Bytes>>| {
+            for (k, v) in response_headers {
+                r.headers_mut().insert(k.clone(), v.clone());
+            }
         };
-        if let Some(r) = cors.preflight(req.method(), req.headers()) {
+        let Some(cors) = cors else {
+            let mut r = handle(req).await;
+            add_configured(&mut r);
+            return r;
+        };
+        if let Some(preflight) = cors.preflight(req.method(), req.headers()) {
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = preflight.status();
+            add_configured(&mut r);
+            merge(r.headers_mut(), preflight.headers());
             return r;
         }
         let method = req.method().clone();
         let origin = req.headers().get(header::ORIGIN).cloned();
         let mut r = handle(req).await;
+        add_configured(&mut r);
         cors.decorate(&method, origin.as_ref(), r.headers_mut());
         r
     }
@@ -276,6 +293,18 @@ impl Cors {
         } else {
             origin.clone()
         }
+    }
+}
+
+/// `from` over `into`: `Vary` values added, the others replaced.
+fn merge(into: &mut HeaderMap, from: &HeaderMap) {
+    for name in from.keys() {
+        if name != header::VARY {
+            into.remove(name);
+        }
+    }
+    for (name, value) in from {
+        into.append(name.clone(), value.clone());
     }
 }
 
@@ -501,7 +530,12 @@ mod tests {
                 origin("https://a.test.com"),
                 vec![vary.clone()],
             ),
-            (Method::OPTIONS, origin("https://a.test.com"), vec![]),
+            // Not a preflight (no requested method): an actual request, and allowed.
+            (
+                Method::OPTIONS,
+                origin("https://a.test.com"),
+                granted("https://a.test.com"),
+            ),
         ] {
             let mut out = HeaderMap::new();
             c.decorate(&method, origin.as_ref(), &mut out);

@@ -284,21 +284,17 @@ impl Receiver for ZipkinReceiver {
                 .map_err(error)?;
             let shared = self.shared.clone();
             let cors = cfg.cors.as_ref().and_then(Cors::new).map(Arc::new);
+            let response_headers: Arc<[(http::HeaderName, HeaderValue)]> =
+                net::response_headers(&cfg.response_headers).into();
             self.server = Some(HttpServer::serve_with(listener, opts, move |req| {
                 let shared = shared.clone();
                 let cors = cors.clone();
+                let response_headers = response_headers.clone();
                 async move {
-                    let mut r =
-                        Cors::around(cors.as_deref(), req, |req| handle(req, &shared)).await;
-                    for (k, v) in &shared.cfg.response_headers {
-                        if let (Ok(k), Ok(v)) = (
-                            http::HeaderName::from_bytes(k.as_bytes()),
-                            HeaderValue::from_str(v),
-                        ) {
-                            r.headers_mut().insert(k, v);
-                        }
-                    }
-                    r
+                    Cors::around(cors.as_deref(), &response_headers, req, |req| {
+                        handle(req, &shared)
+                    })
+                    .await
                 }
             }));
             Ok(())

@@ -259,16 +259,7 @@ pub async fn start(
         read_timeout: cfg.read_timeout.filter(|d| !d.is_zero()),
         compression: net::AllowedEncodings::new(cfg.compression_algorithms.as_deref()),
         cors: cfg.cors.as_ref().and_then(Cors::new),
-        response_headers: cfg
-            .response_headers
-            .iter()
-            .filter_map(|(k, v)| {
-                Some((
-                    http::HeaderName::from_bytes(k.as_bytes()).ok()?,
-                    HeaderValue::from_str(v).ok()?,
-                ))
-            })
-            .collect(),
+        response_headers: net::response_headers(&cfg.response_headers),
     });
     let tls = cfg
         .tls
@@ -290,14 +281,10 @@ pub async fn start(
         let shared = shared.clone();
         async move {
             // Ahead of authentication: a preflight carries no credentials.
-            let mut r = Cors::around(routes.cors.as_ref(), req, |req| {
+            Cors::around(routes.cors.as_ref(), &routes.response_headers, req, |req| {
                 handle(req, routes.clone(), shared)
             })
-            .await;
-            for (k, v) in &routes.response_headers {
-                r.headers_mut().insert(k.clone(), v.clone());
-            }
-            r
+            .await
         }
     }))
 }
