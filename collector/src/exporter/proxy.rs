@@ -577,4 +577,27 @@ mod tests {
             Ok(None)
         );
     }
+
+    proptest::proptest! {
+        /// A domain entry exempts the host and its subdomains; a leading dot only the
+        /// subdomains; a port only that port.
+        #[test]
+        fn domain_entries(host in "[a-z][a-z0-9-]{0,10}(\\.[a-z][a-z0-9-]{0,10}){0,3}", port in 1u16..) {
+            let sub = format!("api.{host}");
+            let glued = format!("x{host}");
+            let dotted = format!(".{host}");
+            let starred = format!("*.{host}");
+            let with_port = format!("{host}:{port}");
+            let other_port = if port == u16::MAX { 1 } else { port + 1 };
+            proptest::prop_assert!(exempt(&host, &host, port));
+            proptest::prop_assert!(exempt(&host, &sub, port));
+            proptest::prop_assert!(!exempt(&host, &glued, port));
+            proptest::prop_assert!(!exempt(&dotted, &host, port));
+            proptest::prop_assert!(exempt(&dotted, &sub, port));
+            proptest::prop_assert!(exempt(&starred, &sub, port));
+            proptest::prop_assert!(exempt(&with_port, &host, port));
+            proptest::prop_assert!(!exempt(&with_port, &host, other_port));
+            proptest::prop_assert!(exempt("*", &host, port));
+        }
+    }
 }

@@ -578,4 +578,39 @@ mod tests {
             ]
         );
     }
+
+    proptest::proptest! {
+        /// Whatever a client sends, a grant names exactly its origin and an allowed method,
+        /// and only for an origin the rules allow.
+        #[test]
+        fn a_grant_is_only_for_what_the_rules_allow(
+            origin in "[a-zA-Z:/.*-]{0,24}|https://[a-z]{1,6}\\.test\\.com",
+            method in "[A-Z]{0,8}",
+            headers in "[a-zA-Z, -]{0,40}",
+        ) {
+            let c = cors(EXAMPLE).unwrap();
+            let mut h = HeaderMap::new();
+            for (k, v) in [
+                (header::ORIGIN, &origin),
+                (header::ACCESS_CONTROL_REQUEST_METHOD, &method),
+                (header::ACCESS_CONTROL_REQUEST_HEADERS, &headers),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(v) {
+                    h.insert(k, v);
+                }
+            }
+            if let Some(r) = c.preflight(&Method::OPTIONS, &h) {
+                proptest::prop_assert_eq!(r.status(), StatusCode::NO_CONTENT);
+                if let Some(granted) = r.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+                    let o = origin.to_ascii_lowercase();
+                    proptest::prop_assert_eq!(granted.as_bytes(), origin.as_bytes());
+                    proptest::prop_assert!(
+                        o == "https://test.com"
+                            || (o.starts_with("https://") && o.ends_with(".test.com"))
+                    );
+                    proptest::prop_assert!(["GET", "POST", "HEAD", "OPTIONS"].contains(&method.as_str()));
+                }
+            }
+        }
+    }
 }
