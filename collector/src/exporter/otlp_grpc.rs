@@ -83,7 +83,8 @@ pub struct OtlpGrpcConfig {
     /// Accepted for compatibility.
     #[serde(default)]
     pub write_buffer_size: Option<u64>,
-    /// Accepted for compatibility.
+    /// `true`: a request that finds no address accepting a connection waits for one (within its
+    /// `timeout`) instead of failing at once, as grpc-go's `WaitForReady`.
     #[serde(default)]
     pub wait_for_ready: bool,
     /// `:authority` override.
@@ -361,6 +362,7 @@ impl OtlpGrpcConfig {
         };
         Ok(GrpcSender {
             balancer,
+            wait_for_ready: self.wait_for_ready,
             auth,
             headers,
             codec,
@@ -382,6 +384,8 @@ struct Dialing<'a> {
 
 struct GrpcSender {
     balancer: Balancer,
+    /// `wait_for_ready`.
+    wait_for_ready: bool,
     auth: Option<Arc<dyn crate::extension::auth::ClientAuthenticator>>,
     /// `headers` from the config.
     headers: http::HeaderMap,
@@ -499,6 +503,8 @@ impl Sender for GrpcSender {
                 Payload::Batch(batch) => self.message(batch)?,
             };
             let mut attempts = None;
+            // `wait_for_ready`'s pause between rounds of connection attempts.
+            let mut pause = Duration::from_millis(50);
             let resp = loop {
                 let pick = self
                     .balancer
@@ -520,12 +526,21 @@ impl Sender for GrpcSender {
                     // Nothing was sent: another address may take it now.
                     Err(e) if balance::is_connect_error(&e) => {
                         *left = left.saturating_sub(1);
-                        if !pick.connect_failed(&self.balancer) || *left == 0 {
+                        let another = pick.connect_failed(&self.balancer) && *left > 0;
+                        if another {
+                            continue;
+                        }
+                        if !self.wait_for_ready {
                             return Err(ConsumeError::retryable(format!(
                                 "connection to the backend failed: {}",
                                 ErrorChain(&e)
                             )));
                         }
+                        // Every address failed: try them all again until the helper's timeout
+                        // ends the attempt.
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(1));
+                        attempts = None;
                     }
                     Err(e) => {
                         return Err(ConsumeError::retryable(format!(
@@ -803,9 +818,19 @@ mod tests {
         trailers: Vec<(&'static str, String)>,
     }
 
-    /// A one-connection-at-a-time HTTP/2 server that records each request (headers, body)
-    /// and answers with `answer`.
+    /// An HTTP/2 server that records each request (headers, body) and answers with `answer`.
     async fn backend(
+        answer: Answer,
+    ) -> (
+        String,
+        Arc<std::sync::Mutex<Vec<(http::HeaderMap, Vec<u8>)>>>,
+    ) {
+        backend_at("127.0.0.1:0", answer).await
+    }
+
+    /// [`backend`] on `addr`.
+    async fn backend_at(
+        addr: &str,
         answer: Answer,
     ) -> (
         String,
@@ -813,7 +838,7 @@ mod tests {
     ) {
         use http_body_util::{BodyExt, StreamBody};
         use hyper::body::Frame;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let record = seen.clone();
@@ -1111,6 +1136,24 @@ tls: {{insecure: true}}
                 .unwrap_or_else(|e| panic!("request {i}: {e}"));
         }
         assert_eq!(served.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn wait_for_ready_waits_for_a_backend_that_is_starting() {
+        for (yaml, waits) in [("", false), ("wait_for_ready: true", true)] {
+            let port = closed_port().await;
+            let exp = sender(&format!("http://{port}"), yaml);
+            let started = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                backend_at(&port.to_string(), ok_answer()).await
+            });
+            let sent = exp
+                .send(exp.encode(crate::testutil::traces(0, 1)).unwrap())
+                .await;
+            let (_, seen) = started.await.unwrap();
+            assert_eq!(sent.is_ok(), waits, "{yaml:?}: {sent:?}");
+            assert_eq!(seen.lock().unwrap().len(), usize::from(waits), "{yaml:?}");
+        }
     }
 
     #[tokio::test]
