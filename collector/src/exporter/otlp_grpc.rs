@@ -573,7 +573,7 @@ impl Sender for GrpcSender {
                 return Err(classify(&status));
             }
             if let Some(message) = response_message(&collected.to_bytes()) {
-                warn_partial_success(&self.label, self.signal, &message);
+                warn_partial_success(&self.label, self.signal, &message, false);
             }
             Ok(())
         })
@@ -611,26 +611,54 @@ fn response_message(body: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// Logs a backend's partial-success answer (some items rejected), as the Collector does.
-pub fn warn_partial_success(label: &str, signal: Signal, body: &[u8]) {
+/// A backend's partial success: how many items it rejected and why; `None` for a full success
+/// or an answer that is not an `Export*ServiceResponse`. `json`: the answer is OTLP/JSON
+/// (lowerCamelCase or proto field names; 64-bit counts as strings or numbers).
+pub fn partial_success(signal: Signal, body: &[u8], json: bool) -> Option<(i64, String)> {
     use crate::otlp::proto::collector::{logs, metrics, trace};
     use prost::Message;
-    let (rejected, message) = match signal {
-        Signal::Traces => trace::v1::ExportTraceServiceResponse::decode(body)
-            .ok()
-            .and_then(|r| r.partial_success)
-            .map(|p| (p.rejected_spans, p.error_message)),
-        Signal::Metrics => metrics::v1::ExportMetricsServiceResponse::decode(body)
-            .ok()
-            .and_then(|r| r.partial_success)
-            .map(|p| (p.rejected_data_points, p.error_message)),
-        Signal::Logs => logs::v1::ExportLogsServiceResponse::decode(body)
-            .ok()
-            .and_then(|r| r.partial_success)
-            .map(|p| (p.rejected_log_records, p.error_message)),
-    }
-    .unwrap_or_default();
-    if rejected > 0 || !message.is_empty() {
+    let (rejected, message) = if json {
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let field = |o: &serde_json::Value, camel: &str, snake: &str| {
+            o.get(camel).or_else(|| o.get(snake)).cloned()
+        };
+        let p = field(&v, "partialSuccess", "partial_success")?;
+        let (camel, snake) = match signal {
+            Signal::Traces => ("rejectedSpans", "rejected_spans"),
+            Signal::Metrics => ("rejectedDataPoints", "rejected_data_points"),
+            Signal::Logs => ("rejectedLogRecords", "rejected_log_records"),
+        };
+        let rejected = match field(&p, camel, snake) {
+            Some(serde_json::Value::Number(n)) => n.as_i64().unwrap_or_default(),
+            Some(serde_json::Value::String(s)) => s.parse().unwrap_or_default(),
+            _ => 0,
+        };
+        let message = field(&p, "errorMessage", "error_message")
+            .and_then(|m| m.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        (rejected, message)
+    } else {
+        match signal {
+            Signal::Traces => trace::v1::ExportTraceServiceResponse::decode(body)
+                .ok()?
+                .partial_success
+                .map(|p| (p.rejected_spans, p.error_message))?,
+            Signal::Metrics => metrics::v1::ExportMetricsServiceResponse::decode(body)
+                .ok()?
+                .partial_success
+                .map(|p| (p.rejected_data_points, p.error_message))?,
+            Signal::Logs => logs::v1::ExportLogsServiceResponse::decode(body)
+                .ok()?
+                .partial_success
+                .map(|p| (p.rejected_log_records, p.error_message))?,
+        }
+    };
+    (rejected > 0 || !message.is_empty()).then_some((rejected, message))
+}
+
+/// Logs a backend's partial success as a warning (see [`partial_success`]).
+pub fn warn_partial_success(label: &str, signal: Signal, body: &[u8], json: bool) {
+    if let Some((rejected, message)) = partial_success(signal, body, json) {
         tracing::warn!(component = label, rejected, message = %message, "partial success response from the backend");
     }
 }
@@ -943,6 +971,59 @@ tls: {{insecure: true}}
     async fn closed_port() -> std::net::SocketAddr {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         l.local_addr().unwrap()
+    }
+
+    #[test]
+    fn partial_success_answers() {
+        use crate::otlp::proto::collector::trace::v1::{
+            ExportTracePartialSuccess, ExportTraceServiceResponse,
+        };
+        use prost::Message;
+        let proto = ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: 3,
+                error_message: "spans too old".into(),
+            }),
+        }
+        .encode_to_vec();
+        let some = |n: i64, m: &str| Some((n, m.to_owned()));
+        for (signal, body, json, want) in [
+            (
+                Signal::Traces,
+                proto.as_slice(),
+                false,
+                some(3, "spans too old"),
+            ),
+            (Signal::Traces, &[][..], false, None),
+            (
+                Signal::Traces,
+                br#"{"partialSuccess":{"rejectedSpans":"3","errorMessage":"spans too old"}}"#,
+                true,
+                some(3, "spans too old"),
+            ),
+            (
+                Signal::Logs,
+                br#"{"partial_success":{"rejected_log_records":2}}"#,
+                true,
+                some(2, ""),
+            ),
+            (
+                Signal::Metrics,
+                br#"{"partialSuccess":{"errorMessage":"one series dropped"}}"#,
+                true,
+                some(0, "one series dropped"),
+            ),
+            (Signal::Traces, br#"{"partialSuccess":{}}"#, true, None),
+            (Signal::Traces, b"{}", true, None),
+            (Signal::Traces, b"not json", true, None),
+        ] {
+            assert_eq!(
+                partial_success(signal, body, json),
+                want,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]

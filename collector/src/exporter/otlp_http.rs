@@ -470,9 +470,12 @@ impl Sender for HttpSender {
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
             if parts.status.is_success() {
-                if self.encoding == HttpEncoding::Proto {
-                    super::otlp_grpc::warn_partial_success(&self.label, self.signal, &body);
-                }
+                super::otlp_grpc::warn_partial_success(
+                    &self.label,
+                    self.signal,
+                    &body,
+                    self.encoding == HttpEncoding::Json,
+                );
                 Ok(())
             } else {
                 Err(classify(parts.status, &parts.headers, &body))
