@@ -263,3 +263,44 @@ fn secrets_never_appear_in_validate_output() {
         "{stderr}"
     );
 }
+
+/// A referenced value can land in any field, a URL included, and errors quote URLs: they show
+/// the reference instead of its value.
+#[test]
+fn referenced_values_are_shown_as_their_references_in_errors() {
+    let d = std::env::temp_dir().join(format!("meshtrace-scrub-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("c.yaml"),
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc:
+exporters:
+  otlp_grpc:
+    endpoint: "ftp://${env:EXPORT_TOKEN}@tempo:4317"
+  otlp_http:
+    endpoint: "ftp://user:${file:pw.txt}@backend"
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [otlp_grpc, otlp_http]
+"#,
+    )
+    .unwrap();
+    std::fs::write(d.join("pw.txt"), "pa55-in-a-file\n").unwrap();
+    let args: Vec<String> = ["validate", "--config", "c.yaml"]
+        .map(String::from)
+        .to_vec();
+    let (code, _, stderr) = run(&d, &args, &[("EXPORT_TOKEN", "tok-9f8e7d")]);
+    assert_eq!(code, 1, "{stderr}");
+    for secret in ["tok-9f8e7d", "pa55-in-a-file"] {
+        assert!(!stderr.contains(secret), "{secret} leaked:\n{stderr}");
+    }
+    for shown in ["${env:EXPORT_TOKEN}", "${file:pw.txt}"] {
+        assert!(stderr.contains(shown), "{shown} not shown:\n{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

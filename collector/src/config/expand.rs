@@ -52,12 +52,61 @@ pub fn expand(
     lookup: &dyn Lookup,
     warnings: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
+    expand_recording(v, path, lookup, warnings).map(|_| ())
+}
+
+/// [`expand`], returning what each `env:` or `file:` reference of four characters or more
+/// resolved to, with the reference (`${env:NAME}`): messages show the reference instead
+/// ([`Scrub`]), since an expanded value may be a credential whatever field it lands in.
+pub fn expand_recording(
+    v: &mut Value,
+    path: &mut Vec<String>,
+    lookup: &dyn Lookup,
+    warnings: &mut Vec<String>,
+) -> Result<Scrub, ConfigError> {
     let mut x = Expander {
         lookup,
         warnings,
         chain: Vec::new(),
+        seen: Vec::new(),
     };
-    x.tree(v, path)
+    x.tree(v, path)?;
+    Ok(Scrub::new(x.seen))
+}
+
+/// Values that came from references, and the references that stand for them in messages.
+#[derive(Debug, Clone, Default)]
+pub struct Scrub(Vec<(String, String)>);
+
+impl Scrub {
+    /// Shorter values are left alone: ports and booleans would turn every message that
+    /// mentions `4317` or `true` into a reference.
+    const MIN_LEN: usize = 4;
+
+    fn new(mut seen: Vec<(String, String)>) -> Self {
+        seen.retain(|(value, _)| value.chars().count() >= Self::MIN_LEN);
+        // Longest first: a value that contains another is replaced whole.
+        seen.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        seen.dedup_by(|a, b| a.0 == b.0);
+        Self(seen)
+    }
+
+    /// `text` with every recorded value replaced by its reference.
+    pub fn apply(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (value, reference) in &self.0 {
+            if out.contains(value.as_str()) {
+                out = out.replace(value.as_str(), reference);
+            }
+            // Messages quote values with `{:?}`, which escapes some characters.
+            let quoted = format!("{value:?}");
+            let quoted = quoted.trim_matches('"');
+            if quoted != value && out.contains(quoted) {
+                out = out.replace(quoted, reference);
+            }
+        }
+        out
+    }
 }
 
 fn error_at(path: &[String], reason: String) -> ConfigError {
@@ -164,6 +213,8 @@ struct Expander<'a> {
     lookup: &'a dyn Lookup,
     warnings: &'a mut Vec<String>,
     chain: Vec<String>,
+    /// What `env:` and `file:` references resolved to, and the references.
+    seen: Vec<(String, String)>,
 }
 
 impl Expander<'_> {
@@ -304,10 +355,13 @@ impl Expander<'_> {
                     ));
                 }
                 match (self.lookup.env(name), default) {
-                    (Some(v), _) => Ok(Resolved {
-                        text: v,
-                        source: Some(format!("env:{name}")),
-                    }),
+                    (Some(v), _) => {
+                        self.seen.push((v.clone(), format!("${{env:{name}}}")));
+                        Ok(Resolved {
+                            text: v,
+                            source: Some(format!("env:{name}")),
+                        })
+                    }
                     (None, Some(d)) => Ok(Resolved {
                         text: d.to_owned(),
                         source: None,
@@ -335,6 +389,7 @@ impl Expander<'_> {
                         text.pop();
                     }
                 }
+                self.seen.push((text.clone(), format!("${{file:{rest}}}")));
                 Ok(Resolved {
                     text,
                     source: Some(format!("file:{rest}")),

@@ -31,6 +31,8 @@ pub struct RawConfig {
     pub provenance: Provenance,
     /// Things worth a warning found so far (unset variables).
     pub warnings: Vec<String>,
+    /// Expanded values to keep out of messages.
+    pub scrub: expand::Scrub,
 }
 
 /// Reads one `--config` value: a path, `file:PATH`, `env:VAR` (YAML in a variable) or
@@ -182,22 +184,24 @@ pub fn load_sources(sources: &[String], lookup: &dyn Lookup) -> Result<RawConfig
     }
     let mut warnings = Vec::new();
     let mut path = Vec::new();
-    expand::expand(&mut tree, &mut path, lookup, &mut warnings).map_err(|e| {
-        let file = e
-            .field
-            .as_deref()
-            .map(|f| f.split('.').map(String::from).collect::<Vec<_>>())
-            .and_then(|p| provenance.source_of(&p).map(String::from));
-        let e = match file {
-            Some(f) => e.file(f),
-            None => e,
-        };
-        attribute(e)
-    })?;
+    let scrub =
+        expand::expand_recording(&mut tree, &mut path, lookup, &mut warnings).map_err(|e| {
+            let file = e
+                .field
+                .as_deref()
+                .map(|f| f.split('.').map(String::from).collect::<Vec<_>>())
+                .and_then(|p| provenance.source_of(&p).map(String::from));
+            let e = match file {
+                Some(f) => e.file(f),
+                None => e,
+            };
+            attribute(e)
+        })?;
     Ok(RawConfig {
         tree,
         provenance,
         warnings,
+        scrub,
     })
 }
 

@@ -406,8 +406,18 @@ pub fn resolve(raw: RawConfig, registry: &Registry) -> Result<Resolved, ConfigEr
         }
     }
 
+    // Messages quote config values; one that came from a reference is shown as the reference.
+    let scrub = &raw.scrub;
     if !ctx.errors.is_empty() {
-        return Err(ConfigErrors(ctx.errors));
+        let errors = ctx
+            .errors
+            .into_iter()
+            .map(|mut e| {
+                e.reason = scrub.apply(&e.reason);
+                e
+            })
+            .collect();
+        return Err(ConfigErrors(errors));
     }
     Ok(Resolved {
         receivers,
@@ -416,6 +426,6 @@ pub fn resolve(raw: RawConfig, registry: &Registry) -> Result<Resolved, ConfigEr
         extensions,
         pipelines,
         service,
-        warnings: ctx.warnings,
+        warnings: ctx.warnings.iter().map(|w| scrub.apply(w)).collect(),
     })
 }

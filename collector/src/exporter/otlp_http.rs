@@ -108,9 +108,10 @@ pub struct OtlpHttpConfig {
     #[serde(default = "yes")]
     pub force_attempt_http2: bool,
     /// An http:// proxy for every request (see [`proxy`]); unset, the
-    /// `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` environment decides.
+    /// `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` environment decides. A secret: the URL may
+    /// hold the proxy's password.
     #[serde(default)]
-    pub proxy_url: Option<String>,
+    pub proxy_url: Option<crate::config::Secret>,
     /// Client authentication through an extension.
     #[serde(default)]
     pub auth: Option<crate::receiver::otlp::AuthConfig>,
@@ -201,10 +202,12 @@ impl Validate for OtlpHttpConfig {
         e.extend(check_headers(&self.headers));
         e.extend(self.tls.validate());
         e.extend(self.settings().validate());
-        if let Some(Err(r)) = self.proxy_url.as_deref().map(|u| {
-            proxy::http_route(Some(u), &http::Uri::from_static("https://backend"), &|_| {
-                None
-            })
+        if let Some(Err(r)) = self.proxy_url.as_ref().map(|u| {
+            proxy::http_route(
+                Some(u.expose()),
+                &http::Uri::from_static("https://backend"),
+                &|_| None,
+            )
         }) {
             e.push(ConfigError::new(r.trim_start_matches("proxy_url: ")).field("proxy_url"));
         }
@@ -275,8 +278,8 @@ impl OtlpHttpConfig {
             }
             None => schemes,
         };
-        let route =
-            proxy::http_route(self.proxy_url.as_deref(), &uri, env).map_err(|e| ctx.error(e))?;
+        let route = proxy::http_route(self.proxy_url.as_ref().map(|u| u.expose()), &uri, env)
+            .map_err(|e| ctx.error(e))?;
         if let Some(r) = &route {
             tracing::info!(component = %ctx.label(), proxy = %r.proxy, backend = %uri, "exporting through an HTTP proxy");
         }
