@@ -55,7 +55,7 @@ pub fn expand(
     expand_recording(v, path, lookup, warnings).map(|_| ())
 }
 
-/// [`expand`], returning what each `env:` or `file:` reference of four characters or more
+/// [`expand`], returning what each `env:` or `file:` reference of six characters or more
 /// resolved to, with the reference (`${env:NAME}`): messages show the reference instead
 /// ([`Scrub`]), since an expanded value may be a credential whatever field it lands in.
 pub fn expand_recording(
@@ -79,9 +79,9 @@ pub fn expand_recording(
 pub struct Scrub(Vec<(String, String)>);
 
 impl Scrub {
-    /// Shorter values are left alone: ports and booleans would turn every message that
-    /// mentions `4317` or `true` into a reference.
-    const MIN_LEN: usize = 4;
+    /// Shorter values are left alone: ports, booleans and short words (`4317`, `false`,
+    /// `grpc`) would turn unrelated parts of messages into references; credentials are longer.
+    const MIN_LEN: usize = 6;
 
     fn new(mut seen: Vec<(String, String)>) -> Self {
         seen.retain(|(value, _)| value.chars().count() >= Self::MIN_LEN);

@@ -236,3 +236,28 @@ fn keys_are_not_expanded() {
     expand(&mut v, &mut vec![], &fake(), &mut vec![]).unwrap();
     assert_eq!(v, Value::Map(vec![("${env:HOST}".into(), s("10.0.0.1"))]));
 }
+
+#[test]
+fn messages_show_references_for_the_values_they_resolved_to() {
+    let mut v: Value = crate::config::value::from_yaml(
+        "a: ${env:HOST}:${env:PORT}\nb: ${file:/secrets/key}\nc: ${env:ON}\nd: ${env:ENV_VALUE}\n",
+    )
+    .unwrap();
+    let scrub = expand_recording(&mut v, &mut vec![], &fake(), &mut vec![]).unwrap();
+    for (message, shown) in [
+        // Short values (a port, a boolean) stay: they are not credentials and are everywhere.
+        (
+            "invalid endpoint \"10.0.0.1:4317\"",
+            "invalid endpoint \"${env:HOST}:4317\"",
+        ),
+        ("key s3cr3t refused", "key ${file:/secrets/key} refused"),
+        ("expected true or false", "expected true or false"),
+        // Every occurrence of the whole value; a part of it is not the value.
+        (
+            "\"some expanded value\" and some expanded",
+            "\"${env:ENV_VALUE}\" and some expanded",
+        ),
+    ] {
+        assert_eq!(scrub.apply(message), shown, "{message}");
+    }
+}
