@@ -18,7 +18,7 @@
 use crate::pipeline::BoxFuture;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
@@ -74,29 +74,19 @@ pub fn system_resolver() -> Resolve {
 /// Builds the (lazy) channel to one address; its connector reports to the [`Link`].
 pub type MakeChannel = Box<dyn Fn(SocketAddr, Arc<Link>) -> Channel + Send + Sync>;
 
-/// The state of one address's connection, as its connector last saw it.
+/// Whether one address's connector is making a connection (a failed one is passed over by its
+/// backoff).
 #[derive(Debug, Default)]
-pub struct Link(AtomicU8);
-
-// 0: not tried yet.
-const CONNECTING: u8 = 1;
-const UP: u8 = 2;
-const FAILED: u8 = 3;
+pub struct Link(AtomicBool);
 
 impl Link {
-    /// A connection attempt starts.
-    pub fn connecting(&self) {
-        self.0.store(CONNECTING, Ordering::Relaxed);
-    }
-
-    /// The attempt ended: connected or not.
-    pub fn connected(&self, ok: bool) {
-        self.0
-            .store(if ok { UP } else { FAILED }, Ordering::Relaxed);
+    /// A connection attempt starts (`true`) or ends (`false`).
+    pub fn connecting(&self, yes: bool) {
+        self.0.store(yes, Ordering::Relaxed);
     }
 
     fn is_connecting(&self) -> bool {
-        self.0.load(Ordering::Relaxed) == CONNECTING
+        self.0.load(Ordering::Relaxed)
     }
 }
 
@@ -112,7 +102,8 @@ pub enum Balancer {
 pub struct Pick {
     /// The channel.
     pub channel: Channel,
-    backend: Option<Arc<Backend>>,
+    /// For `round_robin`: the pool and the address picked from it.
+    from: Option<(Arc<Pool>, Arc<Backend>)>,
     /// How many addresses there were to choose from.
     pub of: usize,
 }
@@ -120,27 +111,25 @@ pub struct Pick {
 impl Pick {
     /// The request went out: the address is healthy again.
     pub fn sent(&self) {
-        if let Some(b) = &self.backend {
+        if let Some((_, b)) = &self.from {
             b.lock().failures = 0;
         }
     }
 
     /// The connection could not be made; `true` when another address may take the request.
-    pub fn connect_failed(&self, pool: &Balancer) -> bool {
-        match (&self.backend, pool) {
-            (Some(b), Balancer::RoundRobin(pool)) => {
-                let mut health = b.lock();
-                health.failures = health.failures.saturating_add(1);
-                let shift = u32::from(health.failures.saturating_sub(1)).min(5);
-                let backoff = FIRST_BACKOFF.saturating_mul(1 << shift).min(MAX_BACKOFF);
-                health.down_until = Some(Instant::now() + backoff);
-                drop(health);
-                tracing::debug!(address = %b.addr, ?backoff, "connection failed: the address is passed over");
-                pool.failed();
-                true
-            }
-            _ => false,
-        }
+    pub fn connect_failed(&self) -> bool {
+        let Some((pool, b)) = &self.from else {
+            return false;
+        };
+        let mut health = b.lock();
+        health.failures = health.failures.saturating_add(1);
+        let shift = u32::from(health.failures.saturating_sub(1)).min(5);
+        let backoff = FIRST_BACKOFF.saturating_mul(1 << shift).min(MAX_BACKOFF);
+        health.down_until = Some(Instant::now() + backoff);
+        drop(health);
+        tracing::debug!(address = %b.addr, ?backoff, "connection failed: the address is passed over");
+        pool.resolve_soon();
+        true
     }
 }
 
@@ -150,7 +139,7 @@ impl Balancer {
         match self {
             Balancer::One(channel) => Ok(Pick {
                 channel: channel.clone(),
-                backend: None,
+                from: None,
                 of: 1,
             }),
             Balancer::RoundRobin(pool) => pool.pick().await,
@@ -172,8 +161,9 @@ pub struct Pool {
 #[derive(Default)]
 struct State {
     backends: Arc<[Arc<Backend>]>,
-    /// When the addresses were last asked for, and whether an answer is awaited.
-    resolved_at: Option<Instant>,
+    /// When the addresses are to be asked for again (`None`: never asked), and whether an
+    /// answer is awaited.
+    due: Option<Instant>,
     resolving: bool,
 }
 
@@ -228,10 +218,7 @@ impl Pool {
         let now = Instant::now();
         let (backends, stale) = {
             let mut state = self.lock();
-            let stale = !state.resolving
-                && state
-                    .resolved_at
-                    .is_none_or(|t| now.saturating_duration_since(t) >= self.refresh);
+            let stale = !state.resolving && state.due.is_none_or(|due| now >= due);
             if stale {
                 state.resolving = true;
             }
@@ -261,7 +248,7 @@ impl Pool {
             .ok_or_else(|| format!("{}:{} has no address", self.host, self.port))?;
         Ok(Pick {
             channel: chosen.channel.clone(),
-            backend: Some(chosen.clone()),
+            from: Some((self.clone(), chosen.clone())),
             of: n,
         })
     }
@@ -272,7 +259,7 @@ impl Pool {
         let answer = (self.resolve)(self.host.clone(), self.port).await;
         let mut state = self.lock();
         state.resolving = false;
-        state.resolved_at = Some(Instant::now());
+        state.due = Some(Instant::now() + self.refresh);
         let mut addrs = match answer {
             Ok(addrs) if !addrs.is_empty() => addrs,
             other => {
@@ -325,17 +312,11 @@ impl Pool {
         Ok(state.backends.clone())
     }
 
-    /// A connection failed: resolve again soon (the pod may be gone).
-    fn failed(&self) {
+    /// A connection failed: resolve again soon (the pod may be gone), never later than due.
+    fn resolve_soon(&self) {
+        let soon = Instant::now() + REFRESH_AFTER_FAILURE;
         let mut state = self.lock();
-        let due = self.refresh.min(REFRESH_AFTER_FAILURE);
-        if let Some(t) = state.resolved_at {
-            // Moves the next resolution earlier, never later.
-            let soon = Instant::now()
-                .checked_sub(self.refresh.saturating_sub(due))
-                .unwrap_or(t);
-            state.resolved_at = Some(t.min(soon));
-        }
+        state.due = state.due.map(|due| due.min(soon));
     }
 }
 
@@ -350,14 +331,7 @@ fn random_start() -> usize {
 
 /// Whether a channel's error is a connection that could not be made (nothing was sent).
 pub fn is_connect_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if err.is::<tonic::ConnectError>() {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
+    std::iter::successors(Some(e), |e| e.source()).any(|e| e.is::<tonic::ConnectError>())
 }
 
 #[cfg(test)]

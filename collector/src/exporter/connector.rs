@@ -24,8 +24,8 @@ pub struct Connector {
     tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
     /// Dial this address instead of resolving the URI's host.
     addr: Option<SocketAddr>,
-    /// Reach the URI's host through this proxy.
-    tunnel: Option<Tunnel<HttpConnector>>,
+    /// Reach this `host:port` through the proxy's tunnel.
+    tunnel: Option<(Tunnel<HttpConnector>, http::Uri)>,
     /// Told when a connection attempt starts and ends (`round_robin`'s picker).
     link: Option<Arc<Link>>,
     /// A connection (TCP, tunnel, TLS) not made within this long fails. Inside the connector,
@@ -48,10 +48,18 @@ impl Connector {
         }
     }
 
-    /// The same connector, through `route`'s proxy.
-    pub fn through(mut self, route: &super::proxy::Route) -> Self {
-        self.tunnel = Some(route.tunnel());
-        self
+    /// The same connector, through `route`'s proxy to `host:port`.
+    pub fn through(
+        mut self,
+        route: &super::proxy::Route,
+        host: &str,
+        port: u16,
+    ) -> std::io::Result<Self> {
+        let dst = format!("http://{}", super::proxy::authority(host, port))
+            .parse()
+            .map_err(std::io::Error::other)?;
+        self.tunnel = Some((route.tunnel(), dst));
+        Ok(self)
     }
 
     /// The same connector, dialling `addr` and telling `link` how it goes.
@@ -84,25 +92,14 @@ impl tonic::codegen::Service<http::Uri> for Connector {
         let link = self.link.clone();
         let timeout = self.timeout;
         if let Some(l) = &link {
-            l.connecting();
+            l.connecting(true);
         }
         let connecting = async move {
             let tcp = match (tunnel, addr) {
-                (Some(mut tunnel), _) => {
+                (Some((mut tunnel, dst)), _) => {
                     std::future::poll_fn(|cx| tunnel.poll_ready(cx))
                         .await
                         .map_err(std::io::Error::other)?;
-                    let dst = match uri.port_u16() {
-                        Some(_) => uri,
-                        // The tunnel's default port is 443 whatever the scheme.
-                        None => format!(
-                            "http://{}:{}",
-                            uri.host().unwrap_or_default(),
-                            if tls.is_some() { 443 } else { 80 }
-                        )
-                        .parse()
-                        .map_err(std::io::Error::other)?,
-                    };
                     tunnel
                         .call(dst)
                         .await
@@ -130,7 +127,7 @@ impl tonic::codegen::Service<http::Uri> for Connector {
                 )),
             };
             if let Some(l) = &link {
-                l.connected(result.is_ok());
+                l.connecting(false);
             }
             result
         })

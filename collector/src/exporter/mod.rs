@@ -22,17 +22,17 @@ pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
 
 impl std::fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut shown = self.0.to_string();
-        f.write_str(&shown)?;
-        let mut cur = self.0.source();
-        while let Some(e) = cur {
+        let mut shown = String::new();
+        for e in std::iter::successors(Some(self.0), |e| e.source()) {
             // Wrappers often print their source as their own message: say it once.
             let next = e.to_string();
             if next != shown {
-                write!(f, ": {next}")?;
+                if !shown.is_empty() {
+                    f.write_str(": ")?;
+                }
+                f.write_str(&next)?;
                 shown = next;
             }
-            cur = e.source();
         }
         Ok(())
     }

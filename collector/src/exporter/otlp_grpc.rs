@@ -343,7 +343,10 @@ impl OtlpGrpcConfig {
             // Through a proxy there is one address, the proxy's: it resolves the host.
             (Some(route), _) => {
                 tracing::info!(component = %ctx.label(), proxy = %route.proxy, backend = %format_args!("{host}:{port}"), "exporting through an HTTP proxy (HTTPS_PROXY)");
-                Balancer::One(ep.connect_with_connector_lazy(connector.through(route)))
+                let connector = connector
+                    .through(route, &host, port)
+                    .map_err(|e| ctx.error(format!("invalid endpoint {host}:{port}: {e}")))?;
+                Balancer::One(ep.connect_with_connector_lazy(connector))
             }
             (None, Policy::PickFirst) => Balancer::One(ep.connect_with_connector_lazy(connector)),
             (None, Policy::RoundRobin) => {
@@ -526,7 +529,7 @@ impl Sender for GrpcSender {
                     // Nothing was sent: another address may take it now.
                     Err(e) if balance::is_connect_error(&e) => {
                         *left = left.saturating_sub(1);
-                        let another = pick.connect_failed(&self.balancer) && *left > 0;
+                        let another = pick.connect_failed() && *left > 0;
                         if another {
                             continue;
                         }

@@ -202,14 +202,12 @@ impl Validate for OtlpHttpConfig {
         e.extend(check_headers(&self.headers));
         e.extend(self.tls.validate());
         e.extend(self.settings().validate());
-        if let Some(Err(r)) = self.proxy_url.as_ref().map(|u| {
-            proxy::http_route(
-                Some(u.expose()),
-                &http::Uri::from_static("https://backend"),
-                &|_| None,
-            )
-        }) {
-            e.push(ConfigError::new(r.trim_start_matches("proxy_url: ")).field("proxy_url"));
+        if let Some(Err(r)) = self
+            .proxy_url
+            .as_ref()
+            .map(|u| proxy::check_scheme(u.expose()))
+        {
+            e.push(ConfigError::new(r).field("proxy_url"));
         }
         e
     }
@@ -283,13 +281,8 @@ impl OtlpHttpConfig {
         if let Some(r) = &route {
             tracing::info!(component = %ctx.label(), proxy = %r.proxy, backend = %uri, "exporting through an HTTP proxy");
         }
-        // A forward proxy takes plain-HTTP requests in absolute form, with its credentials on
-        // each; a tunnel carries them in its CONNECT.
-        let proxy_auth = route
-            .as_ref()
-            .filter(|_| uri.scheme_str() != Some("https"))
-            .and_then(|r| r.auth.clone());
         let dial = proxy::Dial::new(http, &uri, route.as_ref());
+        let proxy_auth = dial.request_auth().cloned();
         let connector = if self.force_attempt_http2 {
             schemes.enable_http1().enable_http2().wrap_connector(dial)
         } else {

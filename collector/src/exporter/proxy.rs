@@ -60,16 +60,37 @@ fn first_set<'a>(env: &Env, names: &[&'a str]) -> Option<(&'a str, String)> {
 
 /// Refuses a proxy URL that is not `http://` (or scheme-less, which Go reads as `http://`).
 /// The value itself is never repeated: it may hold credentials.
-fn check_scheme(origin: &str, value: &str) -> Result<(), String> {
+pub fn check_scheme(value: &str) -> Result<(), String> {
     match value.trim().parse::<Uri>() {
-        Ok(u) if u.authority().is_none() => Err(format!("{origin}: not a proxy URL")),
+        Ok(u) if u.authority().is_none() => Err("not a proxy URL".to_owned()),
         Ok(u) => match u.scheme_str() {
             None | Some("http") => Ok(()),
             Some(other) => Err(format!(
-                "{origin}: {other}:// proxies are not supported: use an http:// proxy"
+                "{other}:// proxies are not supported: use an http:// proxy"
             )),
         },
-        Err(_) => Err(format!("{origin}: not a proxy URL")),
+        Err(_) => Err("not a proxy URL".to_owned()),
+    }
+}
+
+/// The route through the proxy at `url` (checked, `origin` naming where it came from in an
+/// error), for requests to `target`.
+fn via(origin: &str, url: &str, target: &Uri) -> Result<Option<Route>, String> {
+    check_scheme(url).map_err(|e| format!("{origin}: {e}"))?;
+    let url = url.trim();
+    let matcher = Matcher::builder().http(url).https(url).build();
+    Ok(matcher.intercept(target).map(|i| Route {
+        proxy: i.uri().clone(),
+        auth: i.basic_auth().cloned(),
+    }))
+}
+
+/// `host:port`, an IPv6 host in brackets.
+pub fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 
@@ -88,15 +109,7 @@ pub fn http_route(
     env: &Env,
 ) -> Result<Option<Route>, String> {
     if let Some(url) = proxy_url.filter(|u| !u.trim().is_empty()) {
-        check_scheme("proxy_url", url)?;
-        let matcher = Matcher::builder()
-            .http(url.trim())
-            .https(url.trim())
-            .build();
-        return Ok(matcher.intercept(target).map(|i| Route {
-            proxy: i.uri().clone(),
-            auth: i.basic_auth().cloned(),
-        }));
+        return via("proxy_url", url, target);
     }
     let var = match target.scheme_str() {
         Some("https") => &["HTTPS_PROXY", "https_proxy"],
@@ -107,14 +120,10 @@ pub fn http_route(
 
 /// The route for the gRPC exporter's connections to `host:port`: `HTTPS_PROXY`, as grpc-go.
 pub fn grpc_route(host: &str, port: u16, env: &Env) -> Result<Option<Route>, String> {
-    let host = if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]")
-    } else {
-        host.to_owned()
-    };
-    let target: Uri = format!("https://{host}:{port}/")
+    let authority = authority(host, port);
+    let target: Uri = format!("https://{authority}/")
         .parse()
-        .map_err(|e| format!("invalid endpoint {host}:{port}: {e}"))?;
+        .map_err(|e| format!("invalid endpoint {authority}: {e}"))?;
     from_env(&target, &["HTTPS_PROXY", "https_proxy"], env)
 }
 
@@ -140,15 +149,7 @@ fn from_env(target: &Uri, var: &[&str], env: &Env) -> Result<Option<Route>, Stri
     if is_loopback(host) || exempt(&no, host, port) {
         return Ok(None);
     }
-    check_scheme(&format!("the {name} environment variable"), &value)?;
-    let matcher = Matcher::builder()
-        .http(value.trim())
-        .https(value.trim())
-        .build();
-    Ok(matcher.intercept(target).map(|i| Route {
-        proxy: i.uri().clone(),
-        auth: i.basic_auth().cloned(),
-    }))
+    via(&format!("the {name} environment variable"), &value, target)
 }
 
 /// Whether `NO_PROXY` exempts `host:port`, by Go's rules (`golang.org/x/net/http/httpproxy`):
@@ -233,8 +234,9 @@ pub enum Dial {
     Direct(HttpConnector),
     /// Through the proxy's `CONNECT` tunnel (https:// backends).
     Tunnel(Tunnel<HttpConnector>),
-    /// To the proxy itself, which gets each request in absolute form (http:// backends).
-    Forward(HttpConnector, Uri),
+    /// To the proxy itself, which gets each request in absolute form (http:// backends), with
+    /// its credentials.
+    Forward(HttpConnector, Uri, Option<HeaderValue>),
 }
 
 impl Dial {
@@ -243,7 +245,16 @@ impl Dial {
         match route {
             None => Dial::Direct(http),
             Some(r) if target.scheme_str() == Some("https") => Dial::Tunnel(r.tunnel()),
-            Some(r) => Dial::Forward(http, r.proxy.clone()),
+            Some(r) => Dial::Forward(http, r.proxy.clone(), r.auth.clone()),
+        }
+    }
+
+    /// The `Proxy-Authorization` each request carries: a forward proxy's (a tunnel's goes
+    /// with its `CONNECT`).
+    pub fn request_auth(&self) -> Option<&HeaderValue> {
+        match self {
+            Dial::Forward(_, _, auth) => auth.as_ref(),
+            Dial::Direct(_) | Dial::Tunnel(_) => None,
         }
     }
 }
@@ -309,7 +320,7 @@ impl tonic::codegen::Service<Uri> for Dial {
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         match self {
-            Dial::Direct(c) | Dial::Forward(c, _) => c.poll_ready(cx).map_err(Into::into),
+            Dial::Direct(c) | Dial::Forward(c, ..) => c.poll_ready(cx).map_err(Into::into),
             Dial::Tunnel(t) => t.poll_ready(cx).map_err(Into::into),
         }
     }
@@ -321,7 +332,7 @@ impl tonic::codegen::Service<Uri> for Dial {
                 let f = c.call(dst);
                 (Box::pin(async move { Ok(f.await?) }), false)
             }
-            Dial::Forward(c, proxy) => {
+            Dial::Forward(c, proxy, _) => {
                 let f = c.call(proxy.clone());
                 (Box::pin(async move { Ok(f.await?) }), true)
             }

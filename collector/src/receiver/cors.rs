@@ -79,8 +79,11 @@ const SAFELISTED: [&str; 4] = [
     "content-type",
     "content-language",
 ];
-/// The methods a cross-origin request may use (rs/cors's default: the "simple" methods).
-const METHODS: [Method; 3] = [Method::GET, Method::POST, Method::HEAD];
+/// The methods a cross-origin request may use: rs/cors's default, the "simple" methods, and
+/// `OPTIONS`, which it always allows.
+fn allows_method(method: &[u8]) -> bool {
+    matches!(method, b"GET" | b"POST" | b"HEAD" | b"OPTIONS")
+}
 /// Bounds the work one `Access-Control-Request-Headers` can ask for.
 const MAX_REQUESTED_HEADERS: usize = 64;
 
@@ -88,6 +91,7 @@ const PREFLIGHT_VARY: HeaderValue = HeaderValue::from_static(
     "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
 );
 const ORIGIN_VARY: HeaderValue = HeaderValue::from_static("Origin");
+const TRUE: HeaderValue = HeaderValue::from_static("true");
 
 /// A receiver's CORS rules.
 #[derive(Debug, Clone)]
@@ -178,35 +182,43 @@ impl Cors {
         true
     }
 
-    /// The answer to a preflight request; `None` for any other request.
+    /// Whether a request is a preflight: `OPTIONS` naming the method it asks for.
+    fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
+        method == Method::OPTIONS
+            && headers
+                .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+                .is_some_and(|m| !m.is_empty())
+    }
+
+    /// The answer to a preflight request (204 and the grant, if any); `None` for any other
+    /// request.
     pub fn preflight(&self, method: &Method, headers: &HeaderMap) -> Option<Response<Full<Bytes>>> {
-        if method != Method::OPTIONS {
-            return None;
-        }
-        let requested_method = headers
-            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
-            .filter(|m| !m.is_empty())?;
-        let mut r = Response::new(Full::new(Bytes::new()));
-        *r.status_mut() = StatusCode::NO_CONTENT;
-        let out = r.headers_mut();
+        Self::is_preflight(method, headers).then(|| {
+            let mut r = no_content();
+            self.answer_preflight(headers, r.headers_mut());
+            r
+        })
+    }
+
+    /// A preflight's headers, added to `out`.
+    fn answer_preflight(&self, headers: &HeaderMap, out: &mut HeaderMap) {
         out.append(header::VARY, PREFLIGHT_VARY);
-        let Some(origin) = headers.get(header::ORIGIN).filter(|o| !o.is_empty()) else {
-            return Some(r);
+        let (Some(origin), Some(requested_method)) = (
+            headers.get(header::ORIGIN).filter(|o| !o.is_empty()),
+            headers.get(header::ACCESS_CONTROL_REQUEST_METHOD),
+        ) else {
+            return;
         };
-        let method_allowed = METHODS
-            .iter()
-            .any(|m| m.as_str().as_bytes() == requested_method.as_bytes())
-            || requested_method.as_bytes() == b"OPTIONS";
         let requested_headers = headers.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS);
         if !self.allows_origin(origin.as_bytes())
-            || !method_allowed
+            || !allows_method(requested_method.as_bytes())
             || !self.allows_headers(requested_headers.iter())
         {
-            return Some(r);
+            return;
         }
         out.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            self.allow_origin(origin),
+            self.allowed_origin(origin),
         );
         out.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
@@ -215,14 +227,10 @@ impl Cors {
         for h in requested_headers.iter().filter(|h| !h.is_empty()) {
             out.append(header::ACCESS_CONTROL_ALLOW_HEADERS, h.clone());
         }
-        out.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
+        out.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, TRUE);
         if let Some(age) = &self.max_age {
             out.insert(header::ACCESS_CONTROL_MAX_AGE, age.clone());
         }
-        Some(r)
     }
 
     /// Adds the CORS headers to the answer of a request that is not a preflight, given its
@@ -233,19 +241,22 @@ impl Cors {
         let Some(origin) = origin.filter(|o| !o.is_empty()) else {
             return;
         };
-        if !self.allows_origin(origin.as_bytes())
-            || !(METHODS.contains(method) || method == Method::OPTIONS)
-        {
-            return;
+        if self.allows_origin(origin.as_bytes()) && allows_method(method.as_str().as_bytes()) {
+            out.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                self.allowed_origin(origin),
+            );
+            out.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, TRUE);
         }
-        out.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            self.allow_origin(origin),
-        );
-        out.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
+    }
+
+    /// `Access-Control-Allow-Origin`: `*` when any origin is allowed, else the request's own.
+    fn allowed_origin(&self, origin: &HeaderValue) -> HeaderValue {
+        if self.any_origin {
+            HeaderValue::from_static("*")
+        } else {
+            origin.clone()
+        }
     }
 
     /// Answers a preflight itself; any other request goes to `handle`. Either answer gets the
@@ -271,11 +282,10 @@ impl Cors {
             add_configured(&mut r);
             return r;
         };
-        if let Some(preflight) = cors.preflight(req.method(), req.headers()) {
-            let mut r = Response::new(Full::new(Bytes::new()));
-            *r.status_mut() = preflight.status();
+        if Self::is_preflight(req.method(), req.headers()) {
+            let mut r = no_content();
             add_configured(&mut r);
-            merge(r.headers_mut(), preflight.headers());
+            cors.answer_preflight(req.headers(), r.headers_mut());
             return r;
         }
         let method = req.method().clone();
@@ -285,27 +295,13 @@ impl Cors {
         cors.decorate(&method, origin.as_ref(), r.headers_mut());
         r
     }
-
-    /// `*` when any origin is allowed, else the request's own.
-    fn allow_origin(&self, origin: &HeaderValue) -> HeaderValue {
-        if self.any_origin {
-            HeaderValue::from_static("*")
-        } else {
-            origin.clone()
-        }
-    }
 }
 
-/// `from` over `into`: `Vary` values added, the others replaced.
-fn merge(into: &mut HeaderMap, from: &HeaderMap) {
-    for name in from.keys() {
-        if name != header::VARY {
-            into.remove(name);
-        }
-    }
-    for (name, value) in from {
-        into.append(name.clone(), value.clone());
-    }
+/// An empty 204, a preflight's answer.
+fn no_content() -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    r
 }
 
 #[cfg(test)]
