@@ -101,16 +101,34 @@ impl Load {
     }
 }
 
-fn assert_all_arrive(acked: &BTreeSet<u64>, out: &Path) {
-    let got = eventually("every acknowledged span at the backend", || {
+/// Waits for every acknowledged span to be in `out`; on timeout, says which are missing and
+/// what the collectors logged, so that a rare failure can be told apart (dropped by the
+/// front, acknowledged by a backend that never wrote it, or still queued).
+fn assert_all_arrive(acked: &BTreeSet<u64>, out: &Path, collectors: &[(&str, &Collector)]) {
+    let t0 = Instant::now();
+    let missing = loop {
         let got: BTreeSet<u64> = span_ids_in_file(out).into_iter().collect();
-        acked.is_subset(&got).then_some(got)
-    });
-    let missing: Vec<_> = acked.difference(&got).take(10).collect();
-    assert!(
-        missing.is_empty(),
-        "lost acknowledged spans, e.g. {missing:?}"
+        let missing: Vec<u64> = acked.difference(&got).copied().collect();
+        if missing.is_empty() {
+            return;
+        }
+        if t0.elapsed() > DEADLINE {
+            break missing;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let requests: BTreeSet<u64> = missing.iter().map(|id| id / SPANS_PER_REQUEST).collect();
+    let mut report = format!(
+        "{} of {} acknowledged spans never reached the backend ({} requests, first ids {:?})",
+        missing.len(),
+        acked.len(),
+        requests.len(),
+        &missing[..missing.len().min(10)]
     );
+    for (name, c) in collectors {
+        report.push_str(&format!("\n--- {name}:\n{}", c.log_summary()));
+    }
+    panic!("{report}");
 }
 
 #[test]
@@ -163,7 +181,15 @@ service:
     );
     assert_eq!(refused, 0, "the queue should absorb the outage");
     assert!(acked_during > before_outage * SPANS_PER_REQUEST as usize);
-    assert_all_arrive(&acked, &out);
+    assert_all_arrive(
+        &acked,
+        &out,
+        &[
+            ("front", &front),
+            ("backend before", &b),
+            ("backend after", &b2),
+        ],
+    );
     assert_eq!(
         front.metric("otelcol_exporter_send_failed_spans_total{exporter=\"otlp_grpc\""),
         0.0
@@ -270,8 +296,8 @@ service:
     );
     assert!(front2.log_text().contains("skipping corrupt data"));
 
-    let _b = backend(port, &out);
-    assert_all_arrive(&acked, &out);
+    let b = backend(port, &out);
+    assert_all_arrive(&acked, &out, &[("front", &front2), ("backend", &b)]);
 }
 
 #[test]

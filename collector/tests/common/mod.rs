@@ -204,6 +204,46 @@ impl Collector {
             .join("\n")
     }
 
+    /// What a failed test needs to read from a long debug log: each distinct message with its
+    /// level and count, then the last warnings and errors in full.
+    pub fn log_summary(&self) -> String {
+        let logs = self.logs();
+        let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for l in &logs {
+            // A line that is not JSON (a panic's message) is counted as it is.
+            let (level, m) = match l["raw"].as_str() {
+                Some(raw) => ("RAW", raw),
+                None => (l["level"].as_str().unwrap_or("?"), msg(l)),
+            };
+            *counts.entry((level.to_owned(), m.to_owned())).or_default() += 1;
+        }
+        let mut out: Vec<String> = counts
+            .into_iter()
+            .map(|((level, m), n)| format!("{n:>6} {level:<5} {m}"))
+            .collect();
+        let problems: Vec<_> = logs
+            .iter()
+            .filter(|l| matches!(l["level"].as_str(), Some("WARN" | "ERROR")))
+            .collect();
+        // The span counters, while the process still answers.
+        let url = format!(
+            "http://{}/metrics",
+            self.addr("service::telemetry::metrics")
+        );
+        if let Ok((_, _, body)) = http("GET", &url, &[], vec![]) {
+            out.extend(
+                String::from_utf8_lossy(&body)
+                    .lines()
+                    .filter(|l| l.starts_with("otelcol_") && l.contains("_spans"))
+                    .map(str::to_owned),
+            );
+        }
+        out.push(format!("last warnings and errors of {}:", problems.len()));
+        let skip = problems.len().saturating_sub(20);
+        out.extend(problems.into_iter().skip(skip).map(|l| l.to_string()));
+        out.join("\n")
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         let ok = Command::new("kill")
@@ -500,8 +540,31 @@ pub fn grpc_export_with(
     })
 }
 
-/// A free loopback port (bound, then released): for a backend that starts later.
+/// A free loopback port (bound, then released) for a backend that starts later, stops and
+/// starts again, or never starts. It lies below the kernel's ephemeral range: while it is
+/// unbound, no server binding port 0 (every other test's receivers) and no outgoing
+/// connection can be given it. A port from `bind(0)` could, and an exporter retrying through
+/// a 30-second outage would then deliver to another test's receiver, or connect to itself.
 pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    const FROM: u16 = 10_000;
+    let span = u64::from(ephemeral_low.saturating_sub(FROM));
+    if span >= 1000 {
+        let start = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        for i in 0..span {
+            let port = FROM + u16::try_from((start % span + i) % span).unwrap();
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
+    // No room below the ephemeral range: any free port.
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
