@@ -3,6 +3,7 @@
 
 pub mod balance;
 mod connector;
+pub mod cookies;
 pub mod debug;
 pub mod file;
 pub mod helper;

@@ -115,6 +115,19 @@ pub struct OtlpHttpConfig {
     /// Client authentication through an extension.
     #[serde(default)]
     pub auth: Option<crate::receiver::otlp::AuthConfig>,
+    /// `enabled: true`: cookies the backend sets are sent back on later requests (see
+    /// [`cookies`](super::cookies)), e.g. a load balancer's sticky-session cookie.
+    #[serde(default)]
+    pub cookies: CookiesConfig,
+}
+
+/// `cookies:` of an HTTP client (confighttp's `CookiesConfig`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CookiesConfig {
+    /// Keep and send back cookies (default `false`).
+    #[serde(default)]
+    pub enabled: bool,
 }
 
 fn opt_dur<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
@@ -336,6 +349,7 @@ impl OtlpHttpConfig {
         Ok(HttpSender {
             client,
             auth,
+            jar: self.cookies.enabled.then(|| super::cookies::Jar::new(&uri)),
             uri,
             headers,
             codec,
@@ -349,6 +363,8 @@ impl OtlpHttpConfig {
 struct HttpSender {
     client: HttpsClient,
     auth: Option<Arc<dyn crate::extension::auth::ClientAuthenticator>>,
+    /// `cookies: {enabled: true}`.
+    jar: Option<super::cookies::Jar>,
     uri: http::Uri,
     headers: HeaderMap,
     /// How requests are compressed, if they are.
@@ -433,6 +449,9 @@ impl Sender for HttpSender {
                     h.insert(k, v);
                 }
                 h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+                if let Some(cookie) = self.jar.as_ref().and_then(super::cookies::Jar::header) {
+                    h.insert(header::COOKIE, cookie);
+                }
                 h.insert(
                     header::USER_AGENT,
                     HeaderValue::from_static(concat!(
@@ -460,6 +479,10 @@ impl Sender for HttpSender {
                 ))
             })?;
             let (parts, body) = resp.into_parts();
+            // Every answer may set cookies, errors included (as Go's client keeps them).
+            if let Some(jar) = &self.jar {
+                jar.store(&parts.headers);
+            }
             let body = body
                 .collect()
                 .await
@@ -556,6 +579,79 @@ mod tests {
                 "{yaml:?}"
             );
         }
+    }
+
+    /// A backend that sets a sticky-session cookie on its first answer (a 503, as a
+    /// balancer's may be) and a second on its second; the `Cookie` header of each request.
+    async fn cookie_backend() -> (String, Arc<std::sync::Mutex<Vec<Option<String>>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let log = log.clone();
+                let svc = hyper::service::service_fn(move |req: http::Request<_>| {
+                    let mut seen = log.lock().unwrap();
+                    seen.push(
+                        req.headers()
+                            .get(header::COOKIE)
+                            .map(|v: &HeaderValue| v.to_str().unwrap().to_owned()),
+                    );
+                    let mut resp = http::Response::new(Full::new(Bytes::new()));
+                    let set = match seen.len() {
+                        1 => {
+                            *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                            Some("AWSALB=pod-7; Path=/; Max-Age=604800")
+                        }
+                        2 => Some("session=s1; HttpOnly"),
+                        _ => None,
+                    };
+                    if let Some(c) = set {
+                        resp.headers_mut()
+                            .insert(header::SET_COOKIE, HeaderValue::from_static(c));
+                    }
+                    async { Ok::<_, std::convert::Infallible>(resp) }
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc),
+                );
+            }
+        });
+        (format!("http://{addr}"), seen)
+    }
+
+    #[tokio::test]
+    async fn cookies_are_sent_back_when_enabled() {
+        let with = [
+            None,
+            Some("AWSALB=pod-7".to_owned()),
+            // session=s1 has the longer (default) path, /v1: it comes first.
+            Some("session=s1; AWSALB=pod-7".to_owned()),
+        ];
+        for (yaml, want) in [
+            ("", [None, None, None]),
+            ("cookies: {enabled: false}", [None, None, None]),
+            ("cookies: {enabled: true}", with),
+        ] {
+            let (url, seen) = cookie_backend().await;
+            let c = cfg(&format!("endpoint: {url}\n{yaml}"));
+            let mut ctx = crate::processor::testspans::ctx("otlp_http");
+            ctx.kind = crate::component::Kind::Exporter;
+            let exp = c.sender(&ctx, Signal::Traces, &|_| None).unwrap();
+            for _ in 0..3 {
+                // The first answer is a 503: its cookie counts all the same.
+                let _ = exp
+                    .send(exp.encode(crate::testutil::traces(0, 1)).unwrap())
+                    .await;
+            }
+            assert_eq!(*seen.lock().unwrap(), want, "{yaml:?}");
+        }
+        let bad = crate::registry::parse_typed::<OtlpHttpConfig>(
+            &crate::config::value::from_yaml("cookies: {enable: true}").unwrap(),
+        );
+        assert!(bad.is_err());
     }
 
     /// A TLS backend for `localhost` offering HTTP/2 and HTTP/1.1, behind a relay that can
