@@ -539,25 +539,44 @@ mod tests {
         );
     }
 
-    /// An HTTP/1.1 backend answering 200 to everything; the connections it accepted.
-    async fn counting_backend() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    /// An HTTP/1.1 backend on a free port, serving each connection it accepts with the
+    /// service `accept` makes for it; its URL.
+    async fn http1_backend<S, F>(accept: F) -> String
+    where
+        F: Fn() -> S + Send + 'static,
+        S: hyper::service::Service<
+                http::Request<hyper::body::Incoming>,
+                Response = http::Response<Full<Bytes>>,
+                Error = std::convert::Infallible,
+                Future: Send,
+            > + Send
+            + 'static,
+    {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let conns = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counted = conns.clone();
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let svc = hyper::service::service_fn(|_req| async {
-                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::new())))
-                });
                 tokio::spawn(
                     hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc),
+                        .serve_connection(hyper_util::rt::TokioIo::new(tcp), accept()),
                 );
             }
         });
-        (format!("http://{addr}"), conns)
+        format!("http://{addr}")
+    }
+
+    /// An HTTP/1.1 backend answering 200 to everything; the connections it accepted.
+    async fn counting_backend() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        let conns = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = conns.clone();
+        let url = http1_backend(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            hyper::service::service_fn(|_req| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::new())))
+            })
+        })
+        .await;
+        (url, conns)
     }
 
     #[tokio::test]
@@ -584,42 +603,35 @@ mod tests {
     /// A backend that sets a sticky-session cookie on its first answer (a 503, as a
     /// balancer's may be) and a second on its second; the `Cookie` header of each request.
     async fn cookie_backend() -> (String, Arc<std::sync::Mutex<Vec<Option<String>>>>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let log = seen.clone();
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let log = log.clone();
-                let svc = hyper::service::service_fn(move |req: http::Request<_>| {
-                    let mut seen = log.lock().unwrap();
-                    seen.push(
-                        req.headers()
-                            .get(header::COOKIE)
-                            .map(|v: &HeaderValue| v.to_str().unwrap().to_owned()),
-                    );
-                    let mut resp = http::Response::new(Full::new(Bytes::new()));
-                    let set = match seen.len() {
-                        1 => {
-                            *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-                            Some("AWSALB=pod-7; Path=/; Max-Age=604800")
-                        }
-                        2 => Some("session=s1; HttpOnly"),
-                        _ => None,
-                    };
-                    if let Some(c) = set {
-                        resp.headers_mut()
-                            .insert(header::SET_COOKIE, HeaderValue::from_static(c));
-                    }
-                    async { Ok::<_, std::convert::Infallible>(resp) }
-                });
-                tokio::spawn(
-                    hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc),
+        let url = http1_backend(move || {
+            let log = log.clone();
+            hyper::service::service_fn(move |req: http::Request<_>| {
+                let mut seen = log.lock().unwrap();
+                seen.push(
+                    req.headers()
+                        .get(header::COOKIE)
+                        .map(|v: &HeaderValue| v.to_str().unwrap().to_owned()),
                 );
-            }
-        });
-        (format!("http://{addr}"), seen)
+                let mut resp = http::Response::new(Full::new(Bytes::new()));
+                let set = match seen.len() {
+                    1 => {
+                        *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                        Some("AWSALB=pod-7; Path=/; Max-Age=604800")
+                    }
+                    2 => Some("session=s1; HttpOnly"),
+                    _ => None,
+                };
+                if let Some(c) = set {
+                    resp.headers_mut()
+                        .insert(header::SET_COOKIE, HeaderValue::from_static(c));
+                }
+                async { Ok::<_, std::convert::Infallible>(resp) }
+            })
+        })
+        .await;
+        (url, seen)
     }
 
     #[tokio::test]

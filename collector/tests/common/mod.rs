@@ -226,14 +226,9 @@ impl Collector {
             .filter(|l| matches!(l["level"].as_str(), Some("WARN" | "ERROR")))
             .collect();
         // The span counters, while the process still answers.
-        let url = format!(
-            "http://{}/metrics",
-            self.addr("service::telemetry::metrics")
-        );
-        if let Ok((_, _, body)) = http("GET", &url, &[], vec![]) {
+        if let Ok(page) = self.metrics_text() {
             out.extend(
-                String::from_utf8_lossy(&body)
-                    .lines()
+                page.lines()
                     .filter(|l| l.starts_with("otelcol_") && l.contains("_spans"))
                     .map(str::to_owned),
             );
@@ -283,17 +278,22 @@ impl Collector {
     /// first labels, e.g. `otelcol_exporter_sent_spans_total{exporter="otlp_grpc"`); 0 when
     /// absent.
     pub fn metric(&self, series: &str) -> f64 {
-        let url = format!(
-            "http://{}/metrics",
-            self.addr("service::telemetry::metrics")
-        );
-        let (_, _, body) = http("GET", &url, &[], vec![]).unwrap();
-        String::from_utf8(body)
+        self.metrics_text()
             .unwrap()
             .lines()
             .filter(|l| l.starts_with(series))
             .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
             .sum()
+    }
+
+    /// The self-metrics page, or why it could not be read (the process may have exited).
+    pub fn metrics_text(&self) -> Result<String, String> {
+        let url = format!(
+            "http://{}/metrics",
+            self.addr("service::telemetry::metrics")
+        );
+        let (_, _, body) = http("GET", &url, &[], vec![])?;
+        String::from_utf8(body).map_err(|e| e.to_string())
     }
 
     /// Every log line, as text, for grepping.
