@@ -2,7 +2,8 @@
 //! each, as istio-proxy exports them; `otlp/benches/envoy.rs`): cost per span of the seed
 //! pipeline's `filter` (four OTTL conditions) and `attributes` (one upsert), alone and
 //! chained, next to `batching::concat` — what a pass-through pipeline costs per span — for
-//! the ratio issue 8 asks about. Time is the benchmark thread's CPU time.
+//! the ratio issue 8 asks about. Also what a `zpages` tracez record adds per request or per
+//! exported batch. Time is the benchmark thread's CPU time.
 //!
 //! Run: `cargo bench -p meshtrace-collector --bench processors`
 
@@ -116,9 +117,23 @@ fn group(c: &mut Criterion<CpuTime>, spans: usize) {
     g.finish();
 }
 
+/// One `/debug/tracez` record (start and end), as a receiver makes per request.
+fn tracez(c: &mut Criterion<CpuTime>) {
+    let t = meshtrace_collector::telemetry::tracez::Tracez::default();
+    t.enable();
+    let op = t.operation("receiver/otlp/TraceDataReceived").unwrap();
+    let mut g = c.benchmark_group("zpages");
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+    g.bench_function("tracez record (start + end)", |b| {
+        b.iter(|| black_box(&op).start().end(black_box(100), "grpc", None))
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = processors;
     config = Criterion::default().with_measurement(CpuTime);
-    targets = benches
+    targets = benches, tracez
 }
 criterion_main!(processors);

@@ -120,6 +120,17 @@ pub struct Context {
     pub health: Arc<Health>,
     /// The running extensions (storage, authenticators); empty while extensions are built.
     pub host: Arc<crate::extension::Host>,
+    /// The service's pipelines and extensions, for pages that show them (`zpages`).
+    pub topology: Arc<Topology>,
+}
+
+/// What the service runs: its pipelines, in config order, and its extensions.
+#[derive(Debug, Clone, Default)]
+pub struct Topology {
+    /// The pipelines with their components.
+    pub pipelines: Vec<crate::config::ResolvedPipeline>,
+    /// The extensions' ids, as `service.extensions` lists them.
+    pub extensions: Vec<String>,
 }
 
 impl Context {

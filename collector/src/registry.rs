@@ -165,6 +165,13 @@ impl Registry {
                     health_check::HealthCheckConfig,
                     ExtensionConfig
                 ),
+                factory!(
+                    "zpages",
+                    &[],
+                    None,
+                    crate::extension::zpages::ZPagesConfig,
+                    ExtensionConfig
+                ),
                 // Issue 6: persistent queues and authenticators.
                 factory!(
                     "file_storage",

@@ -716,3 +716,141 @@ fn response_headers_in_either_form() {
     }
     c.stop();
 }
+
+/// The numbers of a `/debug/tracez` row: running, the nine latency buckets, errors.
+fn tracez_row(page: &str, name: &str) -> Option<Vec<u64>> {
+    let start = page.find(&format!("<tr><td>{name}</td>"))?;
+    let row = &page[start..start + page[start..].find("</tr>")?];
+    let cells = regex::Regex::new(r">(\d+)<").unwrap();
+    Some(
+        cells
+            .captures_iter(row)
+            .map(|c| c[1].parse().unwrap())
+            .collect(),
+    )
+}
+
+#[test]
+fn zpages_show_the_pipelines_and_each_operation() {
+    // The Collector's own example config uses zpages; its pages answer here with what this
+    // collector runs and does. A backend that is down makes every export fail.
+    let down = free_port();
+    let mut c = Collector::start(&format!(
+        r#"
+extensions:
+  zpages:
+    endpoint: 127.0.0.1:0
+    expvar:
+      enabled: true
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+      http:
+        endpoint: 127.0.0.1:0
+exporters:
+  file:
+    path: {{dir}}/spans.jsonl
+  otlp_grpc/down:
+    endpoint: 127.0.0.1:{down}
+    tls:
+      insecure: true
+    retry_on_failure:
+      enabled: false
+service:
+  extensions: [zpages]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [file]
+    traces/down:
+      receivers: [otlp]
+      exporters: [otlp_grpc/down]
+{TEST_TELEMETRY}"#
+    ));
+    let base = format!("http://{}", c.addr("extensions::zpages"));
+    let page = |path: &str| {
+        let (status, _, body) = http("GET", &format!("{base}{path}"), &[], Vec::new()).unwrap();
+        assert_eq!(status, 200, "{path}");
+        String::from_utf8(body).unwrap()
+    };
+    for i in 0..3 {
+        assert_eq!(
+            post_spans(&c.http_url(), spans_request("svc", i * 10..i * 10 + 4)).unwrap(),
+            200
+        );
+    }
+    grpc_export(
+        &c.grpc_url(),
+        meshtrace_collector::otlp::Signal::Traces,
+        spans_request("svc", 100..102),
+        false,
+    )
+    .unwrap();
+
+    let tracez = eventually("four failed exports to the backend that is down", || {
+        let p = page("/debug/tracez");
+        let row = tracez_row(&p, "exporter/otlp_grpc/down/traces")?;
+        (row.last() == Some(&4)).then_some(p)
+    });
+    let sum = |row: &[u64]| row[1..10].iter().sum::<u64>();
+    let received = tracez_row(&tracez, "receiver/otlp/TraceDataReceived").unwrap();
+    assert_eq!(
+        (received[0], sum(&received), received[10]),
+        (0, 4, 0),
+        "{tracez}"
+    );
+    let file = tracez_row(&tracez, "exporter/file/traces").unwrap();
+    assert_eq!((sum(&file), file[10]), (4, 0), "{tracez}");
+
+    let failures = page("/debug/tracez?zspanname=exporter%2Fotlp_grpc%2Fdown%2Ftraces&ztype=2");
+    assert_eq!(failures.matches("<tr><td>20").count(), 4, "{failures}");
+    assert!(
+        failures.contains("<td>connection to the backend failed: "),
+        "the cause: {failures}"
+    );
+    // Each latency bucket with requests lists them, with their transport.
+    let mut transports = Vec::new();
+    for (b, n) in received[1..10].iter().enumerate() {
+        if *n > 0 {
+            let p = page(&format!(
+                "/debug/tracez?zspanname=receiver/otlp/TraceDataReceived&ztype=1&zlatencybucket={b}"
+            ));
+            transports.extend(
+                ["grpc", "http"].into_iter().flat_map(|t| {
+                    std::iter::repeat_n(t, p.matches(&format!("<td>{t}</td>")).count())
+                }),
+            );
+        }
+    }
+    transports.sort_unstable();
+    assert_eq!(transports, ["grpc", "http", "http", "http"]);
+
+    let pipelines = page("/debug/pipelinez");
+    for pipeline in ["traces", "traces/down"] {
+        assert!(
+            pipelines.contains(&format!("<tr><td>{pipeline}</td><td>traces</td>")),
+            "{pipelines}"
+        );
+    }
+    let file =
+        page("/debug/pipelinez?pipelinenamez=traces&componentnamez=file&componentkindz=exporter");
+    assert!(
+        file.contains(
+            "<tr><td>otelcol_exporter_sent_spans_total</td><td></td><td class=\"n\">14</td></tr>"
+        ),
+        "{file}"
+    );
+    assert!(page("/debug/extensionz").contains("<tr><td>zpages</td></tr>"));
+    assert!(page("/debug/servicez").contains("<th>Start time</th>"));
+    let expvar: serde_json::Value = serde_json::from_str(&page("/debug/expvarz")).unwrap();
+    assert!(
+        expvar["cmdline"][1]
+            .as_str()
+            .unwrap()
+            .starts_with("--config="),
+        "{expvar}"
+    );
+    c.stop();
+}

@@ -60,6 +60,7 @@ pub fn chain(processors: &[(&str, &str)], next: Arc<dyn Consumer>) -> Arc<dyn Co
             telemetry: telemetry.clone(),
             health: health.clone(),
             host: Default::default(),
+            topology: Default::default(),
         };
         let p: Arc<dyn Processor> = cfg.build(&ctx, Signal::Traces, next).unwrap();
         next = p;

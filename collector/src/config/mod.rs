@@ -14,7 +14,7 @@ mod service;
 pub mod value;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use resolve::{Resolved, resolve};
+pub use resolve::{Resolved, ResolvedPipeline, resolve};
 pub use secret::Secret;
 pub use service::{PipelineConfig, PipelineId, ServiceConfig};
 pub use value::Value;

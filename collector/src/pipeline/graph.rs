@@ -41,12 +41,17 @@ impl Service {
         health: &Arc<Health>,
     ) -> Result<Self, ComponentError> {
         let mut host = crate::extension::Host::default();
+        let topology = Arc::new(crate::component::Topology {
+            pipelines: cfg.pipelines.clone(),
+            extensions: cfg.service.extensions.clone(),
+        });
         let ctx_in = |id: &ComponentId, kind: Kind, host: &Arc<crate::extension::Host>| Context {
             id: id.clone(),
             kind,
             telemetry: telemetry.clone(),
             health: health.clone(),
             host: host.clone(),
+            topology: topology.clone(),
         };
         let empty = Arc::new(crate::extension::Host::default());
         let missing = |kind: Kind, id: &ComponentId| ComponentError {

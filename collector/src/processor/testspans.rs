@@ -122,6 +122,7 @@ pub(crate) fn ctx(id: &str) -> crate::component::Context {
         telemetry: std::sync::Arc::new(crate::telemetry::Telemetry::new("t", "i")),
         health: std::sync::Arc::new(crate::extension::health_check::Health::default()),
         host: Default::default(),
+        topology: Default::default(),
     }
 }
 

@@ -20,7 +20,7 @@ use http::{HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::client::{self, ClientInfo};
 use crate::component::{
@@ -66,17 +66,17 @@ pub struct ZipkinConfig {
     #[serde(default)]
     pub compression_algorithms: Option<Vec<String>>,
     /// The whole request body must arrive within this long, else 408 (default: no limit).
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub read_timeout: Option<Duration>,
     /// HTTP/1 request headers must arrive within this long (default 1m; `0` turns it off),
     /// else the connection is closed (slowloris).
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub read_header_timeout: Option<Duration>,
     /// Accepted for compatibility.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub write_timeout: Option<Duration>,
     /// Accepted for compatibility.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub idle_timeout: Option<Duration>,
     /// Server TLS (none by default: plaintext); with it, every connection must be TLS.
     #[serde(default)]
@@ -92,10 +92,6 @@ pub struct ZipkinConfig {
     /// lengths and nesting depth of the translated spans; a request over one gets 400.
     #[serde(default)]
     pub limits: LimitsConfig,
-}
-
-fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    duration::de(d).map(Some)
 }
 
 fn default_endpoint() -> String {
@@ -211,6 +207,13 @@ impl ZipkinReceiver {
                     counter("accepted", "http_v2_proto", accepted),
                     counter("refused", "http_v2_proto", refused),
                 ],
+                op: ctx
+                    .telemetry
+                    .tracez
+                    .operation(&crate::receiver::otlp::receiver_operation(
+                        &id,
+                        crate::otlp::Signal::Traces,
+                    )),
             }),
             label: ctx.label(),
             server: None,
@@ -229,6 +232,8 @@ struct Shared {
     /// [accepted, refused] per transport.
     json: [Arc<Counter>; 2],
     proto: [Arc<Counter>; 2],
+    /// The `/debug/tracez` record, when a `zpages` extension runs.
+    op: Option<Arc<crate::telemetry::tracez::Operation>>,
     /// `compression_algorithms`, when set.
     compression: Option<net::AllowedEncodings>,
 }
@@ -405,7 +410,15 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
         return reply(StatusCode::ACCEPTED, "");
     }
     let [accepted, refused] = counters;
-    match client::scope(info, shared.next.consume(batch)).await {
+    let running = shared
+        .op
+        .as_deref()
+        .map(crate::telemetry::tracez::Operation::start);
+    let result = client::scope(info, shared.next.consume(batch)).await;
+    if let Some(r) = running {
+        r.end(n, "http", result.as_ref().err().map(|e| e as _));
+    }
+    match result {
         Ok(()) => {
             accepted.add(n);
             reply(StatusCode::ACCEPTED, "")

@@ -6,8 +6,9 @@
 
 pub mod config;
 pub mod logs;
-mod process;
+pub mod process;
 pub mod server;
+pub mod tracez;
 
 use crate::otlp::Signal;
 use std::collections::BTreeMap;
@@ -110,6 +111,9 @@ pub struct Telemetry {
     /// Labels on every series (`service_name`, `service_instance_id`, `service_version`).
     base_labels: Vec<(&'static str, String)>,
     started: Instant,
+    started_wall: std::time::SystemTime,
+    /// Operation summaries for the `zpages` extension (off unless one is configured).
+    pub tracez: tracez::Tracez,
 }
 
 /// The word the Collector uses for a signal's items in metric names.
@@ -132,7 +136,49 @@ impl Telemetry {
                 ("service_version", env!("CARGO_PKG_VERSION").to_owned()),
             ],
             started: Instant::now(),
+            started_wall: std::time::SystemTime::now(),
+            tracez: tracez::Tracez::default(),
         }
+    }
+
+    /// When the collector started (wall clock).
+    pub fn started_at(&self) -> std::time::SystemTime {
+        self.started_wall
+    }
+
+    /// CPU seconds, resident memory and uptime of this process, now.
+    pub fn process(&self) -> process::ProcessSample {
+        process::sample(self.started)
+    }
+
+    /// The current value of every series carrying the label `key="value"` (a component's
+    /// own metrics: `("exporter", "otlp/tempo")`), as (name, its other labels, value);
+    /// a histogram gives its count.
+    pub fn series_of(&self, key: &str, value: &str) -> Vec<(String, String, i64)> {
+        let fams = self
+            .families
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = Vec::new();
+        for (name, fam) in fams.iter() {
+            for (l, s) in &fam.series {
+                if !l.iter().any(|(k, v)| *k == key && v == value) {
+                    continue;
+                }
+                let others: Vec<String> = l
+                    .iter()
+                    .filter(|(k, _)| *k != key)
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let v = match s {
+                    Series::Counter(c) => i64::try_from(c.get()).unwrap_or(i64::MAX),
+                    Series::Gauge(g) => g.get(),
+                    Series::Histogram(h) => i64::try_from(h.count()).unwrap_or(i64::MAX),
+                };
+                out.push((name.clone(), others.join(","), v));
+            }
+        }
+        out
     }
 
     fn register(

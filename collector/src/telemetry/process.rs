@@ -4,8 +4,11 @@ use std::time::Instant;
 
 /// One sample.
 pub struct ProcessSample {
+    /// User and system CPU time.
     pub cpu_seconds: f64,
+    /// Resident set size.
     pub rss_bytes: f64,
+    /// Seconds since the collector started.
     pub uptime_seconds: f64,
 }
 
@@ -13,6 +16,7 @@ pub struct ProcessSample {
 const CLK_TCK: f64 = 100.0;
 const PAGE_SIZE: f64 = 4096.0;
 
+/// Reads the sample now; `started` is when the collector started.
 pub fn sample(started: Instant) -> ProcessSample {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name (which may contain spaces) start after the last ')'.

@@ -5,7 +5,7 @@
 
 use crate::config::{ConfigError, Secret, duration};
 use rustls::ServerConfig;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -54,12 +54,8 @@ pub struct ServerTlsConfig {
     #[serde(default)]
     pub cipher_suites: Vec<String>,
     /// Re-read the certificate and key this often (none by default).
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub reload_interval: Option<Duration>,
-}
-
-fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    duration::de(d).map(Some)
 }
 
 impl ServerTlsConfig {
@@ -104,7 +100,7 @@ impl ServerTlsConfig {
     pub fn warnings(&self, prefix: &str) -> Vec<String> {
         if self.ca_file.is_some() {
             vec![format!(
-                "{prefix}.ca_file has no effect on a receiver; set client_ca_file to require client certificates"
+                "{prefix}.ca_file has no effect on a server; set client_ca_file to require client certificates"
             )]
         } else {
             Vec::new()

@@ -77,6 +77,8 @@ struct Metrics {
     queue_capacity: Arc<Gauge>,
     corrupt: Arc<Counter>,
     truncated: Arc<Counter>,
+    /// The `/debug/tracez` record of deliveries, when a `zpages` extension runs.
+    op: Option<Arc<crate::telemetry::tracez::Operation>>,
 }
 
 /// How a delivery ended.
@@ -198,6 +200,10 @@ impl ExporterHelper {
                 "Incomplete records at the end of a persistent queue segment, skipped at start (writes cut short by a crash, never acknowledged).",
                 ql,
             ),
+            // The Collector's name for an export (its obsreport span).
+            op: t
+                .tracez
+                .operation(&format!("exporter/{id}/{}", crate::signal_name(signal))),
         };
         let queue = OnceLock::new();
         let storage = match (&settings.queue.enabled, &settings.queue.storage) {
@@ -290,10 +296,27 @@ impl Inner {
         }
     }
 
-    /// Sends with retries as `retry_on_failure` says; counts and logs the outcome.
-    /// `interrupted` is what stopping at shutdown means for this data (dropped from memory,
-    /// or kept on disk).
+    /// Sends with retries as `retry_on_failure` says; counts and logs the outcome, and
+    /// records it for `/debug/tracez` (one operation from first attempt to outcome).
     async fn send(&self, batch: Batch, persistent: bool) -> (Outcome, Option<ConsumeError>) {
+        let Some(op) = &self.metrics.op else {
+            return self.deliver(batch, persistent).await;
+        };
+        let items = batch.items() as u64;
+        let running = op.start();
+        let (outcome, err) = self.deliver(batch, persistent).await;
+        let failed = match (&outcome, &err) {
+            (Outcome::Dropped, Some(e)) => Some(e as &dyn std::fmt::Display),
+            (Outcome::Dropped, None) => Some(&"dropped" as _),
+            _ => None,
+        };
+        running.end(items, "", failed);
+        (outcome, err)
+    }
+
+    /// [`Inner::send`] without the record. `persistent` is what stopping at shutdown means
+    /// for this data (dropped from memory, or kept on disk).
+    async fn deliver(&self, batch: Batch, persistent: bool) -> (Outcome, Option<ConsumeError>) {
         let items = batch.items() as u64;
         // Compressing a batch of thousands of spans takes milliseconds: on a thread of its own,
         // so that the receivers sharing this worker keep answering meanwhile.

@@ -116,6 +116,7 @@ fn setup(
         telemetry: telemetry.clone(),
         health: Arc::new(Health::default()),
         host: Default::default(),
+        topology: Default::default(),
     };
     (
         ExporterHelper::new(&ctx, Signal::Traces, sender, settings),

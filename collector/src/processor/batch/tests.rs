@@ -11,6 +11,7 @@ fn ctx() -> Context {
         telemetry: Arc::new(Telemetry::new("t", "i")),
         health: Arc::new(Health::default()),
         host: Default::default(),
+        topology: Default::default(),
     }
 }
 

@@ -17,6 +17,7 @@ use crate::config::{ConfigError, Value, duration};
 use crate::extension::auth::{AuthError, ServerAuthenticator};
 use crate::otlp::{Batch, Limits, Signal};
 use crate::pipeline::{BoxFuture, ConsumeError};
+use crate::telemetry::tracez::Operation;
 use crate::telemetry::{Counter, item_word};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -78,24 +79,20 @@ pub struct KeepaliveConfig {
 #[serde(deny_unknown_fields)]
 pub struct KeepaliveServerParameters {
     /// Accepted for compatibility; idle connections are kept.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub max_connection_idle: Option<Duration>,
     /// Close connections after this age (lets load balancers rebalance).
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub max_connection_age: Option<Duration>,
     /// Grace period for in-flight calls after `max_connection_age`.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub max_connection_age_grace: Option<Duration>,
     /// Ping an idle client after this long.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub time: Option<Duration>,
     /// Close the connection when a ping is not answered within this long.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub timeout: Option<Duration>,
-}
-
-fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    duration::de(d).map(Some)
 }
 
 /// `protocols.grpc`.
@@ -168,16 +165,16 @@ pub struct HttpConfig {
     #[serde(default)]
     pub compression_algorithms: Option<Vec<String>>,
     /// The whole request body must arrive within this long, else 408 (default: no limit).
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub read_timeout: Option<Duration>,
     /// HTTP/1 request headers must arrive within this long (default 1m), against slowloris.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub read_header_timeout: Option<Duration>,
     /// Accepted for compatibility.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub write_timeout: Option<Duration>,
     /// Accepted for compatibility.
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub idle_timeout: Option<Duration>,
     /// Browser CORS (see [`cors`](crate::receiver::cors)).
     #[serde(default)]
@@ -375,6 +372,9 @@ struct TransportMetrics {
     accepted: [Arc<Counter>; 3],
     refused: [Arc<Counter>; 3],
     unauthenticated: Arc<Counter>,
+    /// `/debug/tracez` records per signal, when a `zpages` extension runs.
+    ops: [Option<Arc<Operation>>; 3],
+    transport: &'static str,
 }
 
 fn signal_index(s: Signal) -> usize {
@@ -386,7 +386,7 @@ fn signal_index(s: Signal) -> usize {
 }
 
 impl TransportMetrics {
-    fn new(ctx: &Context, transport: &str) -> Self {
+    fn new(ctx: &Context, transport: &'static str) -> Self {
         let id = ctx.id.to_string();
         let l: &[(&'static str, &str)] = &[("receiver", &id), ("transport", transport)];
         let mk = |kind: &str, help: &'static str| {
@@ -412,8 +412,21 @@ impl TransportMetrics {
                 "Requests refused because they were not authenticated (HTTP 401 / gRPC UNAUTHENTICATED).",
                 l,
             ),
+            ops: [Signal::Traces, Signal::Metrics, Signal::Logs]
+                .map(|s| ctx.telemetry.tracez.operation(&receiver_operation(&id, s))),
+            transport,
         }
     }
+}
+
+/// The Collector's name for a receiver's operation on one request (its obsreport span).
+pub(crate) fn receiver_operation(id: &str, signal: Signal) -> String {
+    let what = match signal {
+        Signal::Traces => "TraceDataReceived",
+        Signal::Metrics => "MetricsReceived",
+        Signal::Logs => "LogsReceived",
+    };
+    format!("receiver/{id}/{what}")
 }
 
 /// What both transports share: the consumers, limits, authenticator and counters.
@@ -524,7 +537,17 @@ impl Shared {
             )));
         };
         let i = signal_index(signal);
-        match c.consume(batch).await {
+        let op = self.metrics.ops.get(i).and_then(Option::as_deref);
+        let running = op.map(Operation::start);
+        let result = c.consume(batch).await;
+        if let Some(r) = running {
+            r.end(
+                n,
+                self.metrics.transport,
+                result.as_ref().err().map(|e| e as _),
+            );
+        }
+        match result {
             Ok(()) => {
                 if let Some(a) = self.metrics.accepted.get(i) {
                     a.add(n);
