@@ -166,6 +166,13 @@ impl Registry {
                     ExtensionConfig
                 ),
                 factory!(
+                    "pprof",
+                    &[],
+                    None,
+                    crate::extension::pprof::PprofConfig,
+                    ExtensionConfig
+                ),
+                factory!(
                     "zpages",
                     &[],
                     None,

@@ -854,3 +854,108 @@ service:
     );
     c.stop();
 }
+
+fn decode_profile(gz: &[u8]) -> (Vec<String>, i64) {
+    use prost::Message;
+    let raw = meshtrace_collector::otlp::gzip::decompress(gz, 64 << 20).unwrap();
+    let p =
+        meshtrace_collector::extension::pprof::profile::Profile::decode(raw.as_slice()).unwrap();
+    let names = p
+        .function
+        .iter()
+        .map(|f| p.string_table[f.name as usize].clone())
+        .collect();
+    (names, p.sample.iter().map(|s| s.value[0]).sum())
+}
+
+#[test]
+fn pprof_profiles_the_running_collector() {
+    // What `go tool pprof http://HOST:1777/debug/pprof/profile?seconds=N` fetches, taken while
+    // the collector works; and `save_to_file`, which holds the profiler for the whole run.
+    let saved_dir = TempDir::new();
+    let saved = saved_dir.path("whole-run.pprof");
+    let config = |extra: &str| {
+        format!(
+            r#"
+extensions:
+  pprof:
+    endpoint: 127.0.0.1:0{extra}
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+exporters:
+  file:
+    path: {{dir}}/spans.jsonl
+service:
+  extensions: [pprof]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [file]
+{TEST_TELEMETRY}"#
+        )
+    };
+    let mut on_demand = Collector::start(&config(""));
+    let mut whole = Collector::start(&config(&format!("\n    save_to_file: {}", saved.display())));
+    let profile_url = |c: &Collector, q: &str| {
+        format!(
+            "http://{}/debug/pprof/profile{q}",
+            c.addr("extensions::pprof")
+        )
+    };
+
+    let busy = http("GET", &profile_url(&whole, "?seconds=1"), &[], Vec::new()).unwrap();
+    assert_eq!(busy.0, 409, "{}", String::from_utf8_lossy(&busy.2));
+    let bad = http(
+        "GET",
+        &profile_url(&on_demand, "?seconds=abc"),
+        &[],
+        Vec::new(),
+    )
+    .unwrap();
+    assert_eq!(bad.0, 400);
+
+    let url = profile_url(&on_demand, "?seconds=2");
+    let fetch = std::thread::spawn(move || http("GET", &url, &[], Vec::new()));
+    let mut sent = 0;
+    while !fetch.is_finished() {
+        for c in [&on_demand, &whole] {
+            assert_eq!(
+                post_spans(&c.http_url(), spans_request("svc", sent..sent + 100)).unwrap(),
+                200
+            );
+        }
+        sent += 100;
+    }
+    let (status, headers, body) = fetch.join().unwrap().unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(headers["content-type"], "application/octet-stream");
+    let (functions, samples) = decode_profile(&body);
+    assert!(samples > 0, "no samples while {sent} spans were received");
+    assert!(
+        functions
+            .iter()
+            .any(|f| f.starts_with("meshtrace_collector::")),
+        "{functions:?}"
+    );
+
+    on_demand.stop();
+    whole.stop();
+    let (functions, samples) = decode_profile(&std::fs::read(&saved).unwrap());
+    assert!(samples > 0);
+    assert!(
+        functions
+            .iter()
+            .any(|f| f.starts_with("meshtrace_collector::")),
+        "{functions:?}"
+    );
+    assert!(
+        whole
+            .log_text()
+            .contains("CPU profile of the whole run written"),
+        "{}",
+        whole.dump_logs()
+    );
+}

@@ -224,7 +224,7 @@ fn components_lists_what_is_supported() {
         "  - debug [traces, metrics, logs]\n",
         "  - logging [traces, metrics, logs] (deprecated name of debug)\n",
         "  - file [traces, metrics, logs]\n",
-        "extensions:\n  - health_check\n",
+        "extensions:\n  - health_check\n  - pprof\n  - zpages\n",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }

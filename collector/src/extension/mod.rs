@@ -1,9 +1,10 @@
 //! Extensions: components outside the data path — the health check, debug pages (`zpages`),
-//! storage for persistent queues, and authenticators — and the [`Host`] through which other components find them.
+//! CPU profiles (`pprof`), storage for persistent queues, and authenticators — and the [`Host`] through which other components find them.
 
 pub mod auth;
 pub mod file_storage;
 pub mod health_check;
+pub mod pprof;
 pub mod zpages;
 
 use auth::{ClientAuthenticator, ServerAuthenticator};

@@ -17,7 +17,7 @@
 
 use crate::component::{ComponentError, Context, Extension, ExtensionConfig, Topology, Validate};
 use crate::config::{ConfigError, duration};
-use crate::net::{self, HttpServer};
+use crate::net::{self, HttpServer, query_param as param};
 use crate::pipeline::BoxFuture;
 use crate::telemetry::Telemetry;
 use crate::telemetry::tracez::{self, BUCKET_LABELS, Sample};
@@ -514,40 +514,6 @@ pub fn encode(s: &str) -> String {
         }
     }
     out
-}
-
-/// The value of `key` in a query string (`a=1&b=x%2Fy`), percent- and `+`-decoded; the first
-/// one when repeated. Malformed escapes are kept as they are; bytes that are not UTF-8 are
-/// replaced.
-pub fn param(query: &str, key: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (decode(k) == key).then(|| decode(v))
-    })
-}
-
-fn decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        let hex = |j: usize| b.get(j).and_then(|h| char::from(*h).to_digit(16));
-        match (c, hex(i + 1), hex(i + 2)) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b'+', _, _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `2026-12-05T23:51:18.123Z`.

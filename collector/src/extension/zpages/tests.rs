@@ -1,6 +1,7 @@
 use super::*;
 use crate::component::{ComponentId, Topology};
 use crate::config::{PipelineId, ResolvedPipeline};
+use crate::net::query_param;
 use proptest::prelude::*;
 
 fn parse(y: &str) -> Result<ZPagesConfig, String> {
@@ -129,7 +130,7 @@ fn query_parameters() {
         ("%61=1", "a", Some("1")),
     ];
     for (q, k, want) in table {
-        assert_eq!(param(q, k).as_deref(), want, "{q}");
+        assert_eq!(query_param(q, k).as_deref(), want, "{q}");
     }
     assert_eq!(
         esc("<a href=\"x\">'&'</a>"),
@@ -141,12 +142,12 @@ proptest! {
     #[test]
     fn encoded_values_decode_to_themselves(v in ".*", k in "[a-z]{1,8}") {
         let q = format!("other=1&{k}={}&{k}=second", encode(&v));
-        prop_assert_eq!(param(&q, &k), Some(v));
+        prop_assert_eq!(query_param(&q, &k), Some(v));
     }
 
     #[test]
     fn any_query_is_answered(q in "[ -~]{0,64}") {
-        let _ = param(&q, "zspanname");
+        let _ = query_param(&q, "zspanname");
         let p = pages(false);
         let uri = format!("/debug/tracez?{}", encode(&q).replace("%3D", "=").replace("%26", "&"));
         let (status, _, _) = get(&p, &uri);
