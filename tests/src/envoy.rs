@@ -67,15 +67,25 @@ impl DemoConfig {
     pub fn render(&self, template: &str) -> Result<String> {
         let wasm = self.wasm.display().to_string();
         let mut out = template.to_owned();
-        for (from, to) in [
+        let ports = [
             ("port_value: 9901", self.admin_port),
             ("port_value: 10000", self.inbound_port),
             ("port_value: 10001", self.outbound_port),
             ("port_value: 8080", self.app_port),
             ("port_value: 8081", self.upstream_port),
             ("port_value: 4318", self.collector_port),
-        ] {
-            out = replace_once(&out, from, &format!("port_value: {to}"))?;
+        ];
+        // Placeholders first: a free port put in place of one line (43181 for 9901) could
+        // otherwise contain a later line's port as a prefix (4318) and be rewritten again.
+        for (i, (from, _)) in ports.iter().enumerate() {
+            out = replace_once(&out, from, &format!("port_value: @port{i}@"))?;
+        }
+        for (i, (_, to)) in ports.iter().enumerate() {
+            out = replace_once(
+                &out,
+                &format!("port_value: @port{i}@"),
+                &format!("port_value: {to}"),
+            )?;
         }
         out = replace_once(
             &out,
@@ -286,5 +296,28 @@ mod tests {
         let broken = template.replace("port_value: 8081", "port_value: 8082");
         let err = config.render(&broken).unwrap_err();
         assert!(err.0.contains("port_value: 8081"), "{err}");
+    }
+
+    #[test]
+    fn a_free_port_that_starts_with_a_template_port_is_not_rewritten() {
+        // CI once drew 43181 for the admin port: it contains the collector's 4318.
+        let config = DemoConfig {
+            admin_port: 43181,
+            inbound_port: 10001,
+            outbound_port: 8081,
+            app_port: 9902,
+            upstream_port: 43180,
+            collector_port: 9901,
+            wasm: PathBuf::from("/x/f.wasm"),
+            plugin_config: None,
+        };
+        let rendered = config.render(&DemoConfig::template().unwrap()).unwrap();
+        for port in [43181, 10001, 8081, 43180, 9901] {
+            assert_eq!(
+                rendered.matches(&format!("port_value: {port} ")).count(),
+                1,
+                "{port}:\n{rendered}"
+            );
+        }
     }
 }
