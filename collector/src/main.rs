@@ -87,7 +87,8 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let cfg = meshtrace_collector::load_config(&cli.sources())?;
-    meshtrace_collector::telemetry::logs::init(&cfg.service.telemetry.logs);
+    meshtrace_collector::telemetry::logs::init(&cfg.service.telemetry.logs)
+        .map_err(|e| meshtrace_collector::config::ConfigErrors(vec![e]))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("meshtrace")

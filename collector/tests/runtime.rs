@@ -610,6 +610,12 @@ fn a_receiver_that_cannot_bind_stops_start_up_with_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("Error: the collector stopped with an error: receivers::otlp: cannot listen on 127.0.0.1:{port}")), "{stderr}");
     assert!(!stderr.contains("Everything is ready"), "{stderr}");
+    // Console lines on a pipe (`kubectl logs`, a file) carry no color codes.
+    assert!(
+        stderr.contains(" INFO meshtrace_collector: Starting meshtrace-collector..."),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
 }
 
 #[test]
@@ -957,5 +963,119 @@ service:
             .contains("CPU profile of the whole run written"),
         "{}",
         whole.dump_logs()
+    );
+}
+
+/// Waits until the reader of a stopped collector's stderr has reached its last line.
+fn all_logs_read(c: &Collector) {
+    eventually("the shutdown line", || {
+        c.logs()
+            .iter()
+            .any(|l| msg(l) == "Shutdown complete.")
+            .then_some(())
+    });
+}
+
+/// The collector's own log: a flood of one message is sampled as the Collector samples it (on
+/// by default: 10 lines per message, then every 100th, in each window); the same run with
+/// sampling off writes every line. The `debug` exporter's own sampling comes first.
+#[test]
+fn repeated_log_lines_are_sampled_by_default() {
+    use meshtrace_collector::otlp::Signal;
+    let config = |debug: &str, sampling: &str| {
+        format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\nexporters:\n  debug: {debug}\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n  telemetry:\n    logs:\n      encoding: json\n{sampling}    metrics:\n      address: 127.0.0.1:0\n"
+        )
+    };
+    // (debug exporter, logs.sampling lines, debug lines written for 30 one-span requests). A
+    // window of an hour keeps the count independent of how fast the requests go; the debug
+    // exporter's window is a second, so only its all-or-nothing settings are counted here.
+    let cases = [
+        ("{}", "      sampling: {tick: 1h}\n", 10),
+        ("{}", "      sampling: {enabled: false}\n", 30),
+        // The 1st and 2nd, then the 9th, 16th, 23rd and 30th.
+        (
+            "{}",
+            "      sampling: {tick: 1h, initial: 2, thereafter: 7}\n",
+            6,
+        ),
+        (
+            "{sampling_initial: 0, sampling_thereafter: 0}",
+            "      sampling: {enabled: false}\n",
+            0,
+        ),
+        (
+            "{sampling_initial: 1, sampling_thereafter: 1}",
+            "      sampling: {enabled: false}\n",
+            30,
+        ),
+    ];
+    for (debug, sampling, want) in cases {
+        let mut c = Collector::start(&config(debug, sampling));
+        for i in 0..30 {
+            grpc_export(
+                &c.grpc_url(),
+                Signal::Traces,
+                spans_request("svc", i..i + 1),
+                false,
+            )
+            .unwrap();
+        }
+        eventually("30 spans sent", || {
+            (c.metric("otelcol_exporter_sent_spans_total") >= 30.0).then_some(())
+        });
+        c.stop();
+        all_logs_read(&c);
+        let written = c
+            .logs()
+            .iter()
+            .filter(|l| msg(l) == "traces: 1 spans")
+            .count();
+        assert_eq!(written, want, "{debug} {sampling}{}", c.dump_logs());
+    }
+}
+
+/// `output_paths` with a file gets every line and `initial_fields` are on each; a log file
+/// that cannot be opened stops start-up naming the field.
+#[test]
+fn logs_go_to_files_with_initial_fields() {
+    let d = TempDir::new();
+    let log = d.path("collector.log");
+    let mut c = Collector::start(&format!(
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n  telemetry:\n    logs:\n      encoding: json\n      output_paths: [stderr, 'file://{}']\n      initial_fields:\n        service: gateway\n        replica: 2\n    metrics:\n      address: 127.0.0.1:0\n",
+        log.display()
+    ));
+    c.stop();
+    all_logs_read(&c);
+    let stderr: Vec<serde_json::Value> = c.logs();
+    let file: Vec<serde_json::Value> = lines(&log)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(file, stderr, "the file and stderr hold the same lines");
+    let ready = file
+        .iter()
+        .find(|l| msg(l).starts_with("Everything is ready"))
+        .expect("the ready line");
+    assert_eq!(ready["service"], "gateway");
+    assert_eq!(ready["replica"], 2);
+    assert!(file.iter().all(|l| l["service"] == "gateway"));
+
+    let refused = std::process::Command::new(bin())
+        .arg("--config=yaml:receivers::otlp::protocols::grpc::endpoint: 127.0.0.1:0")
+        .arg("--config=yaml:exporters::debug: {}")
+        .arg("--config=yaml:service::pipelines::traces: {receivers: [otlp], exporters: [debug]}")
+        .arg("--config=yaml:service::telemetry::metrics::level: none")
+        .arg(format!(
+            "--config=yaml:service::telemetry::logs::output_paths: [stdout, '{}/no/such/dir/x.log']",
+            d.0.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!("Error: invalid configuration: service::telemetry: field `logs.output_paths.1`: cannot open the log file {}/no/such/dir/x.log: No such file or directory", d.0.display())),
+        "{stderr}"
     );
 }

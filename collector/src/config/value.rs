@@ -97,6 +97,30 @@ impl Value {
             Value::Seq(_) | Value::Map(_) => None,
         }
     }
+
+    /// The value as JSON, with its YAML types (an expanded reference as its typed value).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self.resolved() {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::UInt(u) => J::from(*u),
+            // NaN and infinities have no JSON form; their text keeps what was written.
+            Value::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or_else(|| J::String(f.to_string()), J::Number)
+            }
+            Value::String(s) => J::String(s.clone()),
+            Value::Seq(items) => J::Array(items.iter().map(Value::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+            Value::Expanded { .. } => J::Null,
+        }
+    }
 }
 
 /// Parses YAML text into a tree with YAML 1.2 booleans (`yes`/`no`/`on`/`off`/`y`/`n` stay

@@ -10,6 +10,7 @@ use crate::otlp::proto::collector::{
 };
 use crate::otlp::{Batch, Signal, json};
 use crate::pipeline::{BoxFuture, ConsumeError};
+use crate::telemetry::logs::Thinning;
 use serde::Deserialize;
 use std::io::Write;
 use std::sync::Arc;
@@ -49,13 +50,15 @@ pub struct DebugConfig {
     /// `basic` (default), `normal` or `detailed`.
     #[serde(default)]
     pub verbosity: Verbosity,
-    /// Accepted for compatibility (every request is written).
+    /// Requests written in full each second before thinning (default 2).
     #[serde(default)]
     pub sampling_initial: Option<u32>,
-    /// Accepted for compatibility (every request is written).
+    /// After `sampling_initial`, every n-th request of the second is written (default 1:
+    /// all; 0: none).
     #[serde(default)]
     pub sampling_thereafter: Option<u32>,
-    /// Through the collector's log (true, default) or straight to stdout (false).
+    /// Through the collector's log (true, default) or straight to stdout (false, where
+    /// nothing is sampled).
     #[serde(default = "yes")]
     pub use_internal_logger: bool,
 }
@@ -72,6 +75,12 @@ impl ExporterConfig for DebugConfig {
             verbosity: self.verbosity,
             stdout: !self.use_internal_logger,
             label: ctx.label(),
+            thinning: self.use_internal_logger.then(|| {
+                Thinning::new(
+                    self.sampling_initial.map_or(2, u64::from),
+                    self.sampling_thereafter.map_or(1, u64::from),
+                )
+            }),
         });
         Ok(ExporterHelper::new(
             ctx,
@@ -106,10 +115,10 @@ pub struct LoggingConfig {
     /// Takes precedence over `loglevel`.
     #[serde(default)]
     pub verbosity: Option<Verbosity>,
-    /// Accepted for compatibility.
+    /// As `debug`'s.
     #[serde(default)]
     pub sampling_initial: Option<u32>,
-    /// Accepted for compatibility.
+    /// As `debug`'s.
     #[serde(default)]
     pub sampling_thereafter: Option<u32>,
 }
@@ -124,8 +133,8 @@ impl LoggingConfig {
         });
         DebugConfig {
             verbosity,
-            sampling_initial: None,
-            sampling_thereafter: None,
+            sampling_initial: self.sampling_initial,
+            sampling_thereafter: self.sampling_thereafter,
             use_internal_logger: true,
         }
     }
@@ -157,6 +166,9 @@ struct DebugSender {
     verbosity: Verbosity,
     stdout: bool,
     label: String,
+    /// Per request, as the Collector samples its debug exporter's logger; a request left out
+    /// writes nothing (its summary and its spans alike).
+    thinning: Option<Thinning>,
 }
 
 fn hex(b: &[u8]) -> String {
@@ -221,6 +233,9 @@ impl Sender for DebugSender {
     fn send(&self, payload: Payload) -> BoxFuture<'_, Result<(), ConsumeError>> {
         Box::pin(async move {
             let batch = payload.into_batch()?;
+            if self.thinning.as_ref().is_some_and(|t| !t.admit()) {
+                return Ok(());
+            }
             let word = crate::telemetry::item_word(batch.signal());
             self.write(&format!(
                 "{}: {} {word}",

@@ -1,8 +1,9 @@
 //! `service.telemetry`: the collector's own logs and metrics, in the Collector's config shape.
 
-use crate::config::{ConfigError, Value};
+use crate::config::{ConfigError, Value, duration};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// `service.telemetry`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -53,7 +54,7 @@ pub enum LogEncoding {
 }
 
 /// `service.telemetry.logs`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogsConfig {
     /// Minimum level: `debug`, `info` (default), `warn`, `error`.
@@ -71,12 +72,93 @@ pub struct LogsConfig {
     /// Accepted for compatibility; no effect.
     #[serde(default)]
     pub disable_stacktrace: bool,
-    /// Where logs go: `stderr` (default) or `stdout`.
+    /// Repeated messages thinned out, as the Collector's zap sampler does; on by default.
+    /// `sampling: null` turns it off, as `enabled: false` does.
+    #[serde(default = "default_sampling")]
+    pub sampling: Option<SamplingConfig>,
+    /// Where logs go: `stderr` (the default), `stdout`, or files (a path or a `file://` URL,
+    /// appended to); several at once get every line.
     #[serde(default)]
     pub output_paths: Vec<String>,
-    /// Accepted for compatibility; no effect.
+    /// Where the Collector's logger reports its own failures; checked like `output_paths`.
+    /// Accepted for compatibility: this logger has no failures to report there (a line that
+    /// cannot be written to one output still goes to the others).
     #[serde(default)]
-    pub initial_fields: BTreeMap<String, String>,
+    pub error_output_paths: Vec<String>,
+    /// Fields added to every log line (`{service: gateway}`), as zap's initial fields.
+    #[serde(default)]
+    pub initial_fields: BTreeMap<String, Value>,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        Self {
+            level: LogLevel::default(),
+            encoding: LogEncoding::default(),
+            development: false,
+            disable_caller: false,
+            disable_stacktrace: false,
+            sampling: default_sampling(),
+            output_paths: Vec::new(),
+            error_output_paths: Vec::new(),
+            initial_fields: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_sampling() -> Option<SamplingConfig> {
+    Some(SamplingConfig::default())
+}
+
+/// `service.telemetry.logs.sampling`: per message and level, within each `tick`, the first
+/// `initial` lines are written, then every `thereafter`-th (none when it is 0). The Collector's
+/// defaults: on, 10 s, 10, 100.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplingConfig {
+    /// `false` writes every line.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The window the counts start again in.
+    #[serde(default = "ten_seconds", deserialize_with = "duration::de")]
+    pub tick: Duration,
+    /// Lines of one message written in each window before thinning.
+    #[serde(default = "ten")]
+    pub initial: u64,
+    /// After `initial`, every `thereafter`-th line of the message is written.
+    #[serde(default = "hundred")]
+    pub thereafter: u64,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            tick: ten_seconds(),
+            initial: ten(),
+            thereafter: hundred(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn ten_seconds() -> Duration {
+    Duration::from_secs(10)
+}
+fn ten() -> u64 {
+    10
+}
+fn hundred() -> u64 {
+    100
+}
+
+impl LogsConfig {
+    /// The sampling in force: `None` when off.
+    pub fn active_sampling(&self) -> Option<&SamplingConfig> {
+        self.sampling.as_ref().filter(|s| s.enabled)
+    }
 }
 
 /// How detailed self-metrics are; `none` turns them off.
@@ -216,14 +298,14 @@ impl TelemetryConfig {
                 );
             }
         }
-        for (i, p) in self.logs.output_paths.iter().enumerate() {
-            if p != "stderr" && p != "stdout" {
-                errors.push(
-                    ConfigError::new(format!(
-                        "unsupported log output {p:?} (use stderr or stdout)"
-                    ))
-                    .field(format!("logs.output_paths.{i}")),
-                );
+        for (field, paths) in [
+            ("output_paths", &self.logs.output_paths),
+            ("error_output_paths", &self.logs.error_output_paths),
+        ] {
+            for (i, p) in paths.iter().enumerate() {
+                if let Err(reason) = super::logs::Output::parse(p) {
+                    errors.push(ConfigError::new(reason).field(format!("logs.{field}.{i}")));
+                }
             }
         }
         errors
@@ -254,5 +336,57 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(parse("logs: {level: DEBUG}").logs.level, LogLevel::Debug);
+    }
+
+    #[test]
+    fn log_sampling_as_the_collector_reads_it() {
+        let on = |tick: u64, initial: u64, thereafter: u64| {
+            Some(SamplingConfig {
+                enabled: true,
+                tick: Duration::from_secs(tick),
+                initial,
+                thereafter,
+            })
+        };
+        let cases = [
+            ("{}", on(10, 10, 100)),
+            ("logs: {level: debug}", on(10, 10, 100)),
+            ("logs: {sampling: {initial: 5}}", on(10, 5, 100)),
+            ("logs: {sampling: {tick: 1m, thereafter: 0}}", on(60, 10, 0)),
+            (
+                "logs: {sampling: {enabled: true, tick: 2s, initial: 1, thereafter: 1}}",
+                on(2, 1, 1),
+            ),
+            ("logs: {sampling: {enabled: false}}", None),
+            ("logs: {sampling: null}", None),
+        ];
+        for (yaml, want) in cases {
+            assert_eq!(parse(yaml).logs.active_sampling(), want.as_ref(), "{yaml}");
+        }
+        let v = crate::config::value::from_yaml("logs: {sampling: {tick: soon}}").unwrap();
+        let err = TelemetryConfig::deserialize(&v).unwrap_err().to_string();
+        assert!(err.contains("soon"), "{err}");
+        let v = crate::config::value::from_yaml("logs: {sampling: {every: 5}}").unwrap();
+        let err = TelemetryConfig::deserialize(&v).unwrap_err().to_string();
+        assert!(err.contains("unknown field `every`"), "{err}");
+    }
+
+    #[test]
+    fn log_outputs_are_checked_in_both_lists() {
+        let t = parse(
+            "logs:\n  output_paths: [stderr, /var/log/otelcol.log, 'http://x']\n  error_output_paths: [stdout, '']\n  initial_fields: {service: gw}\n",
+        );
+        let errors: Vec<String> = t.validate().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors,
+            [
+                "field `logs.output_paths.2`: log outputs of scheme \"http\" are not supported (use stderr, stdout, a file path or file:///path)",
+                "field `logs.error_output_paths.1`: an empty log output (use stderr, stdout or a file path)",
+            ]
+        );
+        assert_eq!(
+            t.logs.initial_fields.get("service"),
+            Some(&Value::String("gw".into()))
+        );
     }
 }

@@ -77,8 +77,9 @@ pub struct Collector {
     pub addrs: BTreeMap<String, String>,
 }
 
-/// What every test config gets: JSON logs and a metrics endpoint on a free port.
-pub const TEST_TELEMETRY: &str = "\n  telemetry:\n    logs:\n      level: debug\n      encoding: json\n    metrics:\n      address: 127.0.0.1:0\n";
+/// What every test config gets: JSON logs, every line of them (tests read the log as a record
+/// of what happened, so sampling is off), and a metrics endpoint on a free port.
+pub const TEST_TELEMETRY: &str = "\n  telemetry:\n    logs:\n      level: debug\n      encoding: json\n      sampling:\n        enabled: false\n    metrics:\n      address: 127.0.0.1:0\n";
 
 impl Collector {
     /// Starts the binary with `config` (YAML; `{dir}` is replaced by its scratch dir) and

@@ -128,12 +128,14 @@ async fn a_profile_of_a_busy_thread_names_its_function() {
         .spawn(move || burn_cpu(&s2))
         .unwrap();
 
-    let cancel = CancellationToken::new();
-    let profile = tokio::spawn(take(MAX_SECONDS, cancel.clone()));
-    // Ends when cancelled, long before its hour. Meanwhile a second profile is refused.
-    while !BUSY.load(Ordering::Acquire) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // Sampling starts when `start` returns: building the profiler takes a first backtrace,
+    // which can take seconds in a debug build on a loaded machine, so the wait below counts
+    // from then.
+    let session = tokio::task::spawn_blocking(Session::start)
+        .await
+        .unwrap()
+        .unwrap();
+    // Meanwhile a second profile is refused.
     assert!(matches!(Session::start(), Err(ProfileError::Busy)));
     let (s, body) = get("/debug/pprof/profile?seconds=1").await;
     assert_eq!(
@@ -145,10 +147,8 @@ async fn a_profile_of_a_busy_thread_names_its_function() {
     while t0.elapsed() < Duration::from_millis(1500) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    cancel.cancel();
-    let gz = tokio::time::timeout(Duration::from_secs(120), profile)
+    let gz = tokio::task::spawn_blocking(move || session.finish())
         .await
-        .expect("a cancelled profile ends")
         .unwrap()
         .unwrap();
     stop.store(true, Ordering::Relaxed);
@@ -172,6 +172,23 @@ async fn a_profile_of_a_busy_thread_names_its_function() {
         "functions: {:?}",
         p.function.iter().map(|f| s(f.name)).collect::<Vec<_>>()
     );
-    // The profiler is free again.
+    // A profile of an hour ends when cancelled; then the profiler is free again.
+    let cancel = CancellationToken::new();
+    let profile = tokio::spawn(take(MAX_SECONDS, cancel.clone()));
+    while !BUSY.load(Ordering::Acquire) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cancel.cancel();
+    let gz = tokio::time::timeout(Duration::from_secs(120), profile)
+        .await
+        .expect("a cancelled profile ends")
+        .unwrap()
+        .unwrap();
+    Profile::decode(
+        crate::otlp::gzip::decompress(&gz, 64 << 20)
+            .unwrap()
+            .as_slice(),
+    )
+    .unwrap();
     drop(Session::start().unwrap().finish().unwrap());
 }
