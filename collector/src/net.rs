@@ -332,6 +332,29 @@ pub fn text(status: http::StatusCode, body: impl Into<Bytes>) -> Response<Full<B
     r
 }
 
+/// An HTML page.
+pub fn html(body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = text(http::StatusCode::OK, body);
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+/// For pages that are only read: `None` for GET and HEAD, the 405 naming them otherwise.
+pub fn only_get(method: &http::Method) -> Option<Response<Full<Bytes>>> {
+    if method == http::Method::GET || method == http::Method::HEAD {
+        return None;
+    }
+    let mut r = text(http::StatusCode::METHOD_NOT_ALLOWED, "only GET\n");
+    r.headers_mut().insert(
+        http::header::ALLOW,
+        http::HeaderValue::from_static("GET, HEAD"),
+    );
+    Some(r)
+}
+
 /// A request's media type: its `Content-Type` without parameters, lowercase (`""` when
 /// absent).
 pub fn media_type(headers: &http::HeaderMap) -> String {

@@ -294,17 +294,12 @@ pub fn seconds(query: Option<&str>) -> Result<u64, String> {
 }
 
 async fn answer(method: &http::Method, uri: &http::Uri, stop: CancellationToken) -> Response {
-    if method != http::Method::GET && method != http::Method::HEAD {
-        let mut r = net::text(StatusCode::METHOD_NOT_ALLOWED, "only GET\n");
-        r.headers_mut().insert(
-            http::header::ALLOW,
-            http::HeaderValue::from_static("GET, HEAD"),
-        );
-        return r;
+    if let Some(refused) = net::only_get(method) {
+        return refused;
     }
     let path = uri.path();
     match path {
-        "/debug/pprof" | "/debug/pprof/" => html(index()),
+        "/debug/pprof" | "/debug/pprof/" => net::html(index()),
         "/debug/pprof/cmdline" => net::text(
             StatusCode::OK,
             std::env::args().collect::<Vec<_>>().join("\0"),
@@ -346,15 +341,6 @@ async fn answer(method: &http::Method, uri: &http::Uri, stop: CancellationToken)
             _ => net::text(StatusCode::NOT_FOUND, "not found\n"),
         },
     }
-}
-
-fn html(body: String) -> Response {
-    let mut r = http::Response::new(Full::new(bytes::Bytes::from(body)));
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    r
 }
 
 fn index() -> String {

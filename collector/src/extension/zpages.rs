@@ -174,13 +174,8 @@ impl Pages {
     }
 
     fn route(&self, method: &http::Method, uri: &http::Uri) -> Response {
-        if method != http::Method::GET && method != http::Method::HEAD {
-            let mut r = net::text(StatusCode::METHOD_NOT_ALLOWED, "only GET\n");
-            r.headers_mut().insert(
-                http::header::ALLOW,
-                http::HeaderValue::from_static("GET, HEAD"),
-            );
-            return r;
+        if let Some(refused) = net::only_get(method) {
+            return refused;
         }
         let query = uri.query().unwrap_or("");
         let page = match uri.path().trim_end_matches('/') {
@@ -208,12 +203,7 @@ impl Pages {
             "/debug/expvarz" if self.expvar => return self.expvarz(),
             _ => return net::text(StatusCode::NOT_FOUND, "not found\n"),
         };
-        let mut r = http::Response::new(Full::new(bytes::Bytes::from(page)));
-        r.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        r
+        net::html(page)
     }
 
     fn servicez(&self) -> String {
