@@ -86,6 +86,22 @@ pub async fn run(
                 .map_err(RunError::Metrics)?,
         );
     }
+    let push_ctx = component::Context {
+        id: component::ComponentId::parse("otlp").map_err(RunError::Metrics)?,
+        kind: component::Kind::Exporter,
+        telemetry: telemetry.clone(),
+        health: health.clone(),
+        host: Arc::default(),
+        topology: Arc::default(),
+    };
+    let pushers = cfg
+        .service
+        .telemetry
+        .periodic_readers()
+        .into_iter()
+        .map(|(i, r)| telemetry::push::Pusher::build(r, i, &push_ctx))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(RunError::Metrics)?;
     let mut service = pipeline::Service::build(&cfg, &telemetry, &health)?;
     if let Err(e) = service.start().await {
         for mut s in metrics_servers {
@@ -93,8 +109,16 @@ pub async fn run(
         }
         return Err(e.into());
     }
+    let pushing: Vec<_> = pushers
+        .into_iter()
+        .map(|p| p.start(telemetry.clone()))
+        .collect();
     shutdown.await;
     service.shutdown(deadline).await;
+    // After the pipelines drained: the last push carries the final totals.
+    for p in pushing {
+        p.shutdown().await;
+    }
     for mut s in metrics_servers {
         s.shutdown().await;
     }

@@ -813,7 +813,9 @@ service:
     let failures = page("/debug/tracez?zspanname=exporter%2Fotlp_grpc%2Fdown%2Ftraces&ztype=2");
     assert_eq!(failures.matches("<tr><td>20").count(), 4, "{failures}");
     assert!(
-        failures.contains("<td>connection to the backend failed: "),
+        failures.contains(&format!(
+            "<td>connection to the backend 127.0.0.1:{down} failed: "
+        )),
         "the cause: {failures}"
     );
     // Each latency bucket with requests lists them, with their transport.
@@ -1078,4 +1080,88 @@ fn logs_go_to_files_with_initial_fields() {
         stderr.contains(&format!("Error: invalid configuration: service::telemetry: field `logs.output_paths.1`: cannot open the log file {}/no/such/dir/x.log: No such file or directory", d.0.display())),
         "{stderr}"
     );
+}
+
+/// The value of `metric` (a sum or gauge with one point) in the newest request of an OTLP JSON
+/// metrics file that has it, with the request's `service.name`.
+fn pushed_value(path: &std::path::Path, metric: &str) -> Option<(i64, String)> {
+    lines(path).iter().rev().find_map(|line| {
+        let req: serde_json::Value = serde_json::from_str(line).ok()?;
+        let rm = &req["resourceMetrics"][0];
+        let service = rm["resource"]["attributes"]
+            .as_array()?
+            .iter()
+            .find(|a| a["key"] == "service.name")?["value"]["stringValue"]
+            .as_str()?
+            .to_owned();
+        let m = rm["scopeMetrics"][0]["metrics"]
+            .as_array()?
+            .iter()
+            .find(|m| m["name"] == metric)?;
+        let points = m["sum"]["dataPoints"]
+            .as_array()
+            .or_else(|| m["gauge"]["dataPoints"].as_array())?;
+        let v: i64 = points
+            .iter()
+            .filter_map(|p| p["asInt"].as_str()?.parse::<i64>().ok())
+            .sum();
+        Some((v, service))
+    })
+}
+
+/// `service.telemetry.metrics.readers[].periodic`: the self-metrics pushed over OTLP to another
+/// collector, by each protocol; at shutdown, one last push carries the final totals.
+#[test]
+fn self_metrics_are_pushed_over_otlp() {
+    use meshtrace_collector::otlp::Signal;
+    // (protocol, interval in ms): an hour's interval leaves only the push at shutdown.
+    for (protocol, interval) in [
+        ("http/protobuf", 3_600_000),
+        ("http/json", 3_600_000),
+        ("grpc", 100),
+    ] {
+        let mut backend = Collector::start(&format!(
+            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\n      grpc:\n        endpoint: 127.0.0.1:0\nexporters:\n  file:\n    path: {{dir}}/metrics.jsonl\nservice:\n  pipelines:\n    metrics:\n      receivers: [otlp]\n      exporters: [file]\n{TEST_TELEMETRY}"
+        ));
+        let endpoint = if protocol == "grpc" {
+            backend.grpc_url()
+        } else {
+            backend.http_url()
+        };
+        let mut front = Collector::start(&format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n  telemetry:\n    resource:\n      service.name: front-{}\n    logs:\n      level: debug\n      encoding: json\n      sampling: {{enabled: false}}\n    metrics:\n      address: 127.0.0.1:0\n      readers:\n        - periodic:\n            interval: {interval}\n            exporter:\n              otlp:\n                protocol: {protocol}\n                endpoint: {endpoint}\n",
+            protocol.replace('/', "-")
+        ));
+        grpc_export(
+            &front.grpc_url(),
+            Signal::Traces,
+            spans_request("svc", 0..7),
+            false,
+        )
+        .unwrap();
+        let metrics = backend.dir.path("metrics.jsonl");
+        let want = (7, format!("front-{}", protocol.replace('/', "-")));
+        if interval < 1000 {
+            // Pushed while running.
+            eventually("a push with the 7 accepted spans", || {
+                (pushed_value(&metrics, "otelcol_receiver_accepted_spans") == Some(want.clone()))
+                    .then_some(())
+            });
+        } else {
+            front.stop();
+            eventually("the push at shutdown", || {
+                pushed_value(&metrics, "otelcol_receiver_accepted_spans")
+            });
+        }
+        assert_eq!(
+            pushed_value(&metrics, "otelcol_receiver_accepted_spans"),
+            Some(want),
+            "{protocol}: {}",
+            front.dump_logs()
+        );
+        if interval < 1000 {
+            front.stop();
+        }
+        backend.stop();
+    }
 }

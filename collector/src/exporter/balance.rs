@@ -109,6 +109,11 @@ pub struct Pick {
 }
 
 impl Pick {
+    /// The address picked, for `round_robin`.
+    pub fn address(&self) -> Option<SocketAddr> {
+        self.from.as_ref().map(|(_, b)| b.addr)
+    }
+
     /// The request went out: the address is healthy again.
     pub fn sent(&self) {
         if let Some((_, b)) = &self.from {

@@ -247,6 +247,12 @@ impl ExporterConfig for OtlpGrpcConfig {
 
 impl OtlpGrpcConfig {
     /// What sends one request, without the helper's queue and retries.
+    /// A sender of metrics requests without the exporter's queue and retries: what the
+    /// collector's periodic reader of its own metrics pushes with.
+    pub fn push_sender(&self, ctx: &Context) -> Result<Arc<dyn Sender>, ComponentError> {
+        Ok(Arc::new(self.sender(ctx, Signal::Metrics)?))
+    }
+
     fn sender(&self, ctx: &Context, signal: Signal) -> Result<GrpcSender, ComponentError> {
         let dialing = Dialing {
             resolve: balance::system_resolver(),
@@ -339,6 +345,11 @@ impl OtlpGrpcConfig {
             .to_owned();
         let port = target.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let route = proxy::grpc_route(&host, port, dialing.env).map_err(|e| ctx.error(e))?;
+        let backend = match (&route, host.contains(':')) {
+            (Some(route), _) => format!("{host}:{port} through the proxy {}", route.proxy),
+            (None, true) => format!("[{host}]:{port}"),
+            (None, false) => format!("{host}:{port}"),
+        };
         let balancer = match (&route, self.policy().map_err(|e| ctx.error(e))?) {
             // Through a proxy there is one address, the proxy's: it resolves the host.
             (Some(route), _) => {
@@ -365,6 +376,7 @@ impl OtlpGrpcConfig {
         };
         Ok(GrpcSender {
             balancer,
+            backend,
             wait_for_ready: self.wait_for_ready,
             auth,
             headers,
@@ -387,6 +399,8 @@ struct Dialing<'a> {
 
 struct GrpcSender {
     balancer: Balancer,
+    /// The backend's host and port (and the proxy, if one is used), for error messages.
+    backend: String,
     /// `wait_for_ready`.
     wait_for_ready: bool,
     auth: Option<Arc<dyn crate::extension::auth::ClientAuthenticator>>,
@@ -432,6 +446,15 @@ pub fn classify(status: &tonic::Status) -> ConsumeError {
 const MAX_RESPONSE_BYTES: usize = 4 << 20;
 
 impl GrpcSender {
+    /// The backend as an error names it: its host and port, and the address tried when the
+    /// host has several (`gw-headless:4317 (10.0.0.3:4317)`), as Go's `dial tcp` error names it.
+    fn at(&self, address: Option<std::net::SocketAddr>) -> String {
+        match address {
+            Some(a) if a.to_string() != self.backend => format!("{} ({a})", self.backend),
+            _ => self.backend.clone(),
+        }
+    }
+
     /// The gRPC message: the batch bytes behind the 5-byte message prefix, gzipped in place at
     /// the configured level (tonic's own gzip has a fixed level 6).
     fn message(&self, batch: Batch) -> Result<bytes::Bytes, ConsumeError> {
@@ -535,7 +558,8 @@ impl Sender for GrpcSender {
                         }
                         if !self.wait_for_ready {
                             return Err(ConsumeError::retryable(format!(
-                                "connection to the backend failed: {}",
+                                "connection to the backend {} failed: {}",
+                                self.at(pick.address()),
                                 ErrorChain(&e)
                             )));
                         }
@@ -547,7 +571,8 @@ impl Sender for GrpcSender {
                     }
                     Err(e) => {
                         return Err(ConsumeError::retryable(format!(
-                            "request to the backend failed: {}",
+                            "request to the backend {} failed: {}",
+                            self.at(pick.address()),
                             ErrorChain(&e)
                         )));
                     }
@@ -1253,9 +1278,50 @@ tls: {{insecure: true}}
         // Each cause once: tonic's connect error prints its source as its own message.
         let reason = e.to_string();
         assert!(
-            reason.ends_with("connection to the backend failed: transport error: Connection refused (os error 111)"),
+            reason.ends_with(&format!("connection to the backend gw-headless:4317 ({dead}) failed: transport error: Connection refused (os error 111)")),
             "{reason}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_failed_connection_names_the_backend() {
+        let dead = closed_port().await;
+        let port = dead.port();
+        // (endpoint, balancer_name, the backend as the error names it)
+        let cases = [
+            (
+                format!("127.0.0.1:{port}"),
+                "round_robin",
+                format!("127.0.0.1:{port}"),
+            ),
+            (
+                format!("http://127.0.0.1:{port}"),
+                "pick_first",
+                format!("127.0.0.1:{port}"),
+            ),
+            (
+                format!("localhost:{port}"),
+                "pick_first",
+                format!("localhost:{port}"),
+            ),
+        ];
+        for (endpoint, policy, named) in cases {
+            let exp = sender(
+                &endpoint,
+                &format!("tls: {{insecure: true}}\nbalancer_name: {policy}"),
+            );
+            let e = exp
+                .send(exp.encode(crate::testutil::traces(0, 1)).unwrap())
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!(
+                    "connection to the backend {named} failed: transport error: "
+                )),
+                "{endpoint} {policy}: {e}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -198,9 +198,189 @@ pub struct ReaderConfig {
     /// A pull (scrape) reader.
     #[serde(default)]
     pub pull: Option<PullReader>,
-    /// Push readers (OTLP) are not supported: refused with a message.
+    /// A push reader: the self-metrics sent every `interval` over OTLP.
     #[serde(default)]
-    pub periodic: Option<Value>,
+    pub periodic: Option<PeriodicReader>,
+}
+
+/// `periodic:`, in the OpenTelemetry SDK configuration schema the Collector reads (times in
+/// milliseconds).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodicReader {
+    /// Between two exports, in ms (default 60000).
+    #[serde(default = "sixty_seconds_ms")]
+    pub interval: u64,
+    /// Longest one export may take, in ms (default 30000).
+    #[serde(default = "thirty_seconds_ms")]
+    pub timeout: u64,
+    /// Where the metrics go.
+    pub exporter: PushExporter,
+}
+
+fn sixty_seconds_ms() -> u64 {
+    60_000
+}
+fn thirty_seconds_ms() -> u64 {
+    30_000
+}
+fn ten_seconds_ms() -> u64 {
+    10_000
+}
+
+/// `periodic.exporter:`: one of `otlp` or `console`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushExporter {
+    /// OTLP over gRPC or HTTP.
+    #[serde(default)]
+    pub otlp: Option<OtlpPush>,
+    /// OTLP JSON lines on stdout (`console: {}`).
+    #[serde(default)]
+    pub console: Option<Value>,
+}
+
+/// `periodic.exporter.otlp:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpPush {
+    /// `http/protobuf` (the default), `http/json` or `grpc`.
+    #[serde(default = "http_protobuf")]
+    pub protocol: String,
+    /// A URL: for HTTP, without a path `/v1/metrics` is added; for gRPC, `http://` means
+    /// without TLS.
+    pub endpoint: String,
+    /// `- name: api-key\n  value: ...`.
+    #[serde(default)]
+    pub headers: Vec<NameValue>,
+    /// `api-key=abc,tenant=x`.
+    #[serde(default)]
+    pub headers_list: Option<String>,
+    /// `gzip` or `none` (the default).
+    #[serde(default)]
+    pub compression: Option<String>,
+    /// Longest one request may take, in ms (default 10000).
+    #[serde(default = "ten_seconds_ms")]
+    pub timeout: u64,
+    /// gRPC without TLS.
+    #[serde(default)]
+    pub insecure: Option<bool>,
+    /// The CA to verify the backend with (PEM file).
+    #[serde(default)]
+    pub certificate: Option<String>,
+    /// Client key for mutual TLS (PEM file).
+    #[serde(default)]
+    pub client_key: Option<String>,
+    /// Client certificate for mutual TLS (PEM file).
+    #[serde(default)]
+    pub client_certificate: Option<String>,
+    /// `cumulative` only (the default): these are counters since start.
+    #[serde(default)]
+    pub temporality_preference: Option<String>,
+    /// `explicit_bucket_histogram` only (the default).
+    #[serde(default)]
+    pub default_histogram_aggregation: Option<String>,
+}
+
+fn http_protobuf() -> String {
+    "http/protobuf".into()
+}
+
+/// `{name, value}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameValue {
+    /// Header name.
+    pub name: String,
+    /// Header value.
+    pub value: crate::config::Secret,
+}
+
+impl OtlpPush {
+    /// Every header, `headers` after `headers_list` (the later wins).
+    pub fn all_headers(&self) -> Result<Vec<(String, String)>, String> {
+        let mut out = Vec::new();
+        if let Some(list) = self
+            .headers_list
+            .as_deref()
+            .filter(|l| !l.trim().is_empty())
+        {
+            for pair in list.split(',') {
+                let (k, v) = pair
+                    .split_once('=')
+                    .ok_or_else(|| format!("{pair:?} is not name=value"))?;
+                out.push((k.trim().to_owned(), v.trim().to_owned()));
+            }
+        }
+        for h in &self.headers {
+            out.push((h.name.clone(), h.value.expose().to_owned()));
+        }
+        Ok(out)
+    }
+
+    /// Problems, as (field under `otlp`, reason).
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if !matches!(
+            self.protocol.as_str(),
+            "http/protobuf" | "http/json" | "grpc"
+        ) {
+            out.push((
+                "protocol",
+                format!(
+                    "unknown protocol {:?} (use http/protobuf, http/json or grpc)",
+                    self.protocol
+                ),
+            ));
+        }
+        match self.endpoint.parse::<http::Uri>() {
+            Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() => {}
+            _ => out.push((
+                "endpoint",
+                format!(
+                    "{:?} is not a URL (http://host:port or https://host:port)",
+                    self.endpoint
+                ),
+            )),
+        }
+        if let Err(e) = self.all_headers() {
+            out.push(("headers_list", e));
+        }
+        if !matches!(
+            self.compression.as_deref(),
+            None | Some("gzip" | "none" | "")
+        ) {
+            out.push((
+                "compression",
+                format!(
+                    "{:?}: use gzip or none",
+                    self.compression.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+        if self.timeout == 0 {
+            out.push(("timeout", "must be more than 0 ms".into()));
+        }
+        if !matches!(
+            self.temporality_preference.as_deref(),
+            None | Some("cumulative")
+        ) {
+            out.push((
+                "temporality_preference",
+                "only cumulative: these metrics are totals since the collector started".into(),
+            ));
+        }
+        if !matches!(
+            self.default_histogram_aggregation.as_deref(),
+            None | Some("explicit_bucket_histogram")
+        ) {
+            out.push((
+                "default_histogram_aggregation",
+                "only explicit_bucket_histogram (the Collector's buckets)".into(),
+            ));
+        }
+        out
+    }
 }
 
 /// `pull:`.
@@ -271,31 +451,69 @@ impl TelemetryConfig {
                 }
             })
             .collect();
-        if !from_readers.is_empty() {
-            return from_readers;
+        // Readers replace the default endpoint: a config that only pushes serves nothing.
+        match (&self.metrics.address, self.metrics.readers.is_empty()) {
+            (Some(a), _) => from_readers.into_iter().chain([a.clone()]).collect(),
+            (None, false) => from_readers,
+            (None, true) => vec![DEFAULT_METRICS_ADDRESS.to_owned()],
         }
-        vec![
-            self.metrics
-                .address
-                .clone()
-                .unwrap_or_else(|| DEFAULT_METRICS_ADDRESS.to_owned()),
-        ]
+    }
+
+    /// The push readers with their index in `readers`, when self-metrics are on.
+    pub fn periodic_readers(&self) -> Vec<(usize, &PeriodicReader)> {
+        if self.metrics.level == MetricsLevel::None {
+            return Vec::new();
+        }
+        self.metrics
+            .readers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((i, r.periodic.as_ref()?)))
+            .collect()
     }
 
     /// Problems with the telemetry section.
     pub fn validate(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
         for (i, r) in self.metrics.readers.iter().enumerate() {
-            if r.periodic.is_some() {
-                errors.push(
-                    ConfigError::new("periodic (push) metric readers are not supported; use `pull: {exporter: {prometheus: {host, port}}}`")
-                        .field(format!("metrics.readers.{i}.periodic")),
-                );
-            } else if r.pull.is_none() {
-                errors.push(
-                    ConfigError::new("a reader needs `pull:`")
-                        .field(format!("metrics.readers.{i}")),
-                );
+            let at = |f: &str| format!("metrics.readers.{i}{f}");
+            match (&r.pull, &r.periodic) {
+                (None, None) => errors
+                    .push(ConfigError::new("a reader needs `pull:` or `periodic:`").field(at(""))),
+                (Some(_), Some(_)) => errors.push(
+                    ConfigError::new("a reader is either `pull:` or `periodic:`, not both")
+                        .field(at("")),
+                ),
+                (_, Some(p)) => {
+                    if p.interval == 0 {
+                        errors.push(
+                            ConfigError::new("must be more than 0 ms")
+                                .field(at(".periodic.interval")),
+                        );
+                    }
+                    if p.timeout == 0 {
+                        errors.push(
+                            ConfigError::new("must be more than 0 ms")
+                                .field(at(".periodic.timeout")),
+                        );
+                    }
+                    match (&p.exporter.otlp, &p.exporter.console) {
+                        (Some(o), None) => {
+                            for (f, reason) in o.problems() {
+                                errors.push(
+                                    ConfigError::new(reason)
+                                        .field(at(&format!(".periodic.exporter.otlp.{f}"))),
+                                );
+                            }
+                        }
+                        (None, Some(_)) => {}
+                        _ => errors.push(
+                            ConfigError::new("needs one exporter: `otlp` or `console`")
+                                .field(at(".periodic.exporter")),
+                        ),
+                    }
+                }
+                (Some(_), None) => {}
             }
         }
         for (field, paths) in [
@@ -387,6 +605,56 @@ mod tests {
         assert_eq!(
             t.logs.initial_fields.get("service"),
             Some(&Value::String("gw".into()))
+        );
+    }
+
+    #[test]
+    fn push_readers_as_the_collector_reads_them() {
+        let t = parse(
+            "metrics:\n  readers:\n    - pull: {exporter: {prometheus: {host: 127.0.0.1, port: 9090}}}\n    - periodic:\n        interval: 5000\n        exporter:\n          otlp: {protocol: grpc, endpoint: 'http://gw:4317'}\n    - periodic: {exporter: {console: {}}}\n",
+        );
+        assert!(t.validate().is_empty(), "{:?}", t.validate());
+        let push = t.periodic_readers();
+        assert_eq!(push.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!((push[0].1.interval, push[0].1.timeout), (5000, 30_000));
+        assert_eq!(push[1].1.interval, 60_000);
+        // Readers replace the default endpoint; `address` adds to them.
+        assert_eq!(t.metrics_addresses(), ["127.0.0.1:9090"]);
+        let only_push = parse("metrics:\n  readers:\n    - periodic: {exporter: {console: {}}}\n");
+        assert!(only_push.metrics_addresses().is_empty());
+        let with_address = parse(
+            "metrics:\n  address: 127.0.0.1:0\n  readers:\n    - periodic: {exporter: {console: {}}}\n",
+        );
+        assert_eq!(with_address.metrics_addresses(), ["127.0.0.1:0"]);
+        assert!(
+            parse(
+                "metrics:\n  level: none\n  readers:\n    - periodic: {exporter: {console: {}}}\n"
+            )
+            .periodic_readers()
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn push_reader_problems_name_their_field() {
+        let t = parse(
+            "metrics:\n  readers:\n    - {}\n    - periodic: {interval: 0, exporter: {}}\n    - periodic:\n        exporter:\n          otlp: {protocol: thrift, endpoint: 'backend:4318', compression: zstd, headers_list: oops, timeout: 0, temporality_preference: delta, default_histogram_aggregation: base2_exponential_bucket_histogram}\n",
+        );
+        let errors: Vec<String> = t.validate().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors,
+            [
+                "field `metrics.readers.0`: a reader needs `pull:` or `periodic:`",
+                "field `metrics.readers.1.periodic.interval`: must be more than 0 ms",
+                "field `metrics.readers.1.periodic.exporter`: needs one exporter: `otlp` or `console`",
+                "field `metrics.readers.2.periodic.exporter.otlp.protocol`: unknown protocol \"thrift\" (use http/protobuf, http/json or grpc)",
+                "field `metrics.readers.2.periodic.exporter.otlp.endpoint`: \"backend:4318\" is not a URL (http://host:port or https://host:port)",
+                "field `metrics.readers.2.periodic.exporter.otlp.headers_list`: \"oops\" is not name=value",
+                "field `metrics.readers.2.periodic.exporter.otlp.compression`: \"zstd\": use gzip or none",
+                "field `metrics.readers.2.periodic.exporter.otlp.timeout`: must be more than 0 ms",
+                "field `metrics.readers.2.periodic.exporter.otlp.temporality_preference`: only cumulative: these metrics are totals since the collector started",
+                "field `metrics.readers.2.periodic.exporter.otlp.default_histogram_aggregation`: only explicit_bucket_histogram (the Collector's buckets)",
+            ]
         );
     }
 }

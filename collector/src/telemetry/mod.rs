@@ -7,6 +7,7 @@
 pub mod config;
 pub mod logs;
 pub mod process;
+pub mod push;
 pub mod server;
 pub mod tracez;
 

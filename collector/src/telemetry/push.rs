@@ -1,0 +1,378 @@
+//! `service.telemetry.metrics.readers[].periodic`: the self-metrics pushed over OTLP every
+//! `interval`, as the Collector's SDK reader pushes them, for backends that take OTLP and do not
+//! scrape. The values are the `/metrics` page's, under the instrument names (no `_total`),
+//! cumulative since start; the OTLP exporters' own senders carry them (TLS, headers,
+//! compression, proxies), without their queues: a failed push is logged and the next one
+//! carries the totals again.
+
+use super::config::{OtlpPush, PeriodicReader};
+use super::{Series, Telemetry};
+use crate::component::{ComponentError, Context};
+use crate::config::Value;
+use crate::exporter::helper::Sender;
+use crate::otlp::proto::collector::metrics::v1::ExportMetricsServiceRequest;
+use crate::otlp::proto::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use crate::otlp::proto::metrics::v1::{
+    AggregationTemporality, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics, Sum, metric, number_data_point,
+};
+use crate::otlp::proto::resource::v1::Resource;
+use crate::otlp::{Batch, Limits, Signal};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+fn nanos(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_owned())),
+        }),
+        ..Default::default()
+    }
+}
+
+/// The resource attribute a base label stands for (`service_name` → `service.name`).
+fn resource_key(label: &str) -> String {
+    label.replace('_', ".")
+}
+
+impl Telemetry {
+    /// Every self-metric as one OTLP request, at `now`: counters as cumulative monotonic sums
+    /// (their Prometheus `_total` left off, as the instruments are named), gauges as gauges,
+    /// histograms with their bucket bounds; the service labels as resource attributes.
+    pub fn otlp_snapshot(&self, now: SystemTime) -> ExportMetricsServiceRequest {
+        let start = nanos(self.started_wall);
+        let time = nanos(now);
+        let point = |attributes: Vec<KeyValue>, v: number_data_point::Value| NumberDataPoint {
+            attributes,
+            start_time_unix_nano: start,
+            time_unix_nano: time,
+            value: Some(v),
+            ..Default::default()
+        };
+        let sum = |points| {
+            metric::Data::Sum(Sum {
+                data_points: points,
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                is_monotonic: true,
+            })
+        };
+        let proc = self.process();
+        let mut metrics = vec![
+            Metric {
+                name: "otelcol_process_cpu_seconds".into(),
+                description: "Total CPU user and system time in seconds".into(),
+                unit: "s".into(),
+                data: Some(sum(vec![point(
+                    Vec::new(),
+                    number_data_point::Value::AsDouble(proc.cpu_seconds),
+                )])),
+                ..Default::default()
+            },
+            Metric {
+                name: "otelcol_process_memory_rss".into(),
+                description: "Total physical memory (resident set size)".into(),
+                unit: "By".into(),
+                data: Some(metric::Data::Gauge(Gauge {
+                    data_points: vec![point(
+                        Vec::new(),
+                        number_data_point::Value::AsInt(proc.rss_bytes as i64),
+                    )],
+                })),
+                ..Default::default()
+            },
+            Metric {
+                name: "otelcol_process_uptime".into(),
+                description: "Uptime of the process".into(),
+                unit: "s".into(),
+                data: Some(sum(vec![point(
+                    Vec::new(),
+                    number_data_point::Value::AsDouble(proc.uptime_seconds),
+                )])),
+                ..Default::default()
+            },
+        ];
+        let families = self
+            .families
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (name, family) in families.iter() {
+            let attrs = |labels: &[(&'static str, String)]| -> Vec<KeyValue> {
+                labels.iter().map(|(k, v)| kv(k, v)).collect()
+            };
+            let data = match family.kind {
+                "counter" => sum(family
+                    .series
+                    .iter()
+                    .filter_map(|(l, s)| match s {
+                        Series::Counter(c) => Some(point(
+                            attrs(l),
+                            number_data_point::Value::AsInt(
+                                i64::try_from(c.get()).unwrap_or(i64::MAX),
+                            ),
+                        )),
+                        _ => None,
+                    })
+                    .collect()),
+                "gauge" => metric::Data::Gauge(Gauge {
+                    data_points: family
+                        .series
+                        .iter()
+                        .filter_map(|(l, s)| match s {
+                            Series::Gauge(g) => {
+                                Some(point(attrs(l), number_data_point::Value::AsInt(g.get())))
+                            }
+                            _ => None,
+                        })
+                        .collect(),
+                }),
+                _ => metric::Data::Histogram(Histogram {
+                    data_points: family
+                        .series
+                        .iter()
+                        .filter_map(|(l, s)| match s {
+                            Series::Histogram(h) => Some(HistogramDataPoint {
+                                attributes: attrs(l),
+                                start_time_unix_nano: start,
+                                time_unix_nano: time,
+                                count: h.count(),
+                                sum: Some(h.sum.load(Ordering::Relaxed) as f64),
+                                bucket_counts: h
+                                    .counts
+                                    .iter()
+                                    .map(|c| c.load(Ordering::Relaxed))
+                                    .collect(),
+                                explicit_bounds: h.bounds.iter().map(|&b| b as f64).collect(),
+                                ..Default::default()
+                            }),
+                            _ => None,
+                        })
+                        .collect(),
+                    aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                }),
+            };
+            let name = match family.kind {
+                "counter" => name.strip_suffix("_total").unwrap_or(name),
+                _ => name,
+            };
+            metrics.push(Metric {
+                name: name.to_owned(),
+                description: family.help.to_owned(),
+                data: Some(data),
+                ..Default::default()
+            });
+        }
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(Resource {
+                    attributes: self
+                        .base_labels
+                        .iter()
+                        .map(|(k, v)| kv(&resource_key(k), v))
+                        .collect(),
+                    ..Default::default()
+                }),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: Some(InstrumentationScope {
+                        name: "meshtrace-collector".into(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                        ..Default::default()
+                    }),
+                    metrics,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+}
+
+/// Where one reader's metrics go.
+enum Destination {
+    Otlp(Arc<dyn Sender>),
+    Console,
+}
+
+/// One periodic reader, built and not yet started.
+pub struct Pusher {
+    destination: Destination,
+    interval: Duration,
+    timeout: Duration,
+    label: String,
+}
+
+/// The exporter config an `otlp:` push section stands for, as YAML the OTLP exporters read.
+fn exporter_config(o: &OtlpPush) -> Result<(bool, Value), String> {
+    let s = |v: &str| Value::String(v.to_owned());
+    let grpc = o.protocol == "grpc";
+    let uri: http::Uri = o
+        .endpoint
+        .parse()
+        .map_err(|e| format!("endpoint {:?}: {e}", o.endpoint))?;
+    let mut map = Vec::new();
+    if grpc {
+        map.push(("endpoint".into(), s(o.endpoint.trim_end_matches('/'))));
+    } else if uri.path().is_empty() || (uri.path() == "/" && !o.endpoint.ends_with('/')) {
+        // No path: the signal's path is added, as the SDK adds it.
+        map.push(("endpoint".into(), s(&o.endpoint)));
+    } else {
+        map.push(("metrics_endpoint".into(), s(&o.endpoint)));
+    }
+    if o.protocol == "http/json" {
+        map.push(("encoding".into(), s("json")));
+    }
+    map.push((
+        "compression".into(),
+        s(match o.compression.as_deref() {
+            Some("gzip") => "gzip",
+            _ => "none",
+        }),
+    ));
+    map.push(("timeout".into(), s(&format!("{}ms", o.timeout))));
+    map.push((
+        "headers".into(),
+        Value::Map(
+            o.all_headers()?
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        ),
+    ));
+    let mut tls = Vec::new();
+    if grpc {
+        let plaintext = o.insecure == Some(true) || uri.scheme_str() == Some("http");
+        tls.push(("insecure".into(), Value::Bool(plaintext)));
+    }
+    for (key, v) in [
+        ("ca_file", &o.certificate),
+        ("cert_file", &o.client_certificate),
+        ("key_file", &o.client_key),
+    ] {
+        if let Some(path) = v {
+            tls.push((key.into(), s(path)));
+        }
+    }
+    map.push(("tls".into(), Value::Map(tls)));
+    Ok((grpc, Value::Map(map)))
+}
+
+impl Pusher {
+    /// The reader `index` of `service.telemetry.metrics.readers`, its sender built with `ctx`
+    /// (authenticators are not offered here). The error starts with `readers::INDEX`.
+    pub fn build(cfg: &PeriodicReader, index: usize, ctx: &Context) -> Result<Self, String> {
+        let at = format!("readers::{index}");
+        let destination = match &cfg.exporter.otlp {
+            None => Destination::Console,
+            Some(o) => {
+                let (grpc, value) = exporter_config(o).map_err(|e| format!("{at}: {e}"))?;
+                let built: Result<Arc<dyn Sender>, ComponentError> = if grpc {
+                    crate::registry::parse_typed::<crate::exporter::otlp_grpc::OtlpGrpcConfig>(
+                        &value,
+                    )
+                    .map_err(|e| ctx.error(e.to_string()))
+                    .and_then(|c| c.push_sender(ctx))
+                } else {
+                    crate::registry::parse_typed::<crate::exporter::otlp_http::OtlpHttpConfig>(
+                        &value,
+                    )
+                    .map_err(|e| ctx.error(e.to_string()))
+                    .and_then(|c| c.push_sender(ctx))
+                };
+                Destination::Otlp(built.map_err(|e| format!("{at}: {}", e.reason))?)
+            }
+        };
+        let label = format!("service::telemetry::metrics::{at}");
+        Ok(Self {
+            destination,
+            interval: Duration::from_millis(cfg.interval),
+            timeout: Duration::from_millis(cfg.timeout),
+            label,
+        })
+    }
+
+    /// Pushes every `interval` until stopped, then once more (the totals at shutdown).
+    pub fn start(self, telemetry: Arc<Telemetry>) -> PushHandle {
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(self.interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // The first tick is now: the first push waits a whole interval, as the SDK's.
+            ticks.tick().await;
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => self.push(&telemetry).await,
+                    () = stopped.cancelled() => break,
+                }
+            }
+            self.push(&telemetry).await;
+        });
+        PushHandle { stop, task }
+    }
+
+    async fn push(&self, telemetry: &Telemetry) {
+        use prost::Message as _;
+        let request = telemetry.otlp_snapshot(SystemTime::now());
+        let batch = match Batch::new_validated(
+            Signal::Metrics,
+            request.encode_to_vec().into(),
+            &Limits::default(),
+        ) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(component = %self.label, error = %e, "Failed to build the internal metrics");
+                return;
+            }
+        };
+        let result = match &self.destination {
+            Destination::Console => {
+                crate::otlp::json::from_protobuf(Signal::Metrics, batch.bytes())
+                    .map(|json| {
+                        use std::io::Write as _;
+                        let mut out = std::io::stdout().lock();
+                        let _ = out.write_all(&json);
+                        let _ = out.write_all(b"\n");
+                    })
+                    .map_err(|e| e.to_string())
+            }
+            Destination::Otlp(sender) => {
+                let attempt = async {
+                    let payload = sender.encode(batch)?;
+                    sender.send(payload).await
+                };
+                match tokio::time::timeout(self.timeout, attempt).await {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no answer within {:?}", self.timeout)),
+                }
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(component = %self.label, error = %e, "Failed to export the internal metrics; the next push carries the totals");
+        }
+    }
+}
+
+/// A running reader.
+pub struct PushHandle {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl PushHandle {
+    /// Stops the reader after one last push.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+#[cfg(test)]
+mod tests;
