@@ -46,14 +46,19 @@ pub enum RunError {
     /// A component failed to build or start.
     #[error(transparent)]
     Component(#[from] component::ComponentError),
-    /// The metrics endpoint could not start.
+    /// The metrics endpoint or a metrics reader could not start.
     #[error("service::telemetry::metrics: {0}")]
     Metrics(String),
+    /// A log processor could not start.
+    #[error("service::telemetry::logs: {0}")]
+    Logs(String),
 }
 
-/// Runs the collector until `shutdown` resolves, then shuts down within `deadline`.
+/// Runs the collector until `shutdown` resolves, then shuts down within `deadline`. The log
+/// lines `logs` holds (from [`telemetry::logs::init`]) are sent from the start.
 pub async fn run(
     cfg: config::Resolved,
+    logs: telemetry::logs::LogExport,
     shutdown: impl std::future::Future<Output = ()>,
     deadline: Duration,
 ) -> Result<(), RunError> {
@@ -102,6 +107,15 @@ pub async fn run(
         .map(|(i, r)| telemetry::push::Pusher::build(r, i, &push_ctx))
         .collect::<Result<Vec<_>, _>>()
         .map_err(RunError::Metrics)?;
+    let log_senders = logs
+        .0
+        .into_iter()
+        .enumerate()
+        .map(|(i, (shipping, queue))| {
+            telemetry::push::LogSender::build(shipping, queue, i, &push_ctx)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(RunError::Logs)?;
     let mut service = pipeline::Service::build(&cfg, &telemetry, &health)?;
     if let Err(e) = service.start().await {
         for mut s in metrics_servers {
@@ -112,10 +126,12 @@ pub async fn run(
     let pushing: Vec<_> = pushers
         .into_iter()
         .map(|p| p.start(telemetry.clone()))
+        .chain(log_senders.into_iter().map(|l| l.start(telemetry.clone())))
         .collect();
     shutdown.await;
     service.shutdown(deadline).await;
-    // After the pipelines drained: the last push carries the final totals.
+    // After the pipelines drained: the last push carries the final totals, and the log
+    // senders send what is left (the shutdown lines included).
     for p in pushing {
         p.shutdown().await;
     }

@@ -87,7 +87,7 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let cfg = meshtrace_collector::load_config(&cli.sources())?;
-    meshtrace_collector::telemetry::logs::init(&cfg.service.telemetry.logs)
+    let log_export = meshtrace_collector::telemetry::logs::init(&cfg.service.telemetry.logs)
         .map_err(|e| meshtrace_collector::config::ConfigErrors(vec![e]))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -110,7 +110,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 _ = term.recv() => tracing::info!("Received signal from OS: terminated"),
             }
         };
-        meshtrace_collector::run(cfg, shutdown, cli.shutdown_timeout).await
+        meshtrace_collector::run(cfg, log_export, shutdown, cli.shutdown_timeout).await
     })
     .context("the collector stopped with an error")
 }

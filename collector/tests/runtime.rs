@@ -1165,3 +1165,68 @@ fn self_metrics_are_pushed_over_otlp() {
         backend.stop();
     }
 }
+
+/// The log bodies in an OTLP JSON logs file, with each record's `service.name` and `service`
+/// attribute.
+fn shipped_lines(path: &std::path::Path) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for line in lines(path) {
+        let Ok(req) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        for rl in req["resourceLogs"].as_array().into_iter().flatten() {
+            let attr = |list: &serde_json::Value, key: &str| {
+                list.as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|a| a["key"] == key)
+                    .and_then(|a| a["value"]["stringValue"].as_str())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let service = attr(&rl["resource"]["attributes"], "service.name");
+            for sl in rl["scopeLogs"].as_array().into_iter().flatten() {
+                for r in sl["logRecords"].as_array().into_iter().flatten() {
+                    out.push((
+                        r["body"]["stringValue"].as_str().unwrap_or("").to_owned(),
+                        service.clone(),
+                        attr(&r["attributes"], "service"),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `service.telemetry.logs.processors`: the collector's log lines sent over OTLP to another
+/// collector, from the first line at start-up (queued until the senders run) to the last at
+/// shutdown.
+#[test]
+fn own_logs_are_sent_over_otlp() {
+    for (processor, protocol) in [("batch", "http/protobuf"), ("simple", "grpc")] {
+        let mut backend = Collector::start(&format!(
+            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\n      grpc:\n        endpoint: 127.0.0.1:0\nexporters:\n  file:\n    path: {{dir}}/logs.jsonl\nservice:\n  pipelines:\n    logs:\n      receivers: [otlp]\n      exporters: [file]\n{TEST_TELEMETRY}"
+        ));
+        let endpoint = if protocol == "grpc" {
+            backend.grpc_url()
+        } else {
+            backend.http_url()
+        };
+        let mut front = Collector::start(&format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n  telemetry:\n    resource:\n      service.name: front\n    logs:\n      encoding: json\n      initial_fields: {{service: gateway}}\n      processors:\n        - {processor}:\n            exporter:\n              otlp:\n                protocol: {protocol}\n                endpoint: {endpoint}\n    metrics:\n      address: 127.0.0.1:0\n"
+        ));
+        let file = backend.dir.path("logs.jsonl");
+        let has = |body: &str| {
+            shipped_lines(&file).iter().any(|(b, service, field)| {
+                b.starts_with(body) && service == "front" && field == "gateway"
+            })
+        };
+        eventually("the start-up lines", || {
+            (has("Starting meshtrace-collector") && has("Everything is ready")).then_some(())
+        });
+        front.stop();
+        eventually("the last line", || has("Shutdown complete").then_some(()));
+        backend.stop();
+    }
+}

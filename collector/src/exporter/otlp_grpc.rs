@@ -247,10 +247,14 @@ impl ExporterConfig for OtlpGrpcConfig {
 
 impl OtlpGrpcConfig {
     /// What sends one request, without the helper's queue and retries.
-    /// A sender of metrics requests without the exporter's queue and retries: what the
-    /// collector's periodic reader of its own metrics pushes with.
-    pub fn push_sender(&self, ctx: &Context) -> Result<Arc<dyn Sender>, ComponentError> {
-        Ok(Arc::new(self.sender(ctx, Signal::Metrics)?))
+    /// A sender of `signal` without the exporter's queue and retries: what the collector's own
+    /// metrics and logs are pushed with.
+    pub fn push_sender(
+        &self,
+        ctx: &Context,
+        signal: Signal,
+    ) -> Result<Arc<dyn Sender>, ComponentError> {
+        Ok(Arc::new(self.sender(ctx, signal)?))
     }
 
     fn sender(&self, ctx: &Context, signal: Signal) -> Result<GrpcSender, ComponentError> {

@@ -253,14 +253,14 @@ impl ExporterConfig for OtlpHttpConfig {
 }
 
 impl OtlpHttpConfig {
-    /// A sender of metrics requests without the exporter's queue and retries: what the
-    /// collector's periodic reader of its own metrics pushes with.
-    pub fn push_sender(&self, ctx: &Context) -> Result<Arc<dyn Sender>, ComponentError> {
-        Ok(Arc::new(self.sender(
-            ctx,
-            Signal::Metrics,
-            &proxy::process_env,
-        )?))
+    /// A sender of `signal` without the exporter's queue and retries: what the collector's own
+    /// metrics and logs are pushed with.
+    pub fn push_sender(
+        &self,
+        ctx: &Context,
+        signal: Signal,
+    ) -> Result<Arc<dyn Sender>, ComponentError> {
+        Ok(Arc::new(self.sender(ctx, signal, &proxy::process_env)?))
     }
 
     /// What sends one request, the proxy settings read from `env`.

@@ -88,6 +88,98 @@ pub struct LogsConfig {
     /// Fields added to every log line (`{service: gateway}`), as zap's initial fields.
     #[serde(default)]
     pub initial_fields: BTreeMap<String, Value>,
+    /// The log lines also sent over OTLP, as the Collector's SDK log processors send them.
+    #[serde(default)]
+    pub processors: Vec<LogProcessorConfig>,
+}
+
+/// `logs.processors[]`: one of `batch` or `simple`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogProcessorConfig {
+    /// Lines sent in batches, every `schedule_delay` or when a batch is full.
+    #[serde(default)]
+    pub batch: Option<BatchLogProcessor>,
+    /// Each line sent on its own, as it is written.
+    #[serde(default)]
+    pub simple: Option<SimpleLogProcessor>,
+}
+
+/// `batch:` (times in ms, as the SDK configuration schema has them).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchLogProcessor {
+    /// Longest wait before a batch goes, in ms (default 1000).
+    #[serde(default = "one_second_ms")]
+    pub schedule_delay: u64,
+    /// Longest one export may take, in ms (default 30000).
+    #[serde(default = "thirty_seconds_ms")]
+    pub export_timeout: u64,
+    /// Lines held at most; more are dropped (default 2048).
+    #[serde(default = "queue_2048")]
+    pub max_queue_size: usize,
+    /// Lines in one request at most (default 512).
+    #[serde(default = "batch_512")]
+    pub max_export_batch_size: usize,
+    /// Where the lines go.
+    pub exporter: PushExporter,
+}
+
+/// `simple:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimpleLogProcessor {
+    /// Where the lines go.
+    pub exporter: PushExporter,
+}
+
+fn one_second_ms() -> u64 {
+    1000
+}
+fn queue_2048() -> usize {
+    2048
+}
+fn batch_512() -> usize {
+    512
+}
+
+/// How one log processor sends: what the processor section amounts to.
+#[derive(Debug, Clone)]
+pub struct LogShipping {
+    /// Longest wait before a batch goes.
+    pub delay: Duration,
+    /// Longest one export may take.
+    pub timeout: Duration,
+    /// Lines held at most.
+    pub queue: usize,
+    /// Lines per request at most.
+    pub batch: usize,
+    /// Where they go.
+    pub exporter: PushExporter,
+}
+
+impl LogProcessorConfig {
+    /// The shipping this section asks for (`None` when it names neither kind).
+    pub fn shipping(&self) -> Option<LogShipping> {
+        match (&self.batch, &self.simple) {
+            (Some(b), None) => Some(LogShipping {
+                delay: Duration::from_millis(b.schedule_delay),
+                timeout: Duration::from_millis(b.export_timeout),
+                queue: b.max_queue_size,
+                batch: b.max_export_batch_size,
+                exporter: b.exporter.clone(),
+            }),
+            // As it is written: no wait, one line per request, the SDK's export timeout.
+            (None, Some(s)) => Some(LogShipping {
+                delay: Duration::ZERO,
+                timeout: Duration::from_millis(thirty_seconds_ms()),
+                queue: queue_2048(),
+                batch: 1,
+                exporter: s.exporter.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 impl Default for LogsConfig {
@@ -102,6 +194,7 @@ impl Default for LogsConfig {
             output_paths: Vec::new(),
             error_output_paths: Vec::new(),
             initial_fields: BTreeMap::new(),
+            processors: Vec::new(),
         }
     }
 }
@@ -294,6 +387,24 @@ pub struct NameValue {
     pub name: String,
     /// Header value.
     pub value: crate::config::Secret,
+}
+
+impl PushExporter {
+    /// Problems, as (field under the exporter, from its `.`, or empty; reason).
+    fn problems(&self) -> Vec<(String, String)> {
+        match (&self.otlp, &self.console) {
+            (Some(o), None) => o
+                .problems()
+                .into_iter()
+                .map(|(f, reason)| (format!(".otlp.{f}"), reason))
+                .collect(),
+            (None, Some(_)) => Vec::new(),
+            _ => vec![(
+                String::new(),
+                "needs one exporter: `otlp` or `console`".into(),
+            )],
+        }
+    }
 }
 
 impl OtlpPush {
@@ -497,24 +608,51 @@ impl TelemetryConfig {
                                 .field(at(".periodic.timeout")),
                         );
                     }
-                    match (&p.exporter.otlp, &p.exporter.console) {
-                        (Some(o), None) => {
-                            for (f, reason) in o.problems() {
-                                errors.push(
-                                    ConfigError::new(reason)
-                                        .field(at(&format!(".periodic.exporter.otlp.{f}"))),
-                                );
-                            }
-                        }
-                        (None, Some(_)) => {}
-                        _ => errors.push(
-                            ConfigError::new("needs one exporter: `otlp` or `console`")
-                                .field(at(".periodic.exporter")),
-                        ),
-                    }
+                    errors.extend(p.exporter.problems().into_iter().map(|(f, reason)| {
+                        ConfigError::new(reason).field(at(&format!(".periodic.exporter{f}")))
+                    }));
                 }
                 (Some(_), None) => {}
             }
+        }
+        for (i, p) in self.logs.processors.iter().enumerate() {
+            let at = |f: &str| format!("logs.processors.{i}{f}");
+            let (kind, exporter) = match (&p.batch, &p.simple) {
+                (Some(b), None) => {
+                    for (field, v) in [
+                        ("schedule_delay", b.schedule_delay),
+                        ("export_timeout", b.export_timeout),
+                    ] {
+                        if v == 0 {
+                            errors.push(
+                                ConfigError::new("must be more than 0 ms")
+                                    .field(at(&format!(".batch.{field}"))),
+                            );
+                        }
+                    }
+                    if b.max_export_batch_size == 0 || b.max_export_batch_size > b.max_queue_size {
+                        errors.push(
+                            ConfigError::new(format!(
+                                "must be from 1 to max_queue_size ({})",
+                                b.max_queue_size
+                            ))
+                            .field(at(".batch.max_export_batch_size")),
+                        );
+                    }
+                    ("batch", &b.exporter)
+                }
+                (None, Some(s)) => ("simple", &s.exporter),
+                _ => {
+                    errors.push(
+                        ConfigError::new("a log processor is one of `batch:` or `simple:`")
+                            .field(at("")),
+                    );
+                    continue;
+                }
+            };
+            errors.extend(exporter.problems().into_iter().map(|(f, reason)| {
+                ConfigError::new(reason).field(at(&format!(".{kind}.exporter{f}")))
+            }));
         }
         for (field, paths) in [
             ("output_paths", &self.logs.output_paths),
@@ -654,6 +792,44 @@ mod tests {
                 "field `metrics.readers.2.periodic.exporter.otlp.timeout`: must be more than 0 ms",
                 "field `metrics.readers.2.periodic.exporter.otlp.temporality_preference`: only cumulative: these metrics are totals since the collector started",
                 "field `metrics.readers.2.periodic.exporter.otlp.default_histogram_aggregation`: only explicit_bucket_histogram (the Collector's buckets)",
+            ]
+        );
+    }
+
+    #[test]
+    fn log_processors_as_the_collector_reads_them() {
+        let t = parse(
+            "logs:\n  processors:\n    - batch:\n        exporter:\n          otlp: {protocol: http/protobuf, endpoint: 'https://backend:4318'}\n    - batch:\n        schedule_delay: 200\n        max_queue_size: 10\n        max_export_batch_size: 5\n        exporter: {console: {}}\n    - simple: {exporter: {console: {}}}\n",
+        );
+        assert!(t.validate().is_empty(), "{:?}", t.validate());
+        let shipping: Vec<(Duration, Duration, usize, usize)> = t
+            .logs
+            .processors
+            .iter()
+            .map(|p| p.shipping().unwrap())
+            .map(|s| (s.delay, s.timeout, s.queue, s.batch))
+            .collect();
+        let ms = Duration::from_millis;
+        assert_eq!(
+            shipping,
+            [
+                (ms(1000), ms(30_000), 2048, 512),
+                (ms(200), ms(30_000), 10, 5),
+                (Duration::ZERO, ms(30_000), 2048, 1),
+            ]
+        );
+        let bad = parse(
+            "logs:\n  processors:\n    - {}\n    - batch: {schedule_delay: 0, max_queue_size: 4, max_export_batch_size: 5, exporter: {}}\n    - simple: {exporter: {otlp: {endpoint: 'backend:4317', protocol: grpc}}}\n",
+        );
+        let errors: Vec<String> = bad.validate().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors,
+            [
+                "field `logs.processors.0`: a log processor is one of `batch:` or `simple:`",
+                "field `logs.processors.1.batch.schedule_delay`: must be more than 0 ms",
+                "field `logs.processors.1.batch.max_export_batch_size`: must be from 1 to max_queue_size (4)",
+                "field `logs.processors.1.batch.exporter`: needs one exporter: `otlp` or `console`",
+                "field `logs.processors.2.simple.exporter.otlp.endpoint`: \"backend:4317\" is not a URL (http://host:port or https://host:port)",
             ]
         );
     }

@@ -1,11 +1,12 @@
-//! `service.telemetry.metrics.readers[].periodic`: the self-metrics pushed over OTLP every
-//! `interval`, as the Collector's SDK reader pushes them, for backends that take OTLP and do not
-//! scrape. The values are the `/metrics` page's, under the instrument names (no `_total`),
+//! `service.telemetry.metrics.readers[].periodic` and `service.telemetry.logs.processors`: the
+//! self-metrics pushed over OTLP every `interval`, as the Collector's SDK reader pushes them, for
+//! backends that take OTLP and do not scrape; and the log lines, a batch at a time. The values are the `/metrics` page's, under the instrument names (no `_total`),
 //! cumulative since start; the OTLP exporters' own senders carry them (TLS, headers,
 //! compression, proxies), without their queues: a failed push is logged and the next one
 //! carries the totals again.
 
-use super::config::{OtlpPush, PeriodicReader};
+use super::config::{LogShipping, OtlpPush, PeriodicReader, PushExporter};
+use super::logs::LogQueue;
 use super::{Series, Telemetry};
 use crate::component::{ComponentError, Context};
 use crate::config::Value;
@@ -45,6 +46,18 @@ fn resource_key(label: &str) -> String {
 }
 
 impl Telemetry {
+    /// The collector as a resource: `service.name`, `service.instance.id`, `service.version`.
+    pub fn otlp_resource(&self) -> Resource {
+        Resource {
+            attributes: self
+                .base_labels
+                .iter()
+                .map(|(k, v)| kv(&resource_key(k), v))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
     /// Every self-metric as one OTLP request, at `now`: counters as cumulative monotonic sums
     /// (their Prometheus `_total` left off, as the instruments are named), gauges as gauges,
     /// histograms with their bucket bounds; the service labels as resource attributes.
@@ -172,20 +185,9 @@ impl Telemetry {
         }
         ExportMetricsServiceRequest {
             resource_metrics: vec![ResourceMetrics {
-                resource: Some(Resource {
-                    attributes: self
-                        .base_labels
-                        .iter()
-                        .map(|(k, v)| kv(&resource_key(k), v))
-                        .collect(),
-                    ..Default::default()
-                }),
+                resource: Some(self.otlp_resource()),
                 scope_metrics: vec![ScopeMetrics {
-                    scope: Some(InstrumentationScope {
-                        name: "meshtrace-collector".into(),
-                        version: env!("CARGO_PKG_VERSION").into(),
-                        ..Default::default()
-                    }),
+                    scope: Some(scope()),
                     metrics,
                     ..Default::default()
                 }],
@@ -210,7 +212,7 @@ pub struct Pusher {
 }
 
 /// The exporter config an `otlp:` push section stands for, as YAML the OTLP exporters read.
-fn exporter_config(o: &OtlpPush) -> Result<(bool, Value), String> {
+fn exporter_config(o: &OtlpPush, signal: Signal) -> Result<(bool, Value), String> {
     let s = |v: &str| Value::String(v.to_owned());
     let grpc = o.protocol == "grpc";
     let uri: http::Uri = o
@@ -224,7 +226,8 @@ fn exporter_config(o: &OtlpPush) -> Result<(bool, Value), String> {
         // No path: the signal's path is added, as the SDK adds it.
         map.push(("endpoint".into(), s(&o.endpoint)));
     } else {
-        map.push(("metrics_endpoint".into(), s(&o.endpoint)));
+        let key = format!("{}_endpoint", crate::signal_name(signal));
+        map.push((key, s(&o.endpoint)));
     }
     if o.protocol == "http/json" {
         map.push(("encoding".into(), s("json")));
@@ -264,37 +267,69 @@ fn exporter_config(o: &OtlpPush) -> Result<(bool, Value), String> {
     Ok((grpc, Value::Map(map)))
 }
 
+/// Where `exporter` sends `signal`: its OTLP sender, built with `ctx`, or the console. The
+/// error starts with `at`.
+fn destination(
+    exporter: &PushExporter,
+    signal: Signal,
+    at: &str,
+    ctx: &Context,
+) -> Result<Destination, String> {
+    let Some(o) = &exporter.otlp else {
+        return Ok(Destination::Console);
+    };
+    let (grpc, value) = exporter_config(o, signal).map_err(|e| format!("{at}: {e}"))?;
+    let built: Result<Arc<dyn Sender>, ComponentError> = if grpc {
+        crate::registry::parse_typed::<crate::exporter::otlp_grpc::OtlpGrpcConfig>(&value)
+            .map_err(|e| ctx.error(e.to_string()))
+            .and_then(|c| c.push_sender(ctx, signal))
+    } else {
+        crate::registry::parse_typed::<crate::exporter::otlp_http::OtlpHttpConfig>(&value)
+            .map_err(|e| ctx.error(e.to_string()))
+            .and_then(|c| c.push_sender(ctx, signal))
+    };
+    built
+        .map(Destination::Otlp)
+        .map_err(|e| format!("{at}: {}", e.reason))
+}
+
+impl Destination {
+    /// Sends `batch` once, within `timeout`.
+    async fn send(&self, batch: Batch, timeout: Duration) -> Result<(), String> {
+        match self {
+            Destination::Console => crate::otlp::json::from_protobuf(batch.signal(), batch.bytes())
+                .map(|json| {
+                    use std::io::Write as _;
+                    let mut out = std::io::stdout().lock();
+                    let _ = out.write_all(&json);
+                    let _ = out.write_all(b"\n");
+                })
+                .map_err(|e| e.to_string()),
+            Destination::Otlp(sender) => {
+                let attempt = async {
+                    let payload = sender.encode(batch)?;
+                    sender.send(payload).await
+                };
+                match tokio::time::timeout(timeout, attempt).await {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no answer within {timeout:?}")),
+                }
+            }
+        }
+    }
+}
+
 impl Pusher {
     /// The reader `index` of `service.telemetry.metrics.readers`, its sender built with `ctx`
     /// (authenticators are not offered here). The error starts with `readers::INDEX`.
     pub fn build(cfg: &PeriodicReader, index: usize, ctx: &Context) -> Result<Self, String> {
         let at = format!("readers::{index}");
-        let destination = match &cfg.exporter.otlp {
-            None => Destination::Console,
-            Some(o) => {
-                let (grpc, value) = exporter_config(o).map_err(|e| format!("{at}: {e}"))?;
-                let built: Result<Arc<dyn Sender>, ComponentError> = if grpc {
-                    crate::registry::parse_typed::<crate::exporter::otlp_grpc::OtlpGrpcConfig>(
-                        &value,
-                    )
-                    .map_err(|e| ctx.error(e.to_string()))
-                    .and_then(|c| c.push_sender(ctx))
-                } else {
-                    crate::registry::parse_typed::<crate::exporter::otlp_http::OtlpHttpConfig>(
-                        &value,
-                    )
-                    .map_err(|e| ctx.error(e.to_string()))
-                    .and_then(|c| c.push_sender(ctx))
-                };
-                Destination::Otlp(built.map_err(|e| format!("{at}: {}", e.reason))?)
-            }
-        };
-        let label = format!("service::telemetry::metrics::{at}");
+        let destination = destination(&cfg.exporter, Signal::Metrics, &at, ctx)?;
         Ok(Self {
             destination,
             interval: Duration::from_millis(cfg.interval),
             timeout: Duration::from_millis(cfg.timeout),
-            label,
+            label: format!("service::telemetry::metrics::{at}"),
         })
     }
 
@@ -332,35 +367,118 @@ impl Pusher {
                 return;
             }
         };
-        let result = match &self.destination {
-            Destination::Console => {
-                crate::otlp::json::from_protobuf(Signal::Metrics, batch.bytes())
-                    .map(|json| {
-                        use std::io::Write as _;
-                        let mut out = std::io::stdout().lock();
-                        let _ = out.write_all(&json);
-                        let _ = out.write_all(b"\n");
-                    })
-                    .map_err(|e| e.to_string())
-            }
-            Destination::Otlp(sender) => {
-                let attempt = async {
-                    let payload = sender.encode(batch)?;
-                    sender.send(payload).await
-                };
-                match tokio::time::timeout(self.timeout, attempt).await {
-                    Ok(r) => r.map_err(|e| e.to_string()),
-                    Err(_) => Err(format!("no answer within {:?}", self.timeout)),
-                }
-            }
-        };
+        let result = self.destination.send(batch, self.timeout).await;
         if let Err(e) = result {
             tracing::warn!(component = %self.label, error = %e, "Failed to export the internal metrics; the next push carries the totals");
         }
     }
 }
 
-/// A running reader.
+/// One `logs.processors` entry: sends what its queue holds, a batch at a time.
+pub struct LogSender {
+    destination: Destination,
+    shipping: LogShipping,
+    queue: Arc<LogQueue>,
+    label: String,
+}
+
+impl LogSender {
+    /// The processor `index` of `service.telemetry.logs.processors`, draining `queue`. The
+    /// error starts with `processors::INDEX`.
+    pub fn build(
+        shipping: LogShipping,
+        queue: Arc<LogQueue>,
+        index: usize,
+        ctx: &Context,
+    ) -> Result<Self, String> {
+        let at = format!("processors::{index}");
+        Ok(Self {
+            destination: destination(&shipping.exporter, Signal::Logs, &at, ctx)?,
+            shipping,
+            queue,
+            label: format!("service::telemetry::logs::{at}"),
+        })
+    }
+
+    /// Sends a batch when one is full or `delay` has passed, until stopped; then what is left.
+    pub fn start(self, telemetry: Arc<Telemetry>) -> PushHandle {
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                // Lines written before the service started are waiting already.
+                while self.queue.has_full_batch() {
+                    self.send_one(&telemetry).await;
+                }
+                // `simple` (no delay) sends on each line's wake-up alone: a timer of zero would
+                // spin.
+                let delay = async {
+                    if self.shipping.delay.is_zero() {
+                        std::future::pending::<()>().await;
+                    }
+                    tokio::time::sleep(self.shipping.delay).await;
+                };
+                tokio::select! {
+                    () = delay => {
+                        self.send_one(&telemetry).await;
+                    }
+                    () = self.queue.full.notified() => {}
+                    () = stopped.cancelled() => break,
+                }
+            }
+            while self.send_one(&telemetry).await {}
+        });
+        PushHandle { stop, task }
+    }
+
+    /// Sends one batch; false when there was none.
+    async fn send_one(&self, telemetry: &Telemetry) -> bool {
+        use crate::otlp::proto::collector::logs::v1::ExportLogsServiceRequest;
+        use crate::otlp::proto::logs::v1::{ResourceLogs, ScopeLogs};
+        use prost::Message as _;
+        let dropped = self.queue.take_dropped();
+        if dropped > 0 {
+            tracing::warn!(component = %self.label, dropped, "Log lines dropped: the queue was full (max_queue_size)");
+        }
+        let records = self.queue.take_batch();
+        if records.is_empty() {
+            return false;
+        }
+        let request = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: Some(telemetry.otlp_resource()),
+                scope_logs: vec![ScopeLogs {
+                    scope: Some(scope()),
+                    log_records: records,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let sent = match Batch::new_validated(
+            Signal::Logs,
+            request.encode_to_vec().into(),
+            &Limits::default(),
+        ) {
+            Ok(batch) => self.destination.send(batch, self.shipping.timeout).await,
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = sent {
+            tracing::warn!(component = %self.label, error = %e, "Failed to export the internal logs; these lines are dropped");
+        }
+        true
+    }
+}
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope {
+        name: "meshtrace-collector".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        ..Default::default()
+    }
+}
+
+/// A running reader or log processor.
 pub struct PushHandle {
     stop: CancellationToken,
     task: JoinHandle<()>,

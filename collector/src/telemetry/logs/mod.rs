@@ -3,14 +3,17 @@
 
 mod output;
 mod sampler;
+mod ship;
 
 pub use output::Output;
 pub use sampler::Thinning;
+pub use ship::LogQueue;
 
-use super::config::{LogEncoding, LogLevel, LogsConfig};
+use super::config::{LogEncoding, LogLevel, LogShipping, LogsConfig};
 use crate::config::ConfigError;
 use output::{Outputs, WithFields};
 use sampler::Sampler;
+use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::fmt;
@@ -26,10 +29,15 @@ fn directive(level: LogLevel) -> &'static str {
     }
 }
 
-/// Installs the global subscriber. `RUST_LOG`, when set, overrides the configured level.
-/// Returns false when one was already installed (tests); an error when an output cannot be
-/// opened, naming it.
-pub fn init(cfg: &LogsConfig) -> Result<bool, ConfigError> {
+/// What `logs.processors` asked for: each processor's shipping and the queue the log lines wait
+/// in, for the senders the service starts. Empty when there are none, or when the subscriber
+/// was installed already (tests).
+#[derive(Debug, Default)]
+pub struct LogExport(pub Vec<(LogShipping, Arc<LogQueue>)>);
+
+/// Installs the global subscriber. `RUST_LOG`, when set, overrides the configured level. An
+/// error when an output cannot be opened, naming it.
+pub fn init(cfg: &LogsConfig) -> Result<LogExport, ConfigError> {
     let outputs = Outputs::open(&cfg.output_paths).map_err(|(i, reason)| {
         ConfigError::new(reason)
             .component("service::telemetry")
@@ -63,13 +71,33 @@ pub fn init(cfg: &LogsConfig) -> Result<bool, ConfigError> {
             .with_writer(outputs)
             .boxed(),
     };
+    let export: Vec<(LogShipping, Arc<LogQueue>)> = cfg
+        .processors
+        .iter()
+        .filter_map(|p| p.shipping())
+        .map(|s| {
+            let queue = Arc::new(LogQueue::new(s.queue, s.batch));
+            (s, queue)
+        })
+        .collect();
+    let shipper = (!export.is_empty()).then(|| {
+        ship::Shipper::new(
+            export.iter().map(|(_, q)| q.clone()).collect(),
+            &cfg.initial_fields,
+        )
+    });
     let installed = tracing_subscriber::registry()
         .with(filter)
         .with(cfg.active_sampling().map(Sampler::new))
         .with(format)
+        .with(shipper)
         .try_init()
         .is_ok();
-    Ok(installed)
+    Ok(if installed {
+        LogExport(export)
+    } else {
+        LogExport::default()
+    })
 }
 
 #[cfg(test)]

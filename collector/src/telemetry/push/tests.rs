@@ -171,7 +171,7 @@ fn a_push_section_is_the_exporter_config_it_stands_for() {
         ),
     ];
     for (yaml, grpc, want) in cases {
-        let (is_grpc, value) = exporter_config(&cfg(yaml)).unwrap();
+        let (is_grpc, value) = exporter_config(&cfg(yaml), Signal::Metrics).unwrap();
         assert_eq!(is_grpc, grpc, "{yaml}");
         assert_eq!(value.to_json().to_string(), want, "{yaml}");
         // The OTLP exporters take it as it is.
