@@ -1230,3 +1230,63 @@ fn own_logs_are_sent_over_otlp() {
         backend.stop();
     }
 }
+
+/// `sending_queue.batch` (exporter-side batching, the `batch` processor's successor): twenty
+/// one-span requests reach the backend as one request of twenty, from a memory queue and from a
+/// persistent one, whose records are all done afterwards (none is sent again after a restart).
+#[test]
+fn the_sending_queue_merges_requests_into_batches() {
+    use meshtrace_collector::otlp::Signal;
+    for persistent in [false, true] {
+        let mut backend = Collector::start(&format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\nexporters:\n  file:\n    path: {{dir}}/spans.jsonl\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [file]\n{TEST_TELEMETRY}"
+        ));
+        let storage = TempDir::new();
+        let (ext, service_ext) = if persistent {
+            (
+                format!(
+                    "      storage: file_storage\nextensions:\n  file_storage:\n    directory: {}\n",
+                    storage.0.display()
+                ),
+                "  extensions: [file_storage]\n",
+            )
+        } else {
+            (String::new(), "")
+        };
+        // An hour's flush_timeout: only min_size sends, so the shape does not depend on timing.
+        let config = format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\nexporters:\n  otlp_grpc:\n    endpoint: {}\n    tls:\n      insecure: true\n    sending_queue:\n      batch:\n        min_size: 20\n        flush_timeout: 1h\n{ext}service:\n{service_ext}  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlp_grpc]\n{TEST_TELEMETRY}",
+            backend.addr("receivers::otlp/grpc")
+        );
+        let mut front = Collector::start(&config);
+        for i in 0..20 {
+            grpc_export(
+                &front.grpc_url(),
+                Signal::Traces,
+                spans_request("svc", i..i + 1),
+                false,
+            )
+            .unwrap();
+        }
+        let file = backend.dir.path("spans.jsonl");
+        eventually("the batch at the backend", || {
+            (span_ids_in_file(&file).len() == 20).then_some(())
+        });
+        assert_eq!(lines(&file).len(), 1, "one request of twenty spans");
+        let mut ids = span_ids_in_file(&file);
+        ids.sort_unstable();
+        assert_eq!(ids, (0..20).collect::<Vec<u64>>());
+        front.stop();
+        if persistent {
+            let mut again = Collector::start(&config);
+            let opened = again
+                .logs()
+                .into_iter()
+                .find(|l| msg(l) == "persistent queue opened")
+                .expect("the queue's start line");
+            assert_eq!(opened["fields"]["records"], 0, "{opened}");
+            again.stop();
+        }
+        backend.stop();
+    }
+}

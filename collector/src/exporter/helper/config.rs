@@ -1,7 +1,7 @@
 //! The settings every queued exporter shares, with the OpenTelemetry Collector's defaults:
 //! `timeout`, `retry_on_failure` and `sending_queue`.
 
-use crate::config::{ConfigError, Value, duration};
+use crate::config::{ConfigError, duration};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -85,9 +85,56 @@ pub struct QueueConfig {
     /// Acknowledge only after the export finished: not supported yet.
     #[serde(default)]
     pub wait_for_result: bool,
-    /// Exporter-side batching: not supported; use the `batch` processor.
+    /// Exporter-side batching: queued requests merged up to `min_size` or for `flush_timeout`.
     #[serde(default)]
-    pub batch: Option<Value>,
+    pub batch: Option<QueueBatchConfig>,
+}
+
+/// `sending_queue.batch`: what the Collector's exporter helper batches with, the successor of
+/// the `batch` processor. Defaults (`batch: {}`): 200ms, 8192 items, no maximum.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueBatchConfig {
+    /// Longest a batch waits to reach `min_size` after its first request (default 200ms).
+    #[serde(default = "d200ms", deserialize_with = "duration::de")]
+    pub flush_timeout: Duration,
+    /// Size at which a batch goes at once, in units of `sizer` (default 8192).
+    #[serde(default = "d8192")]
+    pub min_size: usize,
+    /// Largest batch, in units of `sizer`; larger requests are split; 0: no limit (default).
+    #[serde(default)]
+    pub max_size: usize,
+    /// `items` (default) or `bytes`.
+    #[serde(default)]
+    pub sizer: Option<Sizer>,
+}
+
+impl Default for QueueBatchConfig {
+    fn default() -> Self {
+        Self {
+            flush_timeout: d200ms(),
+            min_size: d8192(),
+            max_size: 0,
+            sizer: None,
+        }
+    }
+}
+
+impl QueueBatchConfig {
+    /// The sizer batches are measured with: items unless `bytes` is asked for.
+    pub fn sizer(&self) -> Sizer {
+        match self.sizer {
+            Some(Sizer::Bytes) => Sizer::Bytes,
+            _ => Sizer::Items,
+        }
+    }
+}
+
+fn d200ms() -> Duration {
+    Duration::from_millis(200)
+}
+fn d8192() -> usize {
+    8192
 }
 
 impl Default for QueueConfig {
@@ -187,13 +234,30 @@ impl HelperSettings {
                     .field("sending_queue.wait_for_result"),
             );
         }
-        if q.batch.is_some() {
-            e.push(
-                ConfigError::new(
-                    "exporter-side batching is not supported; use the `batch` processor",
-                )
-                .field("sending_queue.batch"),
-            );
+        if let Some(b) = &q.batch {
+            if !q.enabled {
+                e.push(
+                    ConfigError::new("batching needs sending_queue.enabled: true")
+                        .field("sending_queue.batch"),
+                );
+            }
+            if b.sizer == Some(Sizer::Requests) {
+                e.push(
+                    ConfigError::new("batches are measured in items or bytes, not requests")
+                        .field("sending_queue.batch.sizer"),
+                );
+            }
+            if b.flush_timeout.is_zero() {
+                e.push(
+                    ConfigError::new("must be positive").field("sending_queue.batch.flush_timeout"),
+                );
+            }
+            if b.max_size > 0 && b.min_size > b.max_size {
+                e.push(
+                    ConfigError::new(format!("must not be more than max_size ({})", b.max_size))
+                        .field("sending_queue.batch.min_size"),
+                );
+            }
         }
         e
     }
@@ -234,4 +298,61 @@ fn d30s() -> Duration {
 }
 fn d5m() -> Duration {
     Duration::from_secs(300)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(queue_yaml: &str) -> HelperSettings {
+        let v = crate::config::value::from_yaml(queue_yaml).unwrap();
+        HelperSettings {
+            queue: crate::registry::parse_typed(&v).unwrap(),
+            ..HelperSettings::default()
+        }
+    }
+
+    #[test]
+    fn queue_batching_as_the_collector_reads_it() {
+        let b = |y: &str| settings(y).queue.batch;
+        assert_eq!(b("{}"), None);
+        assert_eq!(b("batch: {}"), Some(QueueBatchConfig::default()));
+        assert_eq!(
+            b("batch: {flush_timeout: 1s, min_size: 100, max_size: 1000, sizer: bytes}"),
+            Some(QueueBatchConfig {
+                flush_timeout: Duration::from_secs(1),
+                min_size: 100,
+                max_size: 1000,
+                sizer: Some(Sizer::Bytes),
+            })
+        );
+        assert_eq!(QueueBatchConfig::default().sizer(), Sizer::Items);
+        // (queue section, the problems it has)
+        let cases: [(&str, &[&str]); 4] = [
+            ("batch: {min_size: 10, max_size: 100}", &[]),
+            (
+                "batch: {min_size: 200, max_size: 100}",
+                &["field `sending_queue.batch.min_size`: must not be more than max_size (100)"],
+            ),
+            (
+                "batch: {sizer: requests, flush_timeout: 0s}",
+                &[
+                    "field `sending_queue.batch.sizer`: batches are measured in items or bytes, not requests",
+                    "field `sending_queue.batch.flush_timeout`: must be positive",
+                ],
+            ),
+            (
+                "enabled: false\nbatch: {}",
+                &["field `sending_queue.batch`: batching needs sending_queue.enabled: true"],
+            ),
+        ];
+        for (yaml, want) in cases {
+            let got: Vec<String> = settings(yaml)
+                .validate()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(got, want, "{yaml}");
+        }
+    }
 }

@@ -8,6 +8,7 @@
 //! with a retryable, throttling error carrying a retry delay, which receivers turn into HTTP
 //! 429 + `Retry-After` or gRPC `UNAVAILABLE` + `RetryInfo`.
 
+mod batcher;
 pub mod config;
 pub mod persistent;
 mod queue;
@@ -455,6 +456,16 @@ impl ExporterHelper {
             .workers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(b) = &self.inner.settings.queue.batch {
+            workers.extend(batcher::spawn(
+                q.clone(),
+                self.inner.clone(),
+                b.clone(),
+                self.inner.settings.queue.num_consumers,
+                self.signal,
+            ));
+            return;
+        }
         for _ in 0..self.inner.settings.queue.num_consumers {
             let q = q.clone();
             let inner = self.inner.clone();

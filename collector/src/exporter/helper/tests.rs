@@ -364,3 +364,81 @@ async fn num_consumers_is_the_number_of_sends_in_flight() {
         assert_eq!(metric(&t, "otelcol_exporter_sent_spans_total"), 12);
     }
 }
+
+/// Records the span numbers of each request it is given.
+#[derive(Default)]
+struct Requests(Mutex<Vec<Vec<u64>>>);
+
+impl Sender for Requests {
+    fn send(&self, payload: Payload) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            let batch = payload.into_batch()?;
+            self.0
+                .lock()
+                .unwrap()
+                .push(crate::testutil::span_numbers(&batch));
+            Ok(())
+        })
+    }
+}
+
+fn batching(min_size: usize, max_size: usize) -> HelperSettings {
+    HelperSettings {
+        queue: QueueConfig {
+            batch: Some(config::QueueBatchConfig {
+                min_size,
+                max_size,
+                ..config::QueueBatchConfig::default()
+            }),
+            ..QueueConfig::default()
+        },
+        ..HelperSettings::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn queued_requests_are_merged_to_min_size_and_split_at_max_size() {
+    // (min_size, max_size) → the requests the backend gets for four of 3 spans, then one of 2.
+    let cases: [(usize, usize, &[&[u64]]); 3] = [
+        // 9 spans wait for more; the 12th fills it; the last 2 go at flush_timeout.
+        (10, 0, &[&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], &[12, 13]]),
+        (
+            10,
+            5,
+            &[&[0, 1, 2], &[3, 4, 5], &[6, 7, 8], &[9, 10, 11], &[12, 13]],
+        ),
+        (
+            6,
+            8,
+            &[&[0, 1, 2, 3, 4, 5], &[6, 7, 8, 9, 10, 11], &[12, 13]],
+        ),
+    ];
+    for (min, max, want) in cases {
+        let s = Arc::new(Requests::default());
+        let (h, t) = setup(s.clone(), batching(min, max));
+        for i in 0..4 {
+            h.consume(traces(i * 3, 3)).await.unwrap();
+        }
+        h.start().await.unwrap();
+        // Paused time runs ahead when every task waits: well past the 200ms flush_timeout.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        h.consume(traces(12, 2)).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut got = s.0.lock().unwrap().clone();
+        got.sort_unstable();
+        assert_eq!(got, want, "min {min}, max {max}");
+        assert_eq!(metric(&t, "otelcol_exporter_sent_spans_total"), 14);
+        h.shutdown().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_sends_a_batch_that_has_not_reached_min_size() {
+    let s = Arc::new(Requests::default());
+    let (h, _) = setup(s.clone(), batching(1000, 0));
+    h.start().await.unwrap();
+    h.consume(traces(0, 2)).await.unwrap();
+    h.consume(traces(2, 2)).await.unwrap();
+    h.shutdown().await;
+    assert_eq!(*s.0.lock().unwrap(), [vec![0, 1, 2, 3]]);
+}
