@@ -19,6 +19,8 @@
 # Environment:
 #   BENCH_DURATION=15      measured seconds per collector scenario, after BENCH_WARMUP=3 s of warm-up
 #   BENCH_ROUNDS=8         b and Envoy: rounds of BENCH_SEGMENT=3 s of load on each in turn
+#   BENCH_SEED_CONFIG=FILE b: this collector config instead of the seed pipeline, against the
+#                          same pass-through (A/B of a config: `scripts/bench.sh seed`)
 #   BENCH_ENVOY_VARIANTS   the Envoy variants, in order (default: none native filter-idle
 #                          filter-propagation filter-export native@1 filter-export@1, the last
 #                          two at Istio's default sampling; also: enricher, the native tracer
@@ -353,6 +355,10 @@ note_other() { MAX_OTHER="$(calc "$1 > $MAX_OTHER ? $1 : $MAX_OTHER" 2)"; }
 
 ROWS_A=()
 ROWS_B=()
+# b's other side: the seed pipeline, or any config to compare with the pass-through.
+SEED_CONFIG="${BENCH_SEED_CONFIG:-scripts/bench/collector-seed.yaml}"
+SEED_LABEL="filter + attributes + batch"
+[ -n "${BENCH_SEED_CONFIG:-}" ] && SEED_LABEL="$(basename "$SEED_CONFIG" .yaml)"
 
 bench_collectors() {
     if [ "$WHAT" != seed ]; then bench_passthrough; fi
@@ -396,10 +402,10 @@ bench_seed() {
         log "b. meshtrace seed pipeline and pass-through in turn, $spans spans/request"
         run_seed_paired "$spans"
         if [ -n "$R_SKIP" ]; then
-            ROWS_B+=("| filter + attributes + batch | $spans | skipped: $R_SKIP | | | | | | |")
+            ROWS_B+=("| $SEED_LABEL | $spans | skipped: $R_SKIP | | | | | | |")
             continue
         fi
-        ROWS_B+=("| filter + attributes + batch | $spans | $(thousands "$R_E2E") | $R_RATIO | $R_CPU_M | $R_CPU_PCT % | $R_RSS | $R_LOST | $R_OTHER |")
+        ROWS_B+=("| $SEED_LABEL | $spans | $(thousands "$R_E2E") | $R_RATIO | $R_CPU_M | $R_CPU_PCT % | $R_RSS | $R_LOST | $R_OTHER |")
     done
 }
 
@@ -416,6 +422,7 @@ run_seed_paired() {
     echo "# meshtrace pass-through and seed side by side, $spans spans/request, load in turn" >> "$WORK/commands.txt"
     for kind in passthrough seed; do
         cfg="scripts/bench/collector-$kind.yaml"
+        [ "$kind" = seed ] && cfg="$SEED_CONFIG"
         start_sink "sink-$kind"
         sink[$kind]=$SINK_PID
         http[$kind]=$SINK_HTTP

@@ -7,7 +7,7 @@
 
 use super::config::{QueueBatchConfig, Sizer};
 use super::{AnyQueue, Inner, Outcome};
-use crate::otlp::batching::{concat, split};
+use crate::otlp::batching::{BatchBuilder, split};
 use crate::otlp::{Batch, Signal};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
@@ -20,29 +20,34 @@ pub(super) struct Taken {
     seq: Option<u64>,
 }
 
-/// What is sent together: the requests merged and the records they came from.
-#[derive(Debug, Default)]
+/// What is sent together: the requests merged into one, and the records they came from.
+#[derive(Debug)]
 pub(super) struct Unit {
-    parts: Vec<Batch>,
+    batch: Batch,
     seqs: Vec<u64>,
 }
 
-/// Gathers requests into units by the batch settings.
+/// Gathers requests into units by the batch settings, copying each into the open unit as it
+/// arrives (the request's own buffer is freed at once, as the `batch` processor does).
 pub(super) struct Accumulator {
     min: usize,
     max: usize,
     sizer: Sizer,
-    open: Unit,
+    open: BatchBuilder,
+    seqs: Vec<u64>,
+    parts: usize,
     size: usize,
 }
 
 impl Accumulator {
-    pub(super) fn new(cfg: &QueueBatchConfig) -> Self {
+    pub(super) fn new(cfg: &QueueBatchConfig, signal: Signal) -> Self {
         Self {
             min: cfg.min_size,
             max: cfg.max_size,
             sizer: cfg.sizer(),
-            open: Unit::default(),
+            open: BatchBuilder::new(signal),
+            seqs: Vec::new(),
+            parts: 0,
             size: 0,
         }
     }
@@ -59,13 +64,16 @@ impl Accumulator {
     pub(super) fn add(&mut self, t: Taken) -> Vec<Unit> {
         let mut out = Vec::new();
         let s = self.size_of(&t.batch);
-        if self.max > 0 && !self.open.parts.is_empty() && self.size + s > self.max {
+        if self.max > 0 && self.parts > 0 && self.size + s > self.max {
             out.extend(self.take());
         }
-        self.open.parts.push(t.batch);
-        self.open.seqs.extend(t.seq);
-        self.size += s;
-        if self.size >= self.min {
+        // The queue holds requests of its exporter's signal only.
+        if self.open.push(&t.batch).is_ok() {
+            self.seqs.extend(t.seq);
+            self.parts += 1;
+            self.size += s;
+        }
+        if self.parts > 0 && self.size >= self.min {
             out.extend(self.take());
         }
         out
@@ -73,36 +81,41 @@ impl Accumulator {
 
     /// The open unit, if any.
     pub(super) fn take(&mut self) -> Option<Unit> {
+        if self.parts == 0 {
+            return None;
+        }
         self.size = 0;
-        let u = std::mem::take(&mut self.open);
-        (!u.parts.is_empty()).then_some(u)
+        self.parts = 0;
+        Some(Unit {
+            batch: self.open.take(),
+            seqs: std::mem::take(&mut self.seqs),
+        })
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.open.parts.is_empty()
+        self.parts == 0
     }
 
     fn open_parts(&self) -> usize {
-        self.open.parts.len()
+        self.parts
     }
 }
 
-/// The requests a unit goes out as: merged, then split to `max_size`.
-fn requests(cfg: &QueueBatchConfig, signal: Signal, unit: &Unit) -> Vec<Batch> {
-    let merged = concat(signal, &unit.parts);
+/// The requests a merged batch goes out as: split to `max_size`.
+fn requests(cfg: &QueueBatchConfig, merged: &Batch) -> Vec<Batch> {
     let max = cfg.max_size;
     if max == 0 {
-        return vec![merged];
+        return vec![merged.clone()];
     }
     let max_items = match cfg.sizer() {
         Sizer::Bytes if merged.len_bytes() > max => {
             // Split by items in proportion: the spans of one request are alike in size.
             (merged.items() * max / merged.len_bytes().max(1)).max(1)
         }
-        Sizer::Bytes => return vec![merged],
+        Sizer::Bytes => return vec![merged.clone()],
         _ => max,
     };
-    split(&merged, max_items)
+    split(merged, max_items)
 }
 
 /// Starts the batching workers for `q`: one that takes from the queue, one that batches and
@@ -139,13 +152,15 @@ pub(super) fn spawn(
     let batcher = tokio::spawn(async move {
         let permits = Arc::new(Semaphore::new(consumers.max(1)));
         let mut sending = JoinSet::new();
-        let mut acc = Accumulator::new(&cfg);
+        let mut acc = Accumulator::new(&cfg, signal);
         let persistent = matches!(q.as_ref(), AnyQueue::Persistent(_));
         let dispatch = async |unit: Unit, sending: &mut JoinSet<()>| {
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 return;
             };
-            let requests = requests(&cfg, signal, &unit);
+            let Unit { batch, seqs } = unit;
+            let requests = requests(&cfg, &batch);
+            drop(batch);
             let (q, inner) = (q.clone(), inner.clone());
             sending.spawn(async move {
                 let mut interrupted = false;
@@ -158,7 +173,7 @@ pub(super) fn spawn(
                 if let AnyQueue::Persistent(p) = q.as_ref()
                     && !interrupted
                 {
-                    for seq in unit.seqs {
+                    for seq in seqs {
                         p.done(seq);
                     }
                 }
@@ -230,10 +245,7 @@ mod tests {
         units
             .into_iter()
             .map(|u| {
-                let sent = requests(c, Signal::Traces, &u)
-                    .iter()
-                    .map(span_numbers)
-                    .collect();
+                let sent = requests(c, &u.batch).iter().map(span_numbers).collect();
                 (sent, u.seqs)
             })
             .collect()
@@ -243,7 +255,7 @@ mod tests {
     fn requests_merge_up_to_min_size_and_split_at_max_size() {
         // (min, max, requests of n spans) → units sent as they fill, then what a flush takes.
         let c = cfg(5, 0, None);
-        let mut acc = Accumulator::new(&c);
+        let mut acc = Accumulator::new(&c, Signal::Traces);
         assert!(acc.add(taken(0, 2, 1)).is_empty());
         assert!(acc.add(taken(2, 2, 2)).is_empty());
         let full = acc.add(taken(4, 3, 3));
@@ -259,7 +271,7 @@ mod tests {
 
         // With a maximum: what would pass it goes first; one request over it is split.
         let c = cfg(4, 5, None);
-        let mut acc = Accumulator::new(&c);
+        let mut acc = Accumulator::new(&c, Signal::Traces);
         assert!(acc.add(taken(0, 3, 1)).is_empty());
         let made_room = acc.add(taken(3, 3, 2));
         assert_eq!(shape(&c, made_room), [(vec![vec![0, 1, 2]], vec![1])]);
@@ -280,7 +292,7 @@ mod tests {
     fn batches_measured_in_bytes() {
         let (two, one) = (traces(0, 2).len_bytes(), traces(2, 1).len_bytes());
         let c = cfg(two + one, two + one, Some(Sizer::Bytes));
-        let mut acc = Accumulator::new(&c);
+        let mut acc = Accumulator::new(&c, Signal::Traces);
         assert!(acc.add(taken(0, 2, 1)).is_empty());
         let full = acc.add(taken(2, 1, 2));
         assert_eq!(shape(&c, full), [(vec![vec![0, 1, 2]], vec![1, 2])]);
