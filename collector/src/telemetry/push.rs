@@ -19,6 +19,7 @@ use crate::otlp::proto::metrics::v1::{
 };
 use crate::otlp::proto::resource::v1::Resource;
 use crate::otlp::{Batch, Limits, Signal};
+use crate::pipeline::ConsumeError;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
@@ -306,13 +307,24 @@ impl Destination {
                 })
                 .map_err(|e| e.to_string()),
             Destination::Otlp(sender) => {
-                let attempt = async {
+                // Retryable failures (429, 503, a connection refused during a backend's
+                // restart) are tried again, as the SDK's exporters do, within `timeout`.
+                let attempts = async {
                     let payload = sender.encode(batch)?;
-                    sender.send(payload).await
+                    let mut wait = Duration::from_millis(500);
+                    loop {
+                        match sender.send(payload.clone()).await {
+                            Err(ConsumeError::Retryable { retry_after, .. }) => {
+                                tokio::time::sleep(retry_after.unwrap_or(wait).max(wait)).await;
+                                wait = (wait * 2).min(Duration::from_secs(5));
+                            }
+                            done => return done,
+                        }
+                    }
                 };
-                match tokio::time::timeout(timeout, attempt).await {
+                match tokio::time::timeout(timeout, attempts).await {
                     Ok(r) => r.map_err(|e| e.to_string()),
-                    Err(_) => Err(format!("no answer within {timeout:?}")),
+                    Err(_) => Err(format!("not delivered within {timeout:?}")),
                 }
             }
         }

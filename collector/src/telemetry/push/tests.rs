@@ -184,3 +184,70 @@ fn a_push_section_is_the_exporter_config_it_stands_for() {
         }
     }
 }
+
+/// Answers with `answers` in turn (then success), counting attempts.
+struct Scripted {
+    answers: std::sync::Mutex<Vec<ConsumeError>>,
+    attempts: std::sync::atomic::AtomicUsize,
+}
+
+impl Sender for Scripted {
+    fn send(
+        &self,
+        _: crate::exporter::helper::Payload,
+    ) -> crate::pipeline::BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            self.attempts
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut answers = self.answers.lock().unwrap();
+            if answers.is_empty() {
+                Ok(())
+            } else {
+                Err(answers.remove(0))
+            }
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_push_is_retried_while_the_backend_says_later() {
+    // (answers before success, result, attempts made)
+    let cases = [
+        (vec![ConsumeError::retryable("503")], Ok(()), 2),
+        (
+            vec![
+                ConsumeError::retryable("refused"),
+                ConsumeError::retryable("refused"),
+            ],
+            Ok(()),
+            3,
+        ),
+        (
+            vec![ConsumeError::permanent("400 bad request")],
+            Err("400 bad request".to_owned()),
+            1,
+        ),
+        // Never delivered within the timeout: the retries stop there.
+        (
+            (0..1000).map(|_| ConsumeError::retryable("503")).collect(),
+            Err("not delivered within 10s".to_owned()),
+            // At 0, 0.5, 1.5, 3.5 and 7.5 s; the next wait (5 s) passes the 10 s.
+            5,
+        ),
+    ];
+    for (answers, want, attempts) in cases {
+        let sender = Arc::new(Scripted {
+            answers: std::sync::Mutex::new(answers),
+            attempts: Default::default(),
+        });
+        let d = Destination::Otlp(sender.clone());
+        let got = d
+            .send(crate::testutil::traces(0, 1), Duration::from_secs(10))
+            .await;
+        assert_eq!(got, want);
+        assert_eq!(
+            sender.attempts.load(std::sync::atomic::Ordering::SeqCst),
+            attempts
+        );
+    }
+}
