@@ -198,6 +198,11 @@ impl Telemetry {
     }
 }
 
+/// The most the last push (metrics) and the last sends (logs) may take at shutdown: a backend
+/// that is down must not hold the collector's exit (Kubernetes kills it 30 s after SIGTERM, and
+/// the pipelines may have used most of that).
+const AT_SHUTDOWN: Duration = Duration::from_secs(5);
+
 /// Where one reader's metrics go.
 enum Destination {
     Otlp(Arc<dyn Sender>),
@@ -356,16 +361,22 @@ impl Pusher {
             ticks.tick().await;
             loop {
                 tokio::select! {
-                    _ = ticks.tick() => self.push(&telemetry).await,
+                    _ = ticks.tick() => {}
+                    () = stopped.cancelled() => break,
+                }
+                // A push retrying against a backend that is down gives way to shutdown, whose
+                // own push follows.
+                tokio::select! {
+                    () = self.push(&telemetry, self.timeout) => {}
                     () = stopped.cancelled() => break,
                 }
             }
-            self.push(&telemetry).await;
+            self.push(&telemetry, self.timeout.min(AT_SHUTDOWN)).await;
         });
         PushHandle { stop, task }
     }
 
-    async fn push(&self, telemetry: &Telemetry) {
+    async fn push(&self, telemetry: &Telemetry, timeout: Duration) {
         use prost::Message as _;
         let request = telemetry.otlp_snapshot(SystemTime::now());
         let batch = match Batch::new_validated(
@@ -379,7 +390,7 @@ impl Pusher {
                 return;
             }
         };
-        let result = self.destination.send(batch, self.timeout).await;
+        let result = self.destination.send(batch, timeout).await;
         if let Err(e) = result {
             tracing::warn!(component = %self.label, error = %e, "Failed to export the internal metrics; the next push carries the totals");
         }
@@ -417,34 +428,45 @@ impl LogSender {
         let stop = CancellationToken::new();
         let stopped = stop.clone();
         let task = tokio::spawn(async move {
-            loop {
-                // Lines written before the service started are waiting already.
-                while self.queue.has_full_batch() {
-                    self.send_one(&telemetry).await;
-                }
-                // `simple` (no delay) sends on each line's wake-up alone: a timer of zero would
-                // spin.
-                let delay = async {
-                    if self.shipping.delay.is_zero() {
-                        std::future::pending::<()>().await;
+            // A send retrying against a backend that is down gives way to shutdown (its lines
+            // are lost, as they would be at its timeout).
+            let running = async {
+                loop {
+                    // Lines written before the service started are waiting already.
+                    while self.queue.has_full_batch() {
+                        self.send_one(&telemetry, self.shipping.timeout).await;
                     }
-                    tokio::time::sleep(self.shipping.delay).await;
-                };
-                tokio::select! {
-                    () = delay => {
-                        self.send_one(&telemetry).await;
+                    // `simple` (no delay) sends on each line's wake-up alone: a timer of zero
+                    // would spin.
+                    let delay = async {
+                        if self.shipping.delay.is_zero() {
+                            std::future::pending::<()>().await;
+                        }
+                        tokio::time::sleep(self.shipping.delay).await;
+                    };
+                    tokio::select! {
+                        () = delay => {
+                            self.send_one(&telemetry, self.shipping.timeout).await;
+                        }
+                        () = self.queue.full.notified() => {}
                     }
-                    () = self.queue.full.notified() => {}
-                    () = stopped.cancelled() => break,
                 }
+            };
+            tokio::select! {
+                () = running => {}
+                () = stopped.cancelled() => {}
             }
-            while self.send_one(&telemetry).await {}
+            let budget = self.shipping.timeout.min(AT_SHUTDOWN);
+            let rest = async { while self.send_one(&telemetry, budget).await {} };
+            if tokio::time::timeout(AT_SHUTDOWN, rest).await.is_err() {
+                tracing::warn!(component = %self.label, "Log lines left unsent at shutdown: the backend did not take them in time");
+            }
         });
         PushHandle { stop, task }
     }
 
     /// Sends one batch; false when there was none.
-    async fn send_one(&self, telemetry: &Telemetry) -> bool {
+    async fn send_one(&self, telemetry: &Telemetry, timeout: Duration) -> bool {
         use crate::otlp::proto::collector::logs::v1::ExportLogsServiceRequest;
         use crate::otlp::proto::logs::v1::{ResourceLogs, ScopeLogs};
         use prost::Message as _;
@@ -472,7 +494,7 @@ impl LogSender {
             request.encode_to_vec().into(),
             &Limits::default(),
         ) {
-            Ok(batch) => self.destination.send(batch, self.shipping.timeout).await,
+            Ok(batch) => self.destination.send(batch, timeout).await,
             Err(e) => Err(e.to_string()),
         };
         if let Err(e) = sent {

@@ -39,7 +39,7 @@ impl LogQueue {
         }
     }
 
-    fn push(&self, record: LogRecord) {
+    pub(crate) fn push(&self, record: LogRecord) {
         let len = {
             let mut q = self
                 .records

@@ -251,3 +251,69 @@ async fn a_push_is_retried_while_the_backend_says_later() {
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_backend_that_is_down_holds_shutdown_five_seconds_at_most() {
+    let always_later = || {
+        Arc::new(Scripted {
+            answers: std::sync::Mutex::new(
+                (0..10_000)
+                    .map(|_| ConsumeError::retryable("connection refused"))
+                    .collect(),
+            ),
+            attempts: Default::default(),
+        })
+    };
+    let telemetry = Arc::new(Telemetry::new("t", "i"));
+    // A metrics reader in the middle of a 30 s push when shutdown comes.
+    let sender = always_later();
+    let pusher = Pusher {
+        destination: Destination::Otlp(sender.clone()),
+        interval: Duration::from_millis(100),
+        timeout: Duration::from_secs(30),
+        label: "readers::0".into(),
+    };
+    let running = pusher.start(telemetry.clone());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let t0 = tokio::time::Instant::now();
+    running.shutdown().await;
+    // Virtual time: the last push's 5 s, not the 30 s push it interrupted.
+    let took = t0.elapsed();
+    assert!(took <= AT_SHUTDOWN + Duration::from_millis(100), "{took:?}");
+    assert!(took >= AT_SHUTDOWN - Duration::from_secs(1), "{took:?}");
+    assert!(sender.attempts.load(std::sync::atomic::Ordering::SeqCst) > 2);
+
+    // A log processor in the middle of a 30 s send when shutdown comes.
+    let queue = Arc::new(LogQueue::new(100, 10));
+    for _ in 0..5 {
+        queue.push(crate::otlp::proto::logs::v1::LogRecord::default());
+    }
+    let log_sender = always_later();
+    let logs = LogSender {
+        destination: Destination::Otlp(log_sender.clone()),
+        shipping: LogShipping {
+            delay: Duration::from_millis(100),
+            timeout: Duration::from_secs(30),
+            queue: 100,
+            batch: 10,
+            exporter: PushExporter {
+                otlp: None,
+                console: None,
+            },
+        },
+        queue,
+        label: "processors::0".into(),
+    };
+    let running = logs.start(telemetry);
+    // Attempts at 0.1, 0.6 and 1.6 s, then the next wait (2 s) is cut short.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let t0 = tokio::time::Instant::now();
+    running.shutdown().await;
+    assert!(t0.elapsed() <= AT_SHUTDOWN + Duration::from_millis(100));
+    assert!(
+        log_sender
+            .attempts
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 2
+    );
+}
