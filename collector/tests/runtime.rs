@@ -1082,6 +1082,13 @@ fn logs_go_to_files_with_initial_fields() {
     );
 }
 
+/// A collector taking `signal` over OTLP gRPC and HTTP into the file `name` of its directory.
+fn file_backend(signal: &str, name: &str) -> Collector {
+    Collector::start(&format!(
+        "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\n      grpc:\n        endpoint: 127.0.0.1:0\nexporters:\n  file:\n    path: {{dir}}/{name}\nservice:\n  pipelines:\n    {signal}:\n      receivers: [otlp]\n      exporters: [file]\n{TEST_TELEMETRY}"
+    ))
+}
+
 /// The value of `metric` (a sum or gauge with one point) in the newest request of an OTLP JSON
 /// metrics file that has it, with the request's `service.name`.
 fn pushed_value(path: &std::path::Path, metric: &str) -> Option<(i64, String)> {
@@ -1120,9 +1127,7 @@ fn self_metrics_are_pushed_over_otlp() {
         ("http/json", 3_600_000),
         ("grpc", 100),
     ] {
-        let mut backend = Collector::start(&format!(
-            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\n      grpc:\n        endpoint: 127.0.0.1:0\nexporters:\n  file:\n    path: {{dir}}/metrics.jsonl\nservice:\n  pipelines:\n    metrics:\n      receivers: [otlp]\n      exporters: [file]\n{TEST_TELEMETRY}"
-        ));
+        let mut backend = file_backend("metrics", "metrics.jsonl");
         let endpoint = if protocol == "grpc" {
             backend.grpc_url()
         } else {
@@ -1205,9 +1210,7 @@ fn shipped_lines(path: &std::path::Path) -> Vec<(String, String, String)> {
 #[test]
 fn own_logs_are_sent_over_otlp() {
     for (processor, protocol) in [("batch", "http/protobuf"), ("simple", "grpc")] {
-        let mut backend = Collector::start(&format!(
-            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\n      grpc:\n        endpoint: 127.0.0.1:0\nexporters:\n  file:\n    path: {{dir}}/logs.jsonl\nservice:\n  pipelines:\n    logs:\n      receivers: [otlp]\n      exporters: [file]\n{TEST_TELEMETRY}"
-        ));
+        let mut backend = file_backend("logs", "logs.jsonl");
         let endpoint = if protocol == "grpc" {
             backend.grpc_url()
         } else {
@@ -1238,9 +1241,7 @@ fn own_logs_are_sent_over_otlp() {
 fn the_sending_queue_merges_requests_into_batches() {
     use meshtrace_collector::otlp::Signal;
     for persistent in [false, true] {
-        let mut backend = Collector::start(&format!(
-            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\nexporters:\n  file:\n    path: {{dir}}/spans.jsonl\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [file]\n{TEST_TELEMETRY}"
-        ));
+        let mut backend = file_backend("traces", "spans.jsonl");
         let storage = TempDir::new();
         let (ext, service_ext) = if persistent {
             (

@@ -26,19 +26,23 @@ use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-fn nanos(t: SystemTime) -> u64 {
+/// `t` as OTLP's nanoseconds since the Unix epoch.
+pub(crate) fn unix_nanos(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-fn kv(key: &str, value: &str) -> KeyValue {
+/// An OTLP attribute.
+pub(crate) fn attribute(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
+        value: Some(AnyValue { value: Some(value) }),
         ..Default::default()
     }
+}
+
+fn kv(key: &str, value: &str) -> KeyValue {
+    attribute(key, any_value::Value::StringValue(value.to_owned()))
 }
 
 /// The resource attribute a base label stands for (`service_name` → `service.name`).
@@ -63,8 +67,8 @@ impl Telemetry {
     /// (their Prometheus `_total` left off, as the instruments are named), gauges as gauges,
     /// histograms with their bucket bounds; the service labels as resource attributes.
     pub fn otlp_snapshot(&self, now: SystemTime) -> ExportMetricsServiceRequest {
-        let start = nanos(self.started_wall);
-        let time = nanos(now);
+        let start = unix_nanos(self.started_wall);
+        let time = unix_nanos(now);
         let point = |attributes: Vec<KeyValue>, v: number_data_point::Value| NumberDataPoint {
             attributes,
             start_time_unix_nano: start,

@@ -95,10 +95,6 @@ impl Accumulator {
     pub(super) fn is_empty(&self) -> bool {
         self.parts == 0
     }
-
-    fn open_parts(&self) -> usize {
-        self.parts
-    }
 }
 
 /// The requests a merged batch goes out as: split to `max_size`.
@@ -196,7 +192,7 @@ pub(super) fn spawn(
                             dispatch(u, &mut sending).await;
                         }
                         // A batch sent to make room: the new one waits its own timeout.
-                        if was_open && acc.open_parts() == 1 {
+                        if was_open && acc.parts == 1 {
                             deadline = Instant::now() + cfg.flush_timeout;
                         }
                     }

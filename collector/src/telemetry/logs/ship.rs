@@ -6,6 +6,7 @@
 use crate::config::Value;
 use crate::otlp::proto::common::v1::{AnyValue, KeyValue, any_value};
 use crate::otlp::proto::logs::v1::{LogRecord, SeverityNumber};
+use crate::telemetry::push::{attribute, unix_nanos};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -105,14 +106,6 @@ impl Shipper {
     }
 }
 
-fn attribute(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
 fn json_value(v: &serde_json::Value) -> any_value::Value {
     match v {
         serde_json::Value::Bool(b) => any_value::Value::BoolValue(*b),
@@ -193,9 +186,7 @@ fn record(event: &Event<'_>, initial: &[KeyValue], now: SystemTime) -> LogRecord
         any_value::Value::StringValue(meta.target().to_owned()),
     ));
     attributes.extend(initial.iter().cloned());
-    let nanos = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    let nanos = unix_nanos(now);
     LogRecord {
         time_unix_nano: nanos,
         observed_time_unix_nano: nanos,

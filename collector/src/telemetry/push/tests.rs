@@ -73,7 +73,7 @@ fn a_snapshot_holds_every_series_under_its_instrument_name() {
             "otelcol_processor_batch_batch_send_size",
         ]
     );
-    let start = nanos(t.started_at());
+    let start = unix_nanos(t.started_at());
     let time = 2_000_000_000 * 1_000_000_000;
     let attrs =
         |pairs: &[(&str, &str)]| -> Vec<KeyValue> { pairs.iter().map(|(k, v)| kv(k, v)).collect() };
