@@ -206,6 +206,15 @@ pub struct Converter {
     pub span: Span,
 }
 
+/// A transform statement: an editor call and its optional `where` clause.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// The editor call; its name starts with a lowercase letter and it takes no keys.
+    pub editor: Converter,
+    /// The condition after `where`.
+    pub condition: Option<BoolExpr>,
+}
+
 /// One argument, positional or named (`utf8_safe = true`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arg {

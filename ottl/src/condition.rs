@@ -69,7 +69,7 @@ impl<K: Context> Condition<K> {
         // Event conditions read `span.*` and the event's own fields; only span ones vouch.
         let literals = match K::KIND {
             ContextKind::Span => prefilter::required(&ast),
-            ContextKind::SpanEvent => None,
+            ContextKind::SpanEvent | ContextKind::Resource | ContextKind::Scope => None,
         };
         Ok(Self {
             source: source.to_owned(),

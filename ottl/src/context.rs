@@ -149,6 +149,12 @@ pub trait SpanContext {
     fn scope_dropped_attributes_count(&self) -> u32;
     /// The `schema_url` of the `ScopeSpans` (`instrumentation_scope.schema_url`).
     fn scope_schema_url(&self) -> &str;
+
+    /// `cache`: the scratch map transform statements share while they run on one item;
+    /// `None` (an empty map) for conditions.
+    fn cache(&self) -> Option<Self::Attributes<'_>> {
+        None
+    }
 }
 
 /// A span event together with its span: what `traces.spanevent` conditions read (the OTTL
@@ -172,6 +178,10 @@ pub enum ContextKind {
     Span,
     /// `traces.spanevent` conditions: the `spanevent` context.
     SpanEvent,
+    /// Transform statements run once per resource: the `resource` context.
+    Resource,
+    /// Transform statements run once per instrumentation scope: the `scope` context.
+    Scope,
 }
 
 impl ContextKind {
@@ -180,6 +190,8 @@ impl ContextKind {
         match self {
             ContextKind::Span => "span",
             ContextKind::SpanEvent => "spanevent",
+            ContextKind::Resource => "resource",
+            ContextKind::Scope => "scope",
         }
     }
 }

@@ -174,7 +174,7 @@ impl<'a, E: Env<'a>> Eval<'a, E> {
     }
 
     #[inline(always)]
-    fn path(&self, p: &'a PathExpr) -> Result<Val<'a, E>, EvalError> {
+    pub(crate) fn path(&self, p: &'a PathExpr) -> Result<Val<'a, E>, EvalError> {
         let ctx = self.env.ctx();
         let str_val = |s: &'a str| Value::Str(Cow::Borrowed(s));
         let v = match p.acc {
@@ -224,7 +224,10 @@ impl<'a, E: Env<'a>> Eval<'a, E> {
             Accessor::EventDroppedAttributesCount => {
                 Value::Int(i64::from(self.env.event_dropped_attributes_count()))
             }
-            Accessor::Cache => Value::Map(MapVal::Const(&[])),
+            Accessor::Cache => match ctx.cache() {
+                Some(m) => Value::Map(MapVal::Attr(m)),
+                None => Value::Map(MapVal::Const(&[])),
+            },
         };
         if p.keys.is_empty() {
             return Ok(v);

@@ -1,5 +1,6 @@
-//! OTTL conditions for trace data: the parser and evaluator behind the collector's `filter`
-//! processor (`traces.span` and `traces.spanevent`), following the OpenTelemetry
+//! OTTL conditions and statements for trace data: the parser and evaluator behind the
+//! collector's `filter` processor (`traces.span` and `traces.spanevent`) and, in [`transform`],
+//! its `transform` processor's statements, following the OpenTelemetry
 //! Transformation Language of opentelemetry-collector-contrib (`pkg/ottl`) so that conditions
 //! users already run paste in unchanged.
 //!
@@ -82,7 +83,7 @@
 //!   so `TraceID("xyz")` or `1 / 0` is a configuration error instead of an error on every
 //!   span; a converter used as a condition must return a boolean when its type is known;
 //!   paths to whole structs (`status`, `resource`, `events`, `links`) are rejected.
-//! - Not implemented: editors (conditions cannot contain them anyway), lambda converters
+//! - Not implemented: lambda converters
 //!   (`All`, `Any`, `Filter`, …, behind a Go feature gate), XML, grok, CSV, key-value, URL,
 //!   user-agent, `Time`/`FormatTime` (strptime), Murmur3/XXH hashes, `Sort`, `SliceToMap`,
 //!   `UUID`; `Decode` supports base64 variants, UTF-8 and US-ASCII only. Using one is a
@@ -111,6 +112,7 @@ pub mod prefilter;
 mod program;
 mod regex_go;
 mod tracestate;
+pub mod transform;
 mod value;
 
 pub use condition::{
@@ -122,5 +124,5 @@ pub use context::{
 };
 pub use error::{ErrorKind, EvalError, ParseError};
 pub use functions::{go_float_to_int, parse_go_float, supported_converters};
-pub use parser::{MAX_CONDITION_LEN, MAX_DEPTH, parse as parse_ast};
+pub use parser::{MAX_CONDITION_LEN, MAX_DEPTH, parse as parse_ast, parse_statement};
 pub use regex_go::compile as compile_go_regex;

@@ -1,11 +1,12 @@
 //! Recursive-descent parser for OTTL boolean expressions (the `where` clause grammar, which is
-//! what filter conditions are), producing an [`ast::BoolExpr`](crate::ast::BoolExpr).
+//! what filter conditions are), producing an [`ast::BoolExpr`](crate::ast::BoolExpr), and for
+//! transform statements (`editor(args…) where condition`, an [`ast::Statement`](crate::ast::Statement)).
 //!
 //! Like participle in the Go implementation, a boolean term first tries to read a comparison and
 //! falls back to a literal boolean, a converter call or a parenthesised expression; when every
 //! alternative fails the error that got furthest into the text is reported, with what was expected.
 
-use crate::ast::{Arg, BoolExpr, Converter, Field, Key, MathOp, Path, Span, Value};
+use crate::ast::{Arg, BoolExpr, Converter, Field, Key, MathOp, Path, Span, Statement, Value};
 use crate::error::{ErrorKind, ParseError};
 use crate::lexer::{Tok, Token, tokenize, unquote};
 
@@ -16,24 +17,7 @@ pub const MAX_DEPTH: usize = 64;
 
 /// Parses one condition into its syntax tree (no path or function checks yet).
 pub fn parse(src: &str) -> Result<BoolExpr, ParseError> {
-    if src.len() > MAX_CONDITION_LEN {
-        return Err(ParseError::new(
-            ErrorKind::Limit,
-            format!(
-                "condition is {} bytes long; at most {MAX_CONDITION_LEN} are accepted",
-                src.len()
-            ),
-            Span::new(0, 0),
-            src,
-        ));
-    }
-    let toks = tokenize(src)?;
-    let mut p = Parser {
-        src,
-        toks,
-        pos: 0,
-        depth: 0,
-    };
+    let mut p = Parser::new(src)?;
     if p.peek() == Tok::Eof {
         return Err(p.error_here("expected a condition, found an empty string"));
     }
@@ -47,6 +31,59 @@ pub fn parse(src: &str) -> Result<BoolExpr, ParseError> {
     Ok(expr)
 }
 
+/// Parses one transform statement, `editor(args…) [where condition]`, into its syntax tree.
+pub fn parse_statement(src: &str) -> Result<Statement, ParseError> {
+    let mut p = Parser::new(src)?;
+    let editor = match (p.peek(), p.peek_at(1)) {
+        (Tok::Lower(_), Tok::LParen) => p.call()?,
+        (Tok::Upper(name), Tok::LParen) => {
+            return Err(p.error(
+                ErrorKind::UnknownFunction,
+                format!("editor names must start with a lowercase letter but got '{name}' (a statement is an editor call, e.g. set(…))"),
+                p.span(),
+            ));
+        }
+        (Tok::Eof, _) => return Err(p.error_here("expected a statement, found an empty string")),
+        (t, _) => {
+            return Err(p.error_here(format!(
+                "expected an editor call such as set(…), found {}",
+                t.describe()
+            )));
+        }
+    };
+    if !editor.keys.is_empty() {
+        let span = editor.keys.first().map_or(editor.span, Key::span);
+        return Err(p.error(
+            ErrorKind::Syntax,
+            "an editor's result cannot be indexed",
+            span,
+        ));
+    }
+    let condition = match p.peek() {
+        Tok::Eof => None,
+        Tok::Lower("where") => {
+            p.bump();
+            if p.peek() == Tok::Eof {
+                return Err(p.error_here("expected a condition after 'where'"));
+            }
+            Some(p.or_expr()?)
+        }
+        t => {
+            return Err(p.error_here(format!(
+                "expected 'where' or end of statement, found {}",
+                t.describe()
+            )));
+        }
+    };
+    if p.peek() != Tok::Eof {
+        return Err(p.error_here(format!(
+            "expected 'and', 'or' or end of statement, found {}",
+            p.peek().describe()
+        )));
+    }
+    Ok(Statement { editor, condition })
+}
+
 struct Parser<'s> {
     src: &'s str,
     toks: Vec<Token<'s>>,
@@ -57,6 +94,26 @@ struct Parser<'s> {
 type PResult<T> = Result<T, ParseError>;
 
 impl<'s> Parser<'s> {
+    fn new(src: &'s str) -> PResult<Self> {
+        if src.len() > MAX_CONDITION_LEN {
+            return Err(ParseError::new(
+                ErrorKind::Limit,
+                format!(
+                    "condition is {} bytes long; at most {MAX_CONDITION_LEN} are accepted",
+                    src.len()
+                ),
+                Span::new(0, 0),
+                src,
+            ));
+        }
+        Ok(Parser {
+            src,
+            toks: tokenize(src)?,
+            pos: 0,
+            depth: 0,
+        })
+    }
+
     fn token(&self, at: usize) -> Token<'s> {
         self.toks
             .get(at)
@@ -517,9 +574,17 @@ impl<'s> Parser<'s> {
     }
 
     fn converter(&mut self) -> PResult<Converter> {
+        if !matches!(self.peek(), Tok::Upper(_)) {
+            return Err(self.error_here("expected a converter name"));
+        }
+        self.call()
+    }
+
+    /// `name(args…)[keys…]`: a converter (uppercase) or, at the start of a statement, an editor.
+    fn call(&mut self) -> PResult<Converter> {
         let t = self.bump();
-        let Tok::Upper(name) = t.tok else {
-            return Err(self.error(ErrorKind::Syntax, "expected a converter name", t.span));
+        let (Tok::Upper(name) | Tok::Lower(name)) = t.tok else {
+            return Err(self.error(ErrorKind::Syntax, "expected a function name", t.span));
         };
         self.expect(Tok::LParen, "'('")?;
         self.enter()?;

@@ -143,12 +143,16 @@ pub(crate) fn resolve<'p>(
     let own = match kind {
         ContextKind::Span => Ctx::Span,
         ContextKind::SpanEvent => Ctx::SpanEvent,
+        ContextKind::Resource => Ctx::Resource,
+        ContextKind::Scope => Ctx::Scope,
     };
     let valid_contexts = match kind {
         ContextKind::Span => "\"resource\", \"scope\", \"instrumentation_scope\", \"span\"",
         ContextKind::SpanEvent => {
             "\"resource\", \"scope\", \"instrumentation_scope\", \"span\", \"spanevent\""
         }
+        ContextKind::Resource => "\"resource\"",
+        ContextKind::Scope => "\"resource\", \"scope\", \"instrumentation_scope\"",
     };
     let named = match first.name.as_str() {
         "span" => Some(Ctx::Span),
@@ -158,12 +162,20 @@ pub(crate) fn resolve<'p>(
         _ => None,
     };
     let qualified = path.fields.len() >= 2 && first.keys.is_empty();
+    // A context below the statement's own has no single value to read (which span of a scope?).
+    let below = |c: Ctx| match own {
+        Ctx::SpanEvent => false,
+        Ctx::Span => c == Ctx::SpanEvent,
+        Ctx::Scope => matches!(c, Ctx::Span | Ctx::SpanEvent),
+        Ctx::Resource => c != Ctx::Resource,
+    };
     let (ctx, rest) = match named {
-        Some(Ctx::SpanEvent) if kind == ContextKind::Span && qualified => {
+        Some(c) if qualified && below(c) => {
             return Err(err(
                 ErrorKind::UnknownPath,
                 format!(
-                    "context \"spanevent\" from path \"{path}\" is not valid in a span condition; use one of: {valid_contexts}"
+                    "context \"{}\" from path \"{path}\" is not valid in the {kind} context; use one of: {valid_contexts}",
+                    ctx_name(c).trim_start_matches("instrumentation_")
                 ),
                 first.span,
             ));
@@ -433,7 +445,7 @@ mod tests {
             ("name[\"x\"]", span, "cannot be indexed"),
             ("status", span, "status.code"),
             ("status.foo", span, "has no field \"foo\""),
-            ("spanevent.name", span, "not valid in a span condition"),
+            ("spanevent.name", span, "not valid in the span context"),
             ("metric.name", span, "context \"metric\""),
             ("resource", span, "whole resource"),
             ("trace_state[\"a\"][\"b\"]", span, "exactly 1 key"),

@@ -35,6 +35,31 @@ pub(crate) fn get<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     Some(found.unwrap_or(""))
 }
 
+/// The header with `key=value` as its first member and any earlier `key` removed (Go's
+/// `TraceState.Insert`); `None` when the header is invalid or the member is not well formed.
+/// A header already at the limit loses its last member.
+pub(crate) fn insert(header: &str, key: &str, value: &str) -> Option<String> {
+    get(header, key)?;
+    if !valid_key(key) || !valid_value(value) {
+        return None;
+    }
+    let mut out = format!("{key}={value}");
+    let others = header
+        .split(',')
+        .filter(|m| !m.is_empty())
+        .filter(|m| {
+            m.split_once('=')
+                .map(|(k, _)| k.trim_start_matches([' ', '\t']))
+                != Some(key)
+        })
+        .take(MAX_MEMBERS - 1);
+    for m in others {
+        out.push(',');
+        out.push_str(m.trim_matches([' ', '\t']));
+    }
+    Some(out)
+}
+
 fn header_has_duplicate(header: &str, key: &str, this: &str) -> bool {
     let this_ptr = this.as_ptr();
     header
@@ -52,7 +77,7 @@ fn is_key_char(b: u8) -> bool {
 }
 
 /// `simple-key = lcalpha 0*255(keychar)` or `tenant-id "@" system-id`.
-fn valid_key(key: &str) -> bool {
+pub(crate) fn valid_key(key: &str) -> bool {
     let bytes = key.as_bytes();
     match key.split_once('@') {
         None => {
@@ -76,7 +101,7 @@ fn valid_key(key: &str) -> bool {
 }
 
 /// Printable ASCII except `,` and `=`, at most 256 bytes, not ending in a space.
-fn valid_value(v: &str) -> bool {
+pub(crate) fn valid_value(v: &str) -> bool {
     let bytes = v.as_bytes();
     let ok = |b: u8| (0x20..=0x7e).contains(&b) && b != b',' && b != b'=';
     !bytes.is_empty()

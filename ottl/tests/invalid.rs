@@ -121,7 +121,7 @@ const INVALID: &[(&str, ErrorKind, usize, &str)] = &[
         r#"spanevent.name == "x""#,
         UnknownPath,
         1,
-        "not valid in a span condition",
+        "not valid in the span context",
     ),
     (
         r#"attributes[0] == "x""#,
