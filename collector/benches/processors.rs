@@ -1,7 +1,8 @@
 //! The data-editing processors on Envoy-sidecar-shaped requests (10 and 100 spans, 15 attributes
 //! each, as istio-proxy exports them; `otlp/benches/envoy.rs`): cost per span of the seed
 //! pipeline's `filter` (four OTTL conditions) and `attributes` (one upsert), alone and
-//! chained, next to `batching::concat` — what a pass-through pipeline costs per span — for
+//! chained, and the `transform` processor doing the same upsert (and a typical mesh clean-up),
+//! next to `batching::concat` — what a pass-through pipeline costs per span — for
 //! the ratio issue 8 asks about. Also what a `zpages` tracez record adds per request or per
 //! exported batch. Time is the benchmark thread's CPU time.
 //!
@@ -87,6 +88,37 @@ fn group(c: &mut Criterion<CpuTime>, spans: usize) {
         null.clone(),
     );
 
+    let transform_set = chain(
+        &[(
+            "transform",
+            "trace_statements:\n  - context: span\n    statements:\n      - set(attributes[\"cluster\"], \"tap-sandbox\")\n",
+        )],
+        null.clone(),
+    );
+    let transform_none = chain(
+        &[(
+            "transform",
+            "trace_statements:\n  - context: span\n    statements:\n      - set(status.code, STATUS_CODE_ERROR) where attributes[\"http.status_code\"] == \"503\"\n",
+        )],
+        null.clone(),
+    );
+    let transform_mesh = chain(
+        &[(
+            "transform",
+            r#"trace_statements:
+  - context: resource
+    statements:
+      - set(attributes["k8s.cluster.name"], "east")
+  - context: span
+    statements:
+      - replace_pattern(attributes["url.path"], "[0-9]+", "{id}")
+      - set(status.code, STATUS_CODE_ERROR) where attributes["http.response.status_code"] >= 500
+      - delete_key(attributes, "user_agent.original")
+"#,
+        )],
+        null.clone(),
+    );
+
     let mut g = c.benchmark_group(format!("processors/{spans}_spans"));
     g.throughput(Throughput::Elements(spans as u64));
     g.warm_up_time(Duration::from_secs(1));
@@ -109,6 +141,13 @@ fn group(c: &mut Criterion<CpuTime>, spans: usize) {
         ),
         ("resource upsert", &resource, &batch),
         ("probabilistic_sampler 50% proportional", &sampler, &batch),
+        ("transform set one attribute", &transform_set, &batch),
+        (
+            "transform resource + 3 span statements",
+            &transform_mesh,
+            &batch,
+        ),
+        ("transform where matching no span", &transform_none, &batch),
     ] {
         g.bench_function(name, |b| {
             b.iter(|| now(p.consume(black_box(input).clone())).unwrap())

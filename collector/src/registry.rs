@@ -78,7 +78,7 @@ impl Registry {
         use crate::exporter::{debug, file, otlp_grpc, otlp_http};
         use crate::extension::health_check;
         use crate::processor::{
-            attributes, batch, filter, memory_limiter, probabilistic_sampler, resource,
+            attributes, batch, filter, memory_limiter, probabilistic_sampler, resource, transform,
         };
         use crate::receiver::{otlp, zipkin};
         Self {
@@ -101,6 +101,13 @@ impl Registry {
                     ALL,
                     None,
                     resource::ResourceConfig,
+                    ProcessorConfig
+                ),
+                factory!(
+                    "transform",
+                    ALL,
+                    None,
+                    transform::TransformConfig,
                     ProcessorConfig
                 ),
                 factory!(

@@ -303,3 +303,101 @@ fn memory_limiter_above_its_limit_refuses_with_retryable_statuses() {
     c.stop();
     assert_eq!(span_ids_in_file(&c.dir.path("spans.jsonl")), vec![0, 1, 2]);
 }
+
+/// The `transform` processor in the real binary: the official OTLP example in over OTLP/HTTP
+/// JSON, statements of every context, the transformed span in the file; and a statement that
+/// fails under `error_mode: propagate` refuses the request with a 400 and writes nothing.
+#[test]
+fn transform_edits_every_context_and_refuses_on_propagated_errors() {
+    let config = r#"receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+processors:
+  transform:
+    trace_statements:
+      - context: resource
+        statements:
+          - set(attributes["k8s.cluster.name"], "east")
+      - context: scope
+        statements:
+          - set(version, "2.0.0")
+          - delete_key(attributes, "my.scope.attribute")
+      - context: span
+        conditions: ['kind == SPAN_KIND_SERVER']
+        statements:
+          - set(attributes["service"], resource.attributes["service.name"])
+          - replace_pattern(name, "I'm a (\\w+) span", "$1 span")
+          - set(status.code, STATUS_CODE_ERROR) where attributes["my.span.attr"] == "some value"
+          - set(attributes["trace"], trace_id.string)
+  transform/strict:
+    trace_statements:
+      - 'set(span.attributes["n"], Substring(span.name, 100, 1))'
+exporters:
+  file:
+    path: {dir}/spans.jsonl
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [transform]
+      exporters: [file]
+"#;
+    let mut c = Collector::start(&format!("{config}{TEST_TELEMETRY}"));
+    let url = format!("{}/v1/traces", c.http_url());
+    let (status, _, resp) = http(
+        "POST",
+        &url,
+        &[("content-type", "application/json")],
+        example("trace.json"),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
+    c.stop();
+    let line = lines(&c.dir.path("spans.jsonl")).remove(0);
+    let req: ExportTraceServiceRequest = serde_json::from_str(&line).unwrap();
+    let rs = &req.resource_spans[0];
+    assert_eq!(
+        rs.resource.as_ref().unwrap().attributes,
+        vec![
+            s("service.name", "my.service"),
+            s("k8s.cluster.name", "east")
+        ]
+    );
+    let scope = rs.scope_spans[0].scope.as_ref().unwrap();
+    assert_eq!(
+        (scope.version.as_str(), scope.attributes.len()),
+        ("2.0.0", 0)
+    );
+    let sp = &rs.scope_spans[0].spans[0];
+    assert_eq!(sp.name, "server span");
+    assert_eq!(sp.status.as_ref().map(|s| s.code), Some(2));
+    assert_eq!(
+        sp.attributes,
+        vec![
+            s("my.span.attr", "some value"),
+            s("service", "my.service"),
+            s("trace", "5b8efff798038103d269b633813fc60c"),
+        ]
+    );
+
+    let strict = config.replace("processors: [transform]", "processors: [transform/strict]");
+    let mut c = Collector::start(&format!("{strict}{TEST_TELEMETRY}"));
+    let url = format!("{}/v1/traces", c.http_url());
+    let (status, _, resp) = http(
+        "POST",
+        &url,
+        &[("content-type", "application/json")],
+        example("trace.json"),
+    )
+    .unwrap();
+    let resp = String::from_utf8_lossy(&resp).into_owned();
+    c.stop();
+    assert_eq!(status, 400, "{resp}");
+    assert!(resp.contains("failed to execute statement"), "{resp}");
+    assert!(
+        !c.dir.path("spans.jsonl").exists() || lines(&c.dir.path("spans.jsonl")).is_empty(),
+        "nothing of a refused request is written"
+    );
+}

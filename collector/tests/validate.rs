@@ -215,6 +215,7 @@ fn components_lists_what_is_supported() {
         "  - filter [traces, metrics, logs]\n",
         "  - attributes [traces]\n",
         "  - resource [traces, metrics, logs]\n",
+        "  - transform [traces, metrics, logs]\n",
         "  - probabilistic_sampler [traces]\n",
         "  - memory_limiter [traces, metrics, logs]\n",
         "  - otlp_grpc [traces, metrics, logs]\n",

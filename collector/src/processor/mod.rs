@@ -3,6 +3,8 @@
 //! - [`batch`]: groups data into larger requests.
 //! - [`filter`]: drops spans and span events (OTTL conditions or legacy `include`/`exclude`).
 //! - [`attributes`], [`resource`]: edit span and resource attributes ([`actions`]).
+//! - [`transform`]: OTTL statements (`set`, `keep_keys`, `replace_pattern`, …) on spans,
+//!   span events, scopes and resources.
 //! - [`probabilistic_sampler`]: keeps a share of traces, decided from the trace id.
 //! - [`memory_limiter`]: refuses data (retryable) while the process uses too much memory.
 //!
@@ -22,5 +24,6 @@ pub mod probabilistic_sampler;
 pub mod resource;
 #[cfg(test)]
 pub(crate) mod testspans;
+pub mod transform;
 
 pub(crate) use counters::ItemCounters;

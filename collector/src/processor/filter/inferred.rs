@@ -30,7 +30,20 @@ pub(crate) struct Group {
     pub field: String,
 }
 
-fn level_of(context: &str) -> Option<Level> {
+impl Level {
+    /// The OTTL context the level's statements and conditions compile for.
+    pub(crate) fn context(self) -> meshtrace_ottl::ContextKind {
+        use meshtrace_ottl::ContextKind;
+        match self {
+            Level::Resource => ContextKind::Resource,
+            Level::Scope => ContextKind::Scope,
+            Level::Span => ContextKind::Span,
+            Level::SpanEvent => ContextKind::SpanEvent,
+        }
+    }
+}
+
+pub(crate) fn level_of(context: &str) -> Option<Level> {
     match context {
         "resource" => Some(Level::Resource),
         "scope" | "instrumentation_scope" => Some(Level::Scope),
@@ -90,6 +103,23 @@ fn walk(e: &BoolExpr, out: &mut Vec<String>) {
             walk_value(right, out);
         }
     }
+}
+
+/// The first segment of every path in a transform statement (editor arguments and `where`).
+pub(crate) fn statement_paths(st: &meshtrace_ottl::ast::Statement) -> Vec<String> {
+    let mut out = Vec::new();
+    walk_converter(&st.editor, &mut out);
+    if let Some(c) = &st.condition {
+        walk(c, &mut out);
+    }
+    out
+}
+
+/// The first segment of every path in a condition.
+pub(crate) fn condition_paths(c: &BoolExpr) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(c, &mut out);
+    out
 }
 
 /// The lowest context the conditions' paths name.

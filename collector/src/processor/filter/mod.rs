@@ -21,7 +21,7 @@
 //! sections are refused by name; in metrics and logs pipelines the processor passes data
 //! through unchanged.
 
-mod inferred;
+pub(crate) mod inferred;
 mod prefilter;
 mod processor;
 
@@ -95,7 +95,7 @@ fn default_error_mode() -> ErrorMode {
     ErrorMode::Ignore
 }
 
-fn de_error_mode<'de, D: Deserializer<'de>>(d: D) -> Result<ErrorMode, D::Error> {
+pub(crate) fn de_error_mode<'de, D: Deserializer<'de>>(d: D) -> Result<ErrorMode, D::Error> {
     let s = String::deserialize(d)?;
     s.parse().map_err(serde::de::Error::custom)
 }
@@ -106,7 +106,7 @@ fn de_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
 }
 
 /// True when a section holds anything but empty maps, lists and nulls.
-fn has_content(v: &Value) -> bool {
+pub(crate) fn has_content(v: &Value) -> bool {
     match v.resolved() {
         Value::Null => false,
         Value::Seq(s) => !s.is_empty(),
@@ -126,7 +126,11 @@ pub(crate) struct Compiled {
 }
 
 /// An OTTL parse error as a config error: the position and a caret under the culprit.
-fn ottl_error(field: String, source: &str, e: &meshtrace_ottl::ParseError) -> ConfigError {
+pub(crate) fn ottl_error(
+    field: String,
+    source: &str,
+    e: &meshtrace_ottl::ParseError,
+) -> ConfigError {
     ConfigError::new(format!(
         "invalid OTTL condition: {}",
         e.render(source).replace('\n', "\n      ")
