@@ -146,6 +146,17 @@ impl Context {
             reason: reason.to_string(),
         }
     }
+
+    /// A configuration that validation refused, as a build error (every problem, `; `-joined).
+    pub fn config_errors(&self, errors: &[crate::config::ConfigError]) -> ComponentError {
+        self.error(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    }
 }
 
 /// The consumers a receiver feeds, per signal (`None`: no pipeline of that signal uses it).

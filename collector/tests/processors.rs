@@ -344,16 +344,21 @@ service:
       processors: [transform]
       exporters: [file]
 "#;
+    // The official example over OTLP/HTTP JSON: the status and the response body.
+    let post = |c: &Collector| {
+        let url = format!("{}/v1/traces", c.http_url());
+        let (status, _, resp) = http(
+            "POST",
+            &url,
+            &[("content-type", "application/json")],
+            example("trace.json"),
+        )
+        .unwrap();
+        (status, String::from_utf8_lossy(&resp).into_owned())
+    };
     let mut c = Collector::start(&format!("{config}{TEST_TELEMETRY}"));
-    let url = format!("{}/v1/traces", c.http_url());
-    let (status, _, resp) = http(
-        "POST",
-        &url,
-        &[("content-type", "application/json")],
-        example("trace.json"),
-    )
-    .unwrap();
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
+    let (status, resp) = post(&c);
+    assert_eq!(status, 200, "{resp}");
     c.stop();
     let line = lines(&c.dir.path("spans.jsonl")).remove(0);
     let req: ExportTraceServiceRequest = serde_json::from_str(&line).unwrap();
@@ -384,15 +389,7 @@ service:
 
     let strict = config.replace("processors: [transform]", "processors: [transform/strict]");
     let mut c = Collector::start(&format!("{strict}{TEST_TELEMETRY}"));
-    let url = format!("{}/v1/traces", c.http_url());
-    let (status, _, resp) = http(
-        "POST",
-        &url,
-        &[("content-type", "application/json")],
-        example("trace.json"),
-    )
-    .unwrap();
-    let resp = String::from_utf8_lossy(&resp).into_owned();
+    let (status, resp) = post(&c);
     c.stop();
     assert_eq!(status, 400, "{resp}");
     assert!(resp.contains("failed to execute statement"), "{resp}");

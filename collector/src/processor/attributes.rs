@@ -78,14 +78,7 @@ impl ProcessorConfig for AttributesConfig {
         signal: Signal,
         next: Arc<dyn Consumer>,
     ) -> Result<Arc<dyn Processor>, ComponentError> {
-        let (actions, matcher) = self.compile().map_err(|e| {
-            ctx.error(
-                e.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
+        let (actions, matcher) = self.compile().map_err(|e| ctx.config_errors(&e))?;
         Ok(Arc::new(AttributesProcessor {
             actions,
             matcher,

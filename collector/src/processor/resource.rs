@@ -48,14 +48,7 @@ impl ProcessorConfig for ResourceConfig {
         signal: Signal,
         next: Arc<dyn Consumer>,
     ) -> Result<Arc<dyn Processor>, ComponentError> {
-        let actions = self.compile().map_err(|e| {
-            ctx.error(
-                e.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
+        let actions = self.compile().map_err(|e| ctx.config_errors(&e))?;
         Ok(Arc::new(ResourceProcessor {
             actions,
             next,

@@ -35,7 +35,7 @@ use crate::otlp::views::TracesView;
 use crate::otlp::{Batch, Limits, Signal};
 use crate::pipeline::{BoxFuture, ConsumeError, Consumer};
 use crate::processor::ItemCounters;
-use crate::processor::filter::inferred::{self, Level};
+use crate::processor::filter::inferred::{self, Level, strings};
 use crate::processor::filter::{de_error_mode, has_content};
 use crate::processor::ottl_views::{ContextCache, EventCtx};
 
@@ -80,25 +80,6 @@ struct GroupSpec {
 }
 
 const F: &str = "trace_statements";
-
-fn strings(v: &Value, field: &str, what: &str) -> Result<Vec<String>, ConfigError> {
-    match v.resolved() {
-        Value::Null => Ok(Vec::new()),
-        Value::Seq(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, c)| match c.resolved() {
-                Value::String(s) => Ok(s.clone()),
-                other => Err(ConfigError::new(format!(
-                    "a {what} must be a string, found {}",
-                    other.kind()
-                ))
-                .field(format!("{field}.{i}"))),
-            })
-            .collect(),
-        other => Err(ConfigError::new(format!("want a list, found {}", other.kind())).field(field)),
-    }
-}
 
 /// The lowest context the paths of `statements` and `conditions` name; every path needs a
 /// prefix. Statements that do not parse are left to the compile step to report.
@@ -369,14 +350,7 @@ impl ProcessorConfig for TransformConfig {
         signal: Signal,
         next: Arc<dyn Consumer>,
     ) -> Result<Arc<dyn Processor>, ComponentError> {
-        let groups = self.compile().map_err(|e| {
-            ctx.error(
-                e.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
+        let groups = self.compile().map_err(|e| ctx.config_errors(&e))?;
         let groups = if signal == Signal::Traces {
             groups
         } else {

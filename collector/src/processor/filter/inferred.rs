@@ -155,7 +155,8 @@ fn infer(conditions: &[String], field: &str) -> Result<Level, Vec<ConfigError>> 
     Ok(level.unwrap_or(Level::Span))
 }
 
-fn strings(v: &Value, field: &str) -> Result<Vec<String>, ConfigError> {
+/// A list of strings (`null`: empty); `what` names an item in errors ("condition").
+pub(crate) fn strings(v: &Value, field: &str, what: &str) -> Result<Vec<String>, ConfigError> {
     match v.resolved() {
         Value::Null => Ok(Vec::new()),
         Value::Seq(items) => items
@@ -164,7 +165,7 @@ fn strings(v: &Value, field: &str) -> Result<Vec<String>, ConfigError> {
             .map(|(i, c)| match c.resolved() {
                 Value::String(s) => Ok(s.clone()),
                 other => Err(ConfigError::new(format!(
-                    "a condition must be a string, found {}",
+                    "a {what} must be a string, found {}",
                     other.kind()
                 ))
                 .field(format!("{field}.{i}"))),
@@ -198,7 +199,7 @@ pub(crate) fn groups(v: &Value, default_mode: ErrorMode) -> Result<Vec<Group>, V
     let mut out = Vec::new();
     let mut errors = Vec::new();
     if flat > 0 {
-        let conditions = strings(v, F).map_err(|e| vec![e])?;
+        let conditions = strings(v, F, "condition").map_err(|e| vec![e])?;
         match infer(&conditions, F) {
             Ok(level) => out.push(Group {
                 level,
@@ -226,7 +227,7 @@ pub(crate) fn groups(v: &Value, default_mode: ErrorMode) -> Result<Vec<Group>, V
         for (k, v) in map {
             match k.as_str() {
                 "context" => context = v.scalar_text(),
-                "conditions" => match strings(v, &format!("{field}.conditions")) {
+                "conditions" => match strings(v, &format!("{field}.conditions"), "condition") {
                     Ok(c) => conditions = c,
                     Err(e) => errors.push(e),
                 },

@@ -278,14 +278,7 @@ impl ProcessorConfig for FilterConfig {
         signal: Signal,
         next: Arc<dyn Consumer>,
     ) -> Result<Arc<dyn Processor>, ComponentError> {
-        let compiled = self.compile().map_err(|e| {
-            ctx.error(
-                e.into_iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
+        let compiled = self.compile().map_err(|e| ctx.config_errors(&e))?;
         Ok(Arc::new(FilterProcessor::new(ctx, signal, compiled, next)))
     }
 }
