@@ -102,6 +102,13 @@ fn group(c: &mut Criterion<CpuTime>, spans: usize) {
         )],
         null.clone(),
     );
+    let transform_some = chain(
+        &[(
+            "transform",
+            "trace_statements:\n  - context: span\n    statements:\n      - set(status.code, STATUS_CODE_ERROR) where name == \"OperationHandler.handle\"\n",
+        )],
+        null.clone(),
+    );
     let transform_mesh = chain(
         &[(
             "transform",
@@ -148,6 +155,11 @@ fn group(c: &mut Criterion<CpuTime>, spans: usize) {
             &batch,
         ),
         ("transform where matching no span", &transform_none, &batch),
+        (
+            "transform where matching 10% of spans",
+            &transform_some,
+            &ten_percent,
+        ),
     ] {
         g.bench_function(name, |b| {
             b.iter(|| now(p.consume(black_box(input).clone())).unwrap())

@@ -15,10 +15,12 @@
 //!   `profile_statements` are refused by name; in metrics and logs pipelines data passes
 //!   through unchanged.
 //!
-//! Unlike the processors that rewrite protobuf bytes in place, a transformed request is
-//! decoded and encoded whole (statements may change any field); a processor whose statements
-//! cannot touch a request still decodes it, so put a `filter` before it for data it should
-//! not see. The editors and their semantics: [`meshtrace_ottl::transform`].
+//! Statements may change any field, so what they run on is decoded (`opentelemetry-proto`):
+//! the whole request when a statement writes to every span or to a scope or resource
+//! (`Mode::Decode`), otherwise only the spans a statement applies to, spliced back into the
+//! request's bytes (`Mode::SpanBySpan`). Whether any statement applies is first decided on
+//! the bytes, and a request none applies to passes on as it came. The editors and their
+//! semantics: [`meshtrace_ottl::transform`].
 
 use std::sync::Arc;
 
@@ -31,13 +33,17 @@ use serde::Deserialize;
 use crate::component::{ComponentError, Context, Processor, ProcessorConfig, Validate};
 use crate::config::{ConfigError, Value};
 use crate::otlp::proto::collector::trace::v1::ExportTraceServiceRequest;
-use crate::otlp::views::TracesView;
+use crate::otlp::proto::common::v1::InstrumentationScope;
+use crate::otlp::proto::resource::v1::Resource;
+use crate::otlp::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use crate::otlp::rewrite::{Action, SpanEdit, TracesEditor, rewrite_traces};
+use crate::otlp::views::{ResourceSpansView, ScopeSpansView, SpanView, TracesView};
 use crate::otlp::{Batch, Limits, Signal};
 use crate::pipeline::{BoxFuture, ConsumeError, Consumer};
 use crate::processor::ItemCounters;
 use crate::processor::filter::inferred::{self, Level, strings};
 use crate::processor::filter::{de_error_mode, has_content};
-use crate::processor::ottl_views::{ContextCache, EventCtx};
+use crate::processor::ottl_views::{ContextCache, EventCtx, SpanCtx};
 
 /// `processors: transform:`.
 #[derive(Debug, Clone, Deserialize)]
@@ -357,9 +363,7 @@ impl ProcessorConfig for TransformConfig {
             Vec::new()
         };
         Ok(Arc::new(TransformProcessor {
-            precheck: groups
-                .iter()
-                .all(|g| matches!(g.context(), ContextKind::Span | ContextKind::SpanEvent)),
+            mode: Mode::of(&groups),
             groups,
             next,
             counters: ItemCounters::new(ctx, signal),
@@ -371,12 +375,41 @@ impl ProcessorConfig for TransformConfig {
 /// A running `transform` processor.
 pub struct TransformProcessor {
     groups: Vec<StatementGroup>,
-    /// All groups run on spans or span events, so whether any statement applies can be
-    /// decided on the request's bytes before decoding it.
-    precheck: bool,
+    mode: Mode,
     next: Arc<dyn Consumer>,
     counters: ItemCounters,
     label: String,
+}
+
+/// How requests are run, decided from the statements once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Statements write to scopes or resources: decode the whole request and run each group
+    /// on all of it (after a check on the bytes when all groups run on spans or events).
+    Decode { precheck: bool },
+    /// Every statement writes to its span only, and none to every span: decode, run and
+    /// re-encode only the spans a statement applies to (checked on the bytes), copying the
+    /// rest of the request as it is.
+    SpanBySpan,
+}
+
+impl Mode {
+    fn of(groups: &[StatementGroup]) -> Mode {
+        // A statement that writes to every span would have every span decoded one by one,
+        // which costs more than decoding the request once (BENCHMARKS.md).
+        if !groups.is_empty()
+            && groups.iter().all(StatementGroup::writes_only_spans)
+            && !groups.iter().any(StatementGroup::applies_to_every_item)
+        {
+            Mode::SpanBySpan
+        } else {
+            Mode::Decode {
+                precheck: groups
+                    .iter()
+                    .all(|g| matches!(g.context(), ContextKind::Span | ContextKind::SpanEvent)),
+            }
+        }
+    }
 }
 
 /// Why a request was not transformed.
@@ -391,6 +424,14 @@ pub enum TransformError {
     /// The transformed request is not a valid request.
     #[error("transformed request is invalid: {0}")]
     Invalid(#[from] crate::otlp::ValidationError),
+    /// A transformed span is not a valid span (where in it: `attributes[1].value…`).
+    #[error("transformed span {name:?} is invalid: {reason}")]
+    InvalidSpan {
+        /// The span's name after the statements ran.
+        name: String,
+        /// What is wrong, and where in the span.
+        reason: String,
+    },
 }
 
 impl TransformProcessor {
@@ -399,8 +440,12 @@ impl TransformProcessor {
         if self.groups.is_empty() || batch.is_empty() {
             return Ok(batch.clone());
         }
-        if self.precheck && !self.may_change(batch) {
-            return Ok(batch.clone());
+        match self.mode {
+            Mode::SpanBySpan => return self.span_by_span(batch),
+            Mode::Decode { precheck: true } if !self.may_change(batch) => {
+                return Ok(batch.clone());
+            }
+            Mode::Decode { .. } => {}
         }
         let mut req = ExportTraceServiceRequest::decode(batch.bytes().as_ref())?;
         let mut ignored = 0usize;
@@ -416,14 +461,7 @@ impl TransformProcessor {
                 })
                 .map_err(TransformError::Statement)?;
         }
-        if ignored > 0 {
-            tracing::warn!(
-                component = %self.label,
-                errors = ignored,
-                first = first.as_deref().unwrap_or(""),
-                "failed to execute statements (error_mode: ignore); the next statements ran"
-            );
-        }
+        self.warn_ignored(ignored, first.as_deref());
         if !wrote {
             return Ok(batch.clone());
         }
@@ -439,11 +477,40 @@ impl TransformProcessor {
 }
 
 impl TransformProcessor {
-    /// The same processor decoding every request, for comparisons.
+    /// The same processor decoding every request whole, for comparisons.
     #[cfg(test)]
-    pub(crate) fn without_precheck(mut self) -> Self {
-        self.precheck = false;
+    pub(crate) fn decoding_everything(mut self) -> Self {
+        self.mode = Mode::Decode { precheck: false };
         self
+    }
+
+    fn warn_ignored(&self, ignored: usize, first: Option<&str>) {
+        if ignored > 0 {
+            tracing::warn!(
+                component = %self.label,
+                errors = ignored,
+                first = first.unwrap_or(""),
+                "failed to execute statements (error_mode: ignore); the next statements ran"
+            );
+        }
+    }
+
+    /// [`Mode::SpanBySpan`]: the spans no statement applies to stay bytes.
+    fn span_by_span(&self, batch: &Batch) -> Result<Batch, TransformError> {
+        let mut runner = SpanRunner {
+            groups: &self.groups,
+            cache: ContextCache::default(),
+            decoded: Decoded::default(),
+            failure: None,
+            ignored: 0,
+            first: None,
+        };
+        let out = rewrite_traces(batch, &mut runner);
+        if let Some(f) = runner.failure {
+            return Err(f);
+        }
+        self.warn_ignored(runner.ignored, runner.first.as_deref());
+        Ok(out)
     }
 
     /// Whether any statement could apply to any span or event of the request, evaluated on
@@ -454,19 +521,166 @@ impl TransformProcessor {
         let mut cache = ContextCache::default();
         for (rs, ss, span) in TracesView::new(batch.bytes()).spans() {
             let ctx = cache.get(&rs, &ss, &span);
-            for g in &self.groups {
-                let hit = if g.context() == ContextKind::SpanEvent {
-                    span.events()
-                        .any(|event| g.may_change_event(&EventCtx { span: ctx, event }))
-                } else {
-                    g.may_change_span(&ctx)
-                };
-                if hit {
-                    return true;
-                }
+            if self.groups.iter().any(|g| may_change(g, ctx, &span)) {
+                return true;
             }
         }
         false
+    }
+}
+
+/// Whether `g` could write to `span` (or one of its events) as it arrived.
+fn may_change(g: &StatementGroup, ctx: SpanCtx<'_>, span: &SpanView<'_>) -> bool {
+    if g.context() == ContextKind::SpanEvent {
+        span.events()
+            .any(|event| g.may_change_event(&EventCtx { span: ctx, event }))
+    } else {
+        g.may_change_span(&ctx)
+    }
+}
+
+/// The resource and scope of the spans being run, decoded once per group (statements read
+/// them; in [`Mode::SpanBySpan`] none writes them). Keys are the groups' addresses in the
+/// request; 0, before the first, matches none.
+#[derive(Default)]
+struct Decoded {
+    resource_key: usize,
+    resource: Option<Resource>,
+    resource_schema_url: String,
+    scope_key: usize,
+    scope: Option<InstrumentationScope>,
+    scope_schema_url: String,
+}
+
+/// Runs the groups span by span inside `rewrite_traces`.
+struct SpanRunner<'p, 'a> {
+    groups: &'p [StatementGroup],
+    cache: ContextCache<'a>,
+    decoded: Decoded,
+    failure: Option<TransformError>,
+    ignored: usize,
+    first: Option<String>,
+}
+
+impl<'a> SpanRunner<'_, 'a> {
+    fn decoded(
+        &mut self,
+        rs: &ResourceSpansView<'a>,
+        ss: &ScopeSpansView<'a>,
+    ) -> Result<&mut Decoded, prost::DecodeError> {
+        let (rkey, skey) = (rs.raw().as_ptr() as usize, ss.raw().as_ptr() as usize);
+        let d = &mut self.decoded;
+        if d.resource_key != rkey {
+            d.resource = Some(Resource::decode(rs.resource().raw())?);
+            d.resource_schema_url = rs.schema_url().to_owned();
+            d.resource_key = rkey;
+        }
+        if d.scope_key != skey {
+            d.scope = Some(InstrumentationScope::decode(ss.scope().raw())?);
+            d.scope_schema_url = ss.schema_url().to_owned();
+            d.scope_key = skey;
+        }
+        Ok(d)
+    }
+}
+
+/// A span's encoding, checked with the receivers' default limits: statements can nest values
+/// deeper or make them longer than the rest of the pipeline accepts.
+fn checked(span: Span) -> Result<Vec<u8>, TransformError> {
+    let len = span.encoded_len();
+    let name = span.name.clone();
+    // Validated as the one span of a request; its encoding is that request's last bytes.
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![span],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let bytes = request.encode_to_vec();
+    crate::otlp::validate(Signal::Traces, &bytes, &Limits::default()).map_err(|e| {
+        let reason = e.to_string();
+        // The path and offset are the wrapper's: keep the path inside the span only.
+        let reason = reason
+            .strip_prefix("resource_spans[0].scope_spans[0].spans[0].")
+            .unwrap_or(&reason);
+        let reason = match reason.rfind(" (at byte ") {
+            Some(at) => reason.get(..at).unwrap_or(reason),
+            None => reason,
+        }
+        .to_owned();
+        TransformError::InvalidSpan { name, reason }
+    })?;
+    Ok(bytes
+        .get(bytes.len().saturating_sub(len)..)
+        .unwrap_or_default()
+        .to_vec())
+}
+
+impl<'a> TracesEditor<'a> for SpanRunner<'_, 'a> {
+    fn span(
+        &mut self,
+        rs: &ResourceSpansView<'a>,
+        ss: &ScopeSpansView<'a>,
+        span: &SpanView<'a>,
+        edit: &mut SpanEdit<'a>,
+    ) -> Action {
+        if self.failure.is_some() {
+            return Action::Keep;
+        }
+        let ctx = self.cache.get(rs, ss, span);
+        if !self.groups.iter().any(|g| may_change(g, ctx, span)) {
+            return Action::Keep;
+        }
+        match self.run(rs, ss, span) {
+            Ok(Some(body)) => edit.replace(body),
+            Ok(None) => {}
+            Err(e) => self.failure = Some(e),
+        }
+        Action::Keep
+    }
+}
+
+impl<'a> SpanRunner<'_, 'a> {
+    /// The span's new encoding, or `None` when no statement wrote.
+    fn run(
+        &mut self,
+        rs: &ResourceSpansView<'a>,
+        ss: &ScopeSpansView<'a>,
+        view: &SpanView<'a>,
+    ) -> Result<Option<Vec<u8>>, TransformError> {
+        let mut span = Span::decode(view.raw())?;
+        let groups = self.groups;
+        let (mut ignored, mut first) = (0usize, None::<String>);
+        let d = self.decoded(rs, ss)?;
+        let mut wrote = false;
+        for g in groups {
+            wrote |= g
+                .apply_to_span(
+                    &mut d.resource,
+                    &mut d.resource_schema_url,
+                    &mut d.scope,
+                    &mut d.scope_schema_url,
+                    &mut span,
+                    &mut |f| {
+                        ignored += 1;
+                        if first.is_none() {
+                            first = Some(format!("{}: {}", f.condition, f.error));
+                        }
+                    },
+                )
+                .map_err(TransformError::Statement)?;
+        }
+        self.ignored += ignored;
+        if self.first.is_none() {
+            self.first = first;
+        }
+        if !wrote {
+            return Ok(None);
+        }
+        checked(span).map(Some)
     }
 }
 

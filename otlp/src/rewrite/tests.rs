@@ -389,3 +389,48 @@ proptest::proptest! {
         proptest::prop_assert_eq!(&got.resource_spans[0].scope_spans[0].spans[0], &expected);
     }
 }
+
+/// Replaces the spans named `GET /x` whole, leaving the others as bytes.
+struct Replacer;
+
+impl<'a> TracesEditor<'a> for Replacer {
+    fn span(
+        &mut self,
+        _: &ResourceSpansView<'a>,
+        _: &ScopeSpansView<'a>,
+        span: &SpanView<'a>,
+        edit: &mut SpanEdit<'a>,
+    ) -> Action {
+        if span.name() == "GET /x" {
+            // Also an edit that the replacement overrides.
+            edit.set_status(1, "ignored");
+            edit.replace(
+                Span {
+                    name: "replaced".into(),
+                    kind: 3,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            );
+        }
+        Action::Keep
+    }
+}
+
+#[test]
+fn a_replaced_span_is_written_whole_and_the_rest_as_it_came() {
+    let b = batch();
+    let out = rewrite_traces(&b, &mut Replacer);
+    validate(Signal::Traces, out.bytes(), &Limits::default()).unwrap();
+    let mut want = request();
+    want.resource_spans[2].scope_spans[0].spans[0] = Span {
+        name: "replaced".into(),
+        kind: 3,
+        ..Default::default()
+    };
+    assert_eq!(
+        ExportTraceServiceRequest::decode(out.bytes().as_ref()).unwrap(),
+        want
+    );
+    assert_eq!(out.items(), b.items());
+}

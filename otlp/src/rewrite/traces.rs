@@ -46,6 +46,7 @@ pub struct SpanEdit<'a> {
     trace_state: Option<Cow<'a, str>>,
     drop_events: Vec<usize>,
     status: Option<(i32, Cow<'a, str>)>,
+    replacement: Option<Vec<u8>>,
 }
 
 impl<'a> SpanEdit<'a> {
@@ -54,6 +55,14 @@ impl<'a> SpanEdit<'a> {
         self.trace_state = None;
         self.drop_events.clear();
         self.status = None;
+        self.replacement = None;
+    }
+
+    /// Replaces the whole span with `body`, an encoded `Span` (for editors that decode the
+    /// span and change more than these edits can say); the other edits are then ignored.
+    /// The caller vouches that `body` is a valid span.
+    pub fn replace(&mut self, body: Vec<u8>) {
+        self.replacement = Some(body);
     }
 
     /// Replaces `trace_state` (empty removes it).
@@ -76,7 +85,8 @@ impl<'a> SpanEdit<'a> {
     /// True when the only change is new attributes: the span can be copied as it is, with
     /// them appended (protobuf keeps repeated fields in order wherever they occur).
     fn only_appends_attributes(&self) -> bool {
-        self.trace_state.is_none()
+        self.replacement.is_none()
+            && self.trace_state.is_none()
             && self.drop_events.is_empty()
             && self.status.is_none()
             && self.attributes.only_appends()
@@ -84,7 +94,8 @@ impl<'a> SpanEdit<'a> {
 
     /// True when nothing was changed.
     pub fn is_unchanged(&self) -> bool {
-        self.attributes.is_unchanged()
+        self.replacement.is_none()
+            && self.attributes.is_unchanged()
             && self.trace_state.is_none()
             && self.drop_events.is_empty()
             && self.status.is_none()
@@ -92,6 +103,10 @@ impl<'a> SpanEdit<'a> {
 
     /// Writes the edited span body: untouched fields copied, edited ones re-encoded.
     fn encode(&self, span: &[u8], out: &mut Vec<u8>) {
+        if let Some(body) = &self.replacement {
+            out.extend_from_slice(body);
+            return;
+        }
         let attrs_changed = !self.attributes.is_unchanged();
         let mut attrs_written = false;
         let mut event = 0usize;

@@ -241,6 +241,59 @@ impl StatementGroup {
         })
     }
 
+    /// True when the group runs on spans or span events and every statement writes to the
+    /// span (or its events, or `cache`), never to its scope or resource: then it can run on
+    /// one decoded span at a time ([`apply_to_span`](Self::apply_to_span)).
+    pub fn writes_only_spans(&self) -> bool {
+        use crate::paths::Accessor as A;
+        matches!(self.context, ContextKind::Span | ContextKind::SpanEvent)
+            && self.statements.iter().all(|st| {
+                !matches!(
+                    st.editor.target_accessor(),
+                    A::ResourceAttributes
+                        | A::ResourceDroppedAttributesCount
+                        | A::ResourceSchemaUrl
+                        | A::ScopeName
+                        | A::ScopeVersion
+                        | A::ScopeAttributes
+                        | A::ScopeDroppedAttributesCount
+                        | A::ScopeSchemaUrl
+                )
+            })
+    }
+
+    /// True when the group has no conditions and a statement without `where`: it writes to
+    /// every item of its context.
+    pub fn applies_to_every_item(&self) -> bool {
+        self.conditions.is_empty() && self.statements.iter().any(|st| st.condition.is_none())
+    }
+
+    /// Runs a `span` or `spanevent` group on one span (and its events), with the resource
+    /// and scope it belongs to; whether any statement wrote. The same as [`apply`](Self::apply)
+    /// restricted to that span; resource and scope are only read when
+    /// [`writes_only_spans`](Self::writes_only_spans).
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply_to_span(
+        &self,
+        resource: &mut Option<Resource>,
+        resource_schema_url: &mut String,
+        scope: &mut Option<InstrumentationScope>,
+        scope_schema_url: &mut String,
+        span: &mut Span,
+        report: &mut dyn FnMut(EvalFailure),
+    ) -> Result<bool, EvalFailure> {
+        let mut cache = Vec::new();
+        self.spans(
+            resource,
+            resource_schema_url,
+            scope,
+            scope_schema_url,
+            std::slice::from_mut(span),
+            &mut cache,
+            report,
+        )
+    }
+
     /// Runs the group on every item of its context in `data`; whether any statement wrote
     /// (a write may leave a value as it was). With `error_mode: propagate` the first failure
     /// stops it and is returned (what ran before stays done); otherwise failures go to

@@ -827,3 +827,52 @@ fn may_change_is_false_only_when_nothing_can_be_written() {
     .unwrap();
     assert!(events.may_change_event(&view));
 }
+
+#[test]
+fn what_a_group_writes_to_decides_how_it_can_run() {
+    let g = |context, statements: &[&str], conditions: &[&str]| {
+        let g = StatementGroup::parse(context, statements, conditions, ErrorMode::Ignore).unwrap();
+        (g.writes_only_spans(), g.applies_to_every_item())
+    };
+    let span = ContextKind::Span;
+    assert_eq!(g(span, &[r#"set(name, "x")"#], &[]), (true, true));
+    assert_eq!(
+        g(span, &[r#"set(name, "x") where kind == 2"#], &[]),
+        (true, false)
+    );
+    assert_eq!(
+        g(span, &[r#"set(name, "x")"#], &["kind == 2"]),
+        (true, false)
+    );
+    assert_eq!(
+        g(
+            span,
+            &[
+                r#"set(cache["a"], 1)"#,
+                r#"set(resource.attributes["a"], 1) where kind == 2"#
+            ],
+            &[]
+        ),
+        (false, true)
+    );
+    assert_eq!(
+        g(
+            ContextKind::SpanEvent,
+            &[r#"set(attributes["a"], 1) where name == "e""#],
+            &[]
+        ),
+        (true, false)
+    );
+    assert_eq!(
+        g(
+            ContextKind::Resource,
+            &[r#"set(attributes["a"], 1) where attributes["b"] == 1"#],
+            &[]
+        ),
+        (false, false)
+    );
+    assert_eq!(
+        g(ContextKind::Scope, &[r#"set(name, "x")"#], &[]),
+        (false, true)
+    );
+}

@@ -225,13 +225,28 @@ async fn statements_that_nest_too_deep_are_refused_not_passed_on() {
     let deep = (0..25).fold("1".to_owned(), |acc, _| format!("[{acc}]"));
     let (p, rec) = processor(
         &format!(
-            "trace_statements:\n  - context: span\n    statements:\n      - 'set(attributes[\"deep\"], {deep})'\n"
+            "trace_statements:\n  - context: span\n    statements:\n      - 'set(attributes[\"deep\"], {deep}) where name == \"GET /reviews/0\"'\n"
         ),
         Signal::Traces,
     );
-    let err = p.consume(input()).await.unwrap_err();
+    let err = p.consume(input()).await.unwrap_err().to_string();
     assert!(
-        err.to_string().contains("transformed request is invalid"),
+        err.starts_with("transform processor: transformed span \"GET /reviews/0\" is invalid: attributes[2].value.array_value.values[0]."),
+        "{err}"
+    );
+    assert!(err.ends_with(": values nested deeper than 20"), "{err}");
+    assert!(rec.0.lock().unwrap().is_empty());
+    // Decoding the whole request (a statement writes every span, or the resource), the
+    // request is checked.
+    let (p, rec) = processor(
+        &format!(
+            "trace_statements:\n  - context: span\n    statements:\n      - 'set(attributes[\"deep\"], {deep})'\n      - 'set(resource.attributes[\"r\"], 1)'\n"
+        ),
+        Signal::Traces,
+    );
+    let err = p.consume(input()).await.unwrap_err().to_string();
+    assert!(
+        err.starts_with("transform processor: transformed request is invalid: resource_spans[0].scope_spans[0].spans[0].attributes[2]"),
         "{err}"
     );
     assert!(rec.0.lock().unwrap().is_empty());
@@ -363,9 +378,7 @@ fn build(yaml: &str) -> TransformProcessor {
     let cfg: TransformConfig = config(yaml);
     let groups = cfg.compile().unwrap();
     TransformProcessor {
-        precheck: groups
-            .iter()
-            .all(|g| matches!(g.context(), ContextKind::Span | ContextKind::SpanEvent)),
+        mode: Mode::of(&groups),
         groups,
         next: Arc::new(Recorder::default()),
         counters: ItemCounters::new(&ctx("transform"), Signal::Traces),
@@ -377,7 +390,7 @@ fn build(yaml: &str) -> TransformProcessor {
 fn requests_no_statement_applies_to_pass_on_as_the_same_bytes() {
     let conditional = "trace_statements:\n  - context: span\n    statements:\n      - 'set(status.code, STATUS_CODE_ERROR) where attributes[\"http.response.status_code\"] >= 500'\n";
     let p = build(conditional);
-    assert!(p.precheck);
+    assert_eq!(p.mode, Mode::SpanBySpan);
     let healthy = batch(vec![group(
         vec![],
         "s",
@@ -390,7 +403,7 @@ fn requests_no_statement_applies_to_pass_on_as_the_same_bytes() {
         "not decoded"
     );
     // Decoded, run, nothing written: still the same bytes.
-    let out = p.without_precheck().transform(&healthy).unwrap();
+    let out = p.decoding_everything().transform(&healthy).unwrap();
     assert_eq!(
         out.bytes().as_ptr(),
         healthy.bytes().as_ptr(),
@@ -399,11 +412,24 @@ fn requests_no_statement_applies_to_pass_on_as_the_same_bytes() {
     let failing = input();
     let out = build(conditional).transform(&failing).unwrap();
     assert_ne!(out, failing);
+    // A statement for every span: decoding the request once costs less than span by span.
+    let p = build("trace_statements:\n  - 'set(span.attributes[\"a\"], 1)'\n");
+    assert_eq!(p.mode, Mode::Decode { precheck: true });
+    // A span statement writing to the resource: the whole request is decoded, after the
+    // check on its bytes.
+    let p = build(
+        "trace_statements:\n  - context: span\n    statements: ['set(resource.attributes[\"a\"], 1) where name == \"x\"']\n",
+    );
+    assert_eq!(p.mode, Mode::Decode { precheck: true });
+    assert_eq!(
+        p.transform(&healthy).unwrap().bytes().as_ptr(),
+        healthy.bytes().as_ptr()
+    );
     // A resource group cannot be checked span by span: the request is decoded.
     let p = build(
         "trace_statements:\n  - context: resource\n    statements: ['set(attributes[\"a\"], 1) where attributes[\"b\"] == 2']\n",
     );
-    assert!(!p.precheck);
+    assert_eq!(p.mode, Mode::Decode { precheck: false });
     assert_eq!(
         p.transform(&healthy).unwrap().bytes().as_ptr(),
         healthy.bytes().as_ptr()
@@ -423,11 +449,16 @@ mod precheck {
         r#"delete_key(attributes, "n") where IsMatch(name, "^c")"#,
         r#"replace_pattern(name, "a", "c") where attributes["n"] > 3"#,
         r#"set(status.code, STATUS_CODE_ERROR) where Substring(name, 3, 1) == "x""#,
+        r#"set(attributes["deep"], [[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]) where attributes["n"] == 5"#,
+        // Writes the resource: the whole request is decoded.
+        r#"set(resource.attributes["m"], name) where attributes["n"] == 1"#,
     ];
 
     fn span_of(name: u8, n: i64) -> crate::otlp::proto::trace::v1::Span {
         let names = ["a", "b", "c", "abcx"];
-        span(1, names[usize::from(name) % names.len()], vec![i("n", n)])
+        let mut s = span(1, names[usize::from(name) % names.len()], vec![i("n", n)]);
+        s.events = vec![event("e", vec![i("n", n)])];
+        s
     }
 
     proptest! {
@@ -439,10 +470,23 @@ mod precheck {
             spans in proptest::collection::vec((0u8..4, 0i64..6), 1..5),
         ) {
             let statements: String = picks.iter().map(|p| format!("      - '{}'\n", STATEMENTS[*p].replace('\'', "''"))).collect();
-            let yaml = format!("error_mode: {mode}\ntrace_statements:\n  - context: span\n    statements:\n{statements}");
-            let input = batch(vec![group(vec![], "s", spans.iter().map(|(n, v)| span_of(*n, *v)).collect())]);
-            let checked = build(&yaml).transform(&input).map(|b| decode(&b)).map_err(|e| e.to_string());
-            let full = build(&yaml).without_precheck().transform(&input).map(|b| decode(&b)).map_err(|e| e.to_string());
+            // A second group on span events, reading what the first wrote to their span.
+            let yaml = format!("error_mode: {mode}\ntrace_statements:\n  - context: span\n    statements:\n{statements}  - context: spanevent\n    statements:\n      - 'set(attributes[\"s\"], span.name) where span.attributes[\"tag\"] == \"t\" or attributes[\"n\"] == 4'\n");
+            // Two resources: statements read the resource of their own span.
+            let (a, b) = spans.split_at(spans.len() / 2);
+            let input = batch(vec![
+                group(vec![s("service.name", "a")], "s", a.iter().map(|(n, v)| span_of(*n, *v)).collect()),
+                group(vec![], "t", b.iter().map(|(n, v)| span_of(*n, *v)).collect()),
+            ]);
+            // Failures compare by kind, and statement failures by message; an invalid span is
+            // located in the request by one path, in the span by the other.
+            let kind = |e: TransformError| match e {
+                TransformError::Statement(f) => format!("statement {}: {}", f.condition, f.error),
+                TransformError::Invalid(_) | TransformError::InvalidSpan { .. } => "invalid".into(),
+                TransformError::Decode(e) => format!("decode {e}"),
+            };
+            let checked = build(&yaml).transform(&input).map(|b| decode(&b)).map_err(kind);
+            let full = build(&yaml).decoding_everything().transform(&input).map(|b| decode(&b)).map_err(kind);
             prop_assert_eq!(checked, full);
         }
     }
