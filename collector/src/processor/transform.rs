@@ -15,8 +15,9 @@
 //!   `profile_statements` are refused by name; in metrics and logs pipelines data passes
 //!   through unchanged.
 //!
-//! Statements may change any field, so what they run on is decoded (`opentelemetry-proto`):
-//! the whole request when a statement writes to every span or to a scope or resource
+//! Statements that only write keys of their span's attributes are planned on the request's
+//! bytes and applied as attribute edits (`Mode::Attributes`). Others may change any field, so
+//! what they run on is decoded (`opentelemetry-proto`): the whole request when a statement writes to every span or to a scope or resource
 //! (`Mode::Decode`), otherwise only the spans a statement applies to, spliced back into the
 //! request's bytes (`Mode::SpanBySpan`). Whether any statement applies is first decided on
 //! the bytes, and a request none applies to passes on as it came. The editors and their
@@ -25,7 +26,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use meshtrace_ottl::transform::{Part, StatementGroup};
+use meshtrace_ottl::transform::{AttributeWrite, Part, StatementGroup};
 use meshtrace_ottl::{ContextKind, ErrorMode, EvalFailure, parse_ast, parse_statement};
 use prost::Message;
 use serde::Deserialize;
@@ -36,7 +37,9 @@ use crate::otlp::proto::collector::trace::v1::ExportTraceServiceRequest;
 use crate::otlp::proto::common::v1::InstrumentationScope;
 use crate::otlp::proto::resource::v1::Resource;
 use crate::otlp::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use crate::otlp::rewrite::{Action, SpanEdit, TracesEditor, rewrite_traces};
+use crate::otlp::rewrite::{
+    Action, AttributeEdits, SpanEdit, TracesEditor, Value as RValue, rewrite_traces,
+};
 use crate::otlp::views::{ResourceSpansView, ScopeSpansView, SpanView, TracesView};
 use crate::otlp::{Batch, Limits, Signal};
 use crate::pipeline::{BoxFuture, ConsumeError, Consumer};
@@ -387,6 +390,11 @@ enum Mode {
     /// Statements write to scopes or resources: decode the whole request and run each group
     /// on all of it (after a check on the bytes when all groups run on spans or events).
     Decode { precheck: bool },
+    /// Every statement writes keys of its span's attributes only: plan each span as it
+    /// arrived, on the bytes, and record the writes as attribute edits (as the `attributes`
+    /// processor does), decoding a span only when a statement reads attributes an earlier one
+    /// wrote (then as [`Mode::SpanBySpan`]).
+    Attributes,
     /// Every statement writes to its span only, and none to every span: decode, run and
     /// re-encode only the spans a statement applies to (checked on the bytes), copying the
     /// rest of the request as it is.
@@ -395,6 +403,13 @@ enum Mode {
 
 impl Mode {
     fn of(groups: &[StatementGroup]) -> Mode {
+        if !groups.is_empty()
+            && groups
+                .iter()
+                .all(StatementGroup::writes_span_attributes_only)
+        {
+            return Mode::Attributes;
+        }
         // A statement that writes to every span would have every span decoded one by one,
         // which costs more than decoding the request once (BENCHMARKS.md).
         if !groups.is_empty()
@@ -441,7 +456,7 @@ impl TransformProcessor {
             return Ok(batch.clone());
         }
         match self.mode {
-            Mode::SpanBySpan => return self.span_by_span(batch),
+            Mode::SpanBySpan | Mode::Attributes => return self.span_by_span(batch),
             Mode::Decode { precheck: true } if !self.may_change(batch) => {
                 return Ok(batch.clone());
             }
@@ -499,6 +514,9 @@ impl TransformProcessor {
     fn span_by_span(&self, batch: &Batch) -> Result<Batch, TransformError> {
         let mut runner = SpanRunner {
             groups: &self.groups,
+            plan_on_bytes: self.mode == Mode::Attributes,
+            writes: Vec::new(),
+            errors: Vec::new(),
             cache: ContextCache::default(),
             decoded: Decoded::default(),
             failure: None,
@@ -555,6 +573,12 @@ struct Decoded {
 /// Runs the groups span by span inside `rewrite_traces`.
 struct SpanRunner<'p, 'a> {
     groups: &'p [StatementGroup],
+    /// [`Mode::Attributes`]: spans are planned on their bytes first.
+    plan_on_bytes: bool,
+    /// The writes planned for the current span (reused).
+    writes: Vec<AttributeWrite<'p>>,
+    /// The failures ignored while planning the current span (reported if the plan is used).
+    errors: Vec<EvalFailure>,
     cache: ContextCache<'a>,
     decoded: Decoded,
     failure: Option<TransformError>,
@@ -631,7 +655,19 @@ impl<'a> TracesEditor<'a> for SpanRunner<'_, 'a> {
             return Action::Keep;
         }
         let ctx = self.cache.get(rs, ss, span);
-        if !self.groups.iter().any(|g| may_change(g, ctx, span)) {
+        if self.plan_on_bytes {
+            match self.plan(&ctx) {
+                Ok(true) => {
+                    apply_writes(&self.writes, &mut edit.attributes);
+                    return Action::Keep;
+                }
+                Ok(false) => {}
+                Err(f) => {
+                    self.failure = Some(TransformError::Statement(f));
+                    return Action::Keep;
+                }
+            }
+        } else if !self.groups.iter().any(|g| may_change(g, ctx, span)) {
             return Action::Keep;
         }
         match self.run(rs, ss, span) {
@@ -640,6 +676,109 @@ impl<'a> TracesEditor<'a> for SpanRunner<'_, 'a> {
             Err(e) => self.failure = Some(e),
         }
         Action::Keep
+    }
+}
+
+impl<'p, 'a> SpanRunner<'p, 'a> {
+    /// Plans every group on the span as it arrived ([`StatementGroup::attribute_writes`]);
+    /// `Ok(false)` when the span has to be run decoded (a statement reads attributes an
+    /// earlier one wrote, or a value the edits cannot carry as checked).
+    fn plan(&mut self, ctx: &SpanCtx<'a>) -> Result<bool, EvalFailure> {
+        self.writes.clear();
+        self.errors.clear();
+        let mut written = false;
+        let errors = &mut self.errors;
+        for g in self.groups {
+            if !g.attribute_writes(ctx, &mut written, &mut self.writes, &mut |f| errors.push(f))? {
+                return Ok(false);
+            }
+        }
+        if !self.writes.iter().all(fits) || sets_a_removed_key(&self.writes) {
+            return Ok(false);
+        }
+        self.ignored += self.errors.len();
+        if self.first.is_none() {
+            self.first = self
+                .errors
+                .first()
+                .map(|f| format!("{}: {}", f.condition, f.error));
+        }
+        Ok(true)
+    }
+}
+
+/// Whether a planned write can go into the span without the validation a decoded span gets:
+/// a scalar within the receivers' limits (nested values are checked on the decoded span).
+fn fits(w: &AttributeWrite<'_>) -> bool {
+    use crate::otlp::proto::common::v1::any_value::Value as V;
+    let max = Limits::default().max_value_bytes;
+    match w {
+        AttributeWrite::Set(k, v) => {
+            k.len() <= max
+                && match &v.value {
+                    Some(V::StringValue(s)) => s.len() <= max,
+                    Some(V::BytesValue(b)) => b.len() <= max,
+                    Some(V::ArrayValue(_) | V::KvlistValue(_) | V::StringValueStrindex(_)) => false,
+                    _ => true,
+                }
+        }
+        _ => true,
+    }
+}
+
+/// Whether a `set` follows a removal of the same key: the removed key set again goes last
+/// (pdata's `Remove` then `Put*`), which the edits, keeping the original order, would not
+/// give; such a span is run decoded.
+fn sets_a_removed_key(writes: &[AttributeWrite<'_>]) -> bool {
+    writes.iter().enumerate().any(|(i, w)| {
+        let AttributeWrite::Set(k, _) = w else {
+            return false;
+        };
+        writes.iter().take(i).any(|earlier| match earlier {
+            AttributeWrite::Set(..) => false,
+            AttributeWrite::Delete(d) => d == k,
+            AttributeWrite::DeleteMatching(re) => re.is_match(k),
+            AttributeWrite::Keep(keep) => !keep.iter().any(|x| x == k),
+            AttributeWrite::KeepMatching(re) => !re.is_match(k),
+        })
+    })
+}
+
+/// Records planned writes as edits of the span's attributes.
+fn apply_writes<'a>(writes: &[AttributeWrite<'_>], edits: &mut AttributeEdits<'a>) {
+    use crate::otlp::proto::common::v1::any_value::Value as V;
+    for w in writes {
+        match w {
+            AttributeWrite::Set(k, v) => {
+                let value: RValue<'a> = match &v.value {
+                    Some(V::StringValue(s)) => RValue::from(s.clone()),
+                    Some(V::BoolValue(b)) => RValue::Bool(*b),
+                    Some(V::IntValue(i)) => RValue::Int(*i),
+                    Some(V::DoubleValue(d)) => RValue::Double(*d),
+                    Some(V::BytesValue(b)) => RValue::Bytes(b.clone().into()),
+                    // `fits` leaves nested values to the decoded path.
+                    _ => RValue::Empty,
+                };
+                edits.upsert(k.clone(), value);
+            }
+            AttributeWrite::Delete(k) => {
+                edits.delete(k.to_string());
+            }
+            AttributeWrite::DeleteMatching(re) => drop_keys(edits, |k| re.is_match(k)),
+            AttributeWrite::Keep(keep) => drop_keys(edits, |k| !keep.iter().any(|x| x == k)),
+            AttributeWrite::KeepMatching(re) => drop_keys(edits, |k| !re.is_match(k)),
+        }
+    }
+}
+
+fn drop_keys(edits: &mut AttributeEdits<'_>, drop: impl Fn(&str) -> bool) {
+    let doomed: Vec<String> = edits
+        .keys()
+        .filter(|k| drop(k))
+        .map(|k| k.into_owned())
+        .collect();
+    for k in doomed {
+        edits.delete(k);
     }
 }
 

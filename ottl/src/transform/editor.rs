@@ -504,6 +504,46 @@ fn hash(comp: &Compiler<'_>, v: &ast::Value) -> CResult<Hash> {
     }
 }
 
+/// An edit of a span's own attributes, planned on the span as it arrived (see
+/// [`StatementGroup::attribute_writes`](super::StatementGroup::attribute_writes)).
+#[derive(Debug, Clone)]
+pub enum AttributeWrite<'s> {
+    /// Set the key to the value: in place when present, appended when not.
+    Set(String, PAny),
+    /// Remove the key.
+    Delete(&'s str),
+    /// Remove the keys the regex matches.
+    DeleteMatching(&'s Regex),
+    /// Remove every key not listed.
+    Keep(&'s [String]),
+    /// Remove the keys the regex does not match.
+    KeepMatching(&'s Regex),
+}
+
+impl<'s> Plan<'s> {
+    /// The plan as an attribute write, for editors that write span attributes only; `None`
+    /// when it writes nothing, `Err(())` when it is not such an edit.
+    pub(crate) fn attribute_write(self) -> Result<Option<AttributeWrite<'s>>, ()> {
+        Ok(Some(match self {
+            Plan::Nothing => return Ok(None),
+            Plan::Set(keys, Owned::Any(v)) => match keys.as_slice() {
+                [Key::Str(k)] => AttributeWrite::Set(k.clone(), v),
+                _ => return Err(()),
+            },
+            // Ids, times and durations have no attribute form: not written.
+            Plan::Set(_, _) => return Ok(None),
+            Plan::Map(keys, op) if keys.is_empty() => match op {
+                MapOp::Delete(k) => AttributeWrite::Delete(k),
+                MapOp::DeleteMatching(re) => AttributeWrite::DeleteMatching(re),
+                MapOp::Keep(ks) => AttributeWrite::Keep(ks),
+                MapOp::KeepMatching(re) => AttributeWrite::KeepMatching(re),
+                _ => return Err(()),
+            },
+            _ => return Err(()),
+        }))
+    }
+}
+
 /// What an editor will write, computed from the item before any of it changes.
 #[derive(Debug)]
 pub(crate) enum Plan<'e> {
@@ -578,7 +618,72 @@ impl Replacement {
     }
 }
 
+/// Whether evaluating `e` reads `acc`.
+pub(crate) fn expr_reads(e: &Expr, acc: Accessor) -> bool {
+    use crate::program::CallArg;
+    let key_reads = |keys: &[KeyExpr]| {
+        keys.iter()
+            .any(|k| matches!(k, KeyExpr::Dyn(e) if expr_reads(e, acc)))
+    };
+    match e {
+        Expr::Const(_) => false,
+        Expr::Path(p) => p.acc == acc || key_reads(&p.keys),
+        Expr::Call(c) => {
+            key_reads(&c.keys)
+                || c.args.iter().flatten().any(|a| match a {
+                    CallArg::Expr(e) => expr_reads(e, acc),
+                    CallArg::Items(items) => items.iter().any(|e| expr_reads(e, acc)),
+                })
+        }
+        Expr::List(items) => items.iter().any(|e| expr_reads(e, acc)),
+        Expr::Map(items) => items.iter().any(|(_, e)| expr_reads(e, acc)),
+        Expr::Math(m) => expr_reads(&m.0, acc) || expr_reads(&m.2, acc),
+        Expr::Neg(e) => expr_reads(e, acc),
+    }
+}
+
+/// Whether evaluating `c` reads `acc`.
+pub(crate) fn cond_reads(c: &crate::program::Cond, acc: Accessor) -> bool {
+    use crate::program::Cond;
+    match c {
+        Cond::Const(_) => false,
+        Cond::Or(items) | Cond::And(items) => items.iter().any(|c| cond_reads(c, acc)),
+        Cond::Not(c) => cond_reads(c, acc),
+        Cond::Compare(cmp) => expr_reads(&cmp.0, acc) || expr_reads(&cmp.2, acc),
+        Cond::Bool(e) => expr_reads(e, acc),
+    }
+}
+
 impl Editor {
+    /// True for the editors that only write keys of the span's own attributes, given
+    /// literally: `set(attributes["k"], …)`, `delete_key`, `delete_matching_keys`,
+    /// `keep_keys`, `keep_matching_keys` on `attributes`.
+    pub(crate) fn writes_span_attributes_only(&self) -> bool {
+        match self {
+            Editor::Set(t, _) => {
+                t.acc == Accessor::Attributes && matches!(t.keys.as_slice(), [KeyExpr::Str(_)])
+            }
+            Editor::DeleteKey(t, _)
+            | Editor::DeleteMatchingKeys(t, _)
+            | Editor::KeepKeys(t, _)
+            | Editor::KeepMatchingKeys(t, _) => t.acc == Accessor::Attributes && t.keys.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// Whether running the editor reads `acc` (its value argument or the target's keys).
+    pub(crate) fn reads(&self, acc: Accessor) -> bool {
+        let target = self.target();
+        target
+            .keys
+            .iter()
+            .any(|k| matches!(k, KeyExpr::Dyn(e) if expr_reads(e, acc)))
+            || match self {
+                Editor::Set(_, e) => expr_reads(e, acc),
+                _ => false,
+            }
+    }
+
     pub(crate) fn target_accessor(&self) -> Accessor {
         self.target().acc
     }

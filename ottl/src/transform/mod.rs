@@ -50,7 +50,7 @@ use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
 
-pub use editor::supported_editors;
+pub use editor::{AttributeWrite, supported_editors};
 
 use crate::ast;
 use crate::check::Compiler;
@@ -260,6 +260,106 @@ impl StatementGroup {
                         | A::ScopeSchemaUrl
                 )
             })
+    }
+
+    /// True when the group runs on spans and every statement writes keys of the span's own
+    /// attributes only (`set(attributes["k"], …)`, `delete_key`, `keep_keys`, … on
+    /// `attributes`): then it can be planned on the span as it arrived
+    /// ([`attribute_writes`](Self::attribute_writes)).
+    pub fn writes_span_attributes_only(&self) -> bool {
+        self.context == ContextKind::Span
+            && self
+                .statements
+                .iter()
+                .all(|st| st.editor.writes_span_attributes_only())
+    }
+
+    /// Plans the group on a span as it arrived, for a group that
+    /// [`writes_span_attributes_only`](Self::writes_span_attributes_only): the writes go to
+    /// `out`, in order. `written` says whether earlier statements (of this or earlier groups)
+    /// wrote attributes of this span; a statement or condition that would read them then is
+    /// not planned: `Ok(false)`, and the caller runs the span decoded instead. Failures are
+    /// handled by the group's error mode as in [`apply`](Self::apply).
+    pub fn attribute_writes<'s, C: SpanContext + ?Sized>(
+        &'s self,
+        span: &C,
+        written: &mut bool,
+        out: &mut Vec<AttributeWrite<'s>>,
+        report: &mut dyn FnMut(EvalFailure),
+    ) -> Result<bool, EvalFailure> {
+        use crate::paths::Accessor;
+        let attrs = Accessor::Attributes;
+        let ev = Eval::new(SpanEnv(span));
+        if !self.conditions.is_empty() {
+            if *written
+                && self
+                    .conditions
+                    .iter()
+                    .any(|(_, c)| editor::cond_reads(c, attrs))
+            {
+                return Ok(false);
+            }
+            let mut selected = false;
+            for (index, (source, cond)) in self.conditions.iter().enumerate() {
+                match ev.cond(cond) {
+                    Ok(true) => {
+                        selected = true;
+                        break;
+                    }
+                    Ok(false) => {}
+                    Err(error) => self.fail(
+                        EvalFailure {
+                            index,
+                            condition: source.clone(),
+                            error,
+                        },
+                        report,
+                    )?,
+                }
+            }
+            if !selected {
+                return Ok(true);
+            }
+        }
+        for (index, st) in self.statements.iter().enumerate() {
+            if *written
+                && (st.editor.reads(attrs)
+                    || st
+                        .condition
+                        .as_ref()
+                        .is_some_and(|c| editor::cond_reads(c, attrs)))
+            {
+                return Ok(false);
+            }
+            let planned = match &st.condition {
+                Some(c) => match ev.cond(c) {
+                    Ok(false) => Ok(None),
+                    Ok(true) => st.editor.plan(&ev).map(Some),
+                    Err(e) => Err(e),
+                },
+                None => st.editor.plan(&ev).map(Some),
+            };
+            match planned {
+                Ok(None) => {}
+                Ok(Some(plan)) => match plan.attribute_write() {
+                    Ok(None) => {}
+                    Ok(Some(w)) => {
+                        out.push(w);
+                        *written = true;
+                    }
+                    Err(()) => return Ok(false),
+                },
+                Err(error) => self.fail(
+                    EvalFailure {
+                        index,
+                        condition: st.source.clone(),
+                        error,
+                    },
+                    report,
+                )?,
+            }
+        }
+        Ok(true)
     }
 
     /// True when the group has no conditions and a statement without `where`: it writes to

@@ -413,8 +413,13 @@ fn requests_no_statement_applies_to_pass_on_as_the_same_bytes() {
     let out = build(conditional).transform(&failing).unwrap();
     assert_ne!(out, failing);
     // A statement for every span: decoding the request once costs less than span by span.
-    let p = build("trace_statements:\n  - 'set(span.attributes[\"a\"], 1)'\n");
+    let p = build("trace_statements:\n  - 'set(span.name, \"a\")'\n");
     assert_eq!(p.mode, Mode::Decode { precheck: true });
+    // Attribute keys only: planned on the bytes, edits spliced in.
+    let p = build(
+        "trace_statements:\n  - 'set(span.attributes[\"a\"], 1)'\n  - 'delete_key(span.attributes, \"b\")'\n",
+    );
+    assert_eq!(p.mode, Mode::Attributes);
     // A span statement writing to the resource: the whole request is decoded, after the
     // check on its bytes.
     let p = build(
@@ -452,6 +457,12 @@ mod precheck {
         r#"set(attributes["deep"], [[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]) where attributes["n"] == 5"#,
         // Writes the resource: the whole request is decoded.
         r#"set(resource.attributes["m"], name) where attributes["n"] == 1"#,
+        // Attribute-only statements, planned on the bytes unless they read an earlier write.
+        r#"keep_keys(attributes, ["tag", "n"]) where attributes["n"] != 3"#,
+        r#"set(attributes["n"], attributes["n"] + 10) where name == "a""#,
+        r#"delete_matching_keys(attributes, "^t")"#,
+        r#"set(attributes["n"], 1)"#,
+        r#"set(attributes["x"], Concat([name, resource.attributes["service.name"]], "/"))"#,
     ];
 
     fn span_of(name: u8, n: i64) -> crate::otlp::proto::trace::v1::Span {
@@ -468,10 +479,16 @@ mod precheck {
             picks in proptest::collection::vec(0..STATEMENTS.len(), 1..4),
             mode in prop_oneof![Just("ignore"), Just("propagate")],
             spans in proptest::collection::vec((0u8..4, 0i64..6), 1..5),
+            events_group in proptest::bool::ANY,
         ) {
             let statements: String = picks.iter().map(|p| format!("      - '{}'\n", STATEMENTS[*p].replace('\'', "''"))).collect();
             // A second group on span events, reading what the first wrote to their span.
-            let yaml = format!("error_mode: {mode}\ntrace_statements:\n  - context: span\n    statements:\n{statements}  - context: spanevent\n    statements:\n      - 'set(attributes[\"s\"], span.name) where span.attributes[\"tag\"] == \"t\" or attributes[\"n\"] == 4'\n");
+            let events = if events_group {
+                "  - context: spanevent\n    statements:\n      - 'set(attributes[\"s\"], span.name) where span.attributes[\"tag\"] == \"t\" or attributes[\"n\"] == 4'\n"
+            } else {
+                ""
+            };
+            let yaml = format!("error_mode: {mode}\ntrace_statements:\n  - context: span\n    statements:\n{statements}{events}");
             // Two resources: statements read the resource of their own span.
             let (a, b) = spans.split_at(spans.len() / 2);
             let input = batch(vec![
@@ -487,6 +504,12 @@ mod precheck {
             };
             let checked = build(&yaml).transform(&input).map(|b| decode(&b)).map_err(kind);
             let full = build(&yaml).decoding_everything().transform(&input).map(|b| decode(&b)).map_err(kind);
+            // Under propagate, when several spans fail, which failure is reported depends on
+            // the order spans and groups are run in (documented); the request is refused
+            // either way.
+            if mode == "propagate" && checked.is_err() && full.is_err() {
+                return Ok(());
+            }
             prop_assert_eq!(checked, full);
         }
     }
