@@ -10,7 +10,7 @@ use crate::telemetry::Telemetry;
 use std::fmt;
 use std::sync::Arc;
 
-/// The four kinds of components, as the config sections name them.
+/// The five kinds of components, as the config sections name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     /// `receivers:`
@@ -21,6 +21,8 @@ pub enum Kind {
     Exporter,
     /// `extensions:`
     Extension,
+    /// `connectors:`
+    Connector,
 }
 
 impl Kind {
@@ -31,6 +33,7 @@ impl Kind {
             Kind::Processor => "processors",
             Kind::Exporter => "exporters",
             Kind::Extension => "extensions",
+            Kind::Connector => "connectors",
         }
     }
     /// The singular (`receiver`), used in messages and metric labels.
@@ -40,6 +43,7 @@ impl Kind {
             Kind::Processor => "processor",
             Kind::Exporter => "exporter",
             Kind::Extension => "extension",
+            Kind::Connector => "connector",
         }
     }
 }
@@ -253,6 +257,30 @@ pub trait Exporter: Consumer {
     fn start(&self) -> BoxFuture<'_, Result<(), ComponentError>>;
     /// Sends what it holds (queue, buffers) and stops.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
+}
+
+/// The pipelines a connector feeds: each pipeline's id and first consumer.
+pub type PipelineHeads = Vec<(crate::config::PipelineId, Arc<dyn Consumer>)>;
+
+/// A connector's config. A connector is an exporter at the end of some pipelines and a
+/// receiver at the start of others.
+pub trait ConnectorConfig: Validate + fmt::Debug + Send + Sync {
+    /// The pipelines its config names, each with the field naming it (`table.0.pipelines.1`):
+    /// each must be a pipeline receiving from this connector.
+    fn named_pipelines(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Builds the instance that takes `from` data from every pipeline naming it as an exporter
+    /// and hands `to` data to `pipelines`: the first consumer of each pipeline naming it as a
+    /// receiver, in config order.
+    fn build(
+        &self,
+        ctx: &Context,
+        from: Signal,
+        to: Signal,
+        pipelines: PipelineHeads,
+    ) -> Result<Arc<dyn Consumer>, ComponentError>;
 }
 
 /// An extension's config.

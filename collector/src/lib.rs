@@ -9,6 +9,7 @@
 pub mod client;
 pub mod component;
 pub mod config;
+pub mod connector;
 pub mod exporter;
 pub mod extension;
 pub mod grpc_codec;

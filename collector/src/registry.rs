@@ -5,7 +5,9 @@
 //! field, defaults in one place) implementing [`Validate`](crate::component::Validate) and
 //! the kind's `*Config` trait, then add one [`Factory`] line below.
 
-use crate::component::{ExporterConfig, ExtensionConfig, ProcessorConfig, ReceiverConfig};
+use crate::component::{
+    ConnectorConfig, ExporterConfig, ExtensionConfig, ProcessorConfig, ReceiverConfig,
+};
 use crate::config::{ConfigError, Value};
 use crate::otlp::Signal;
 use serde::de::DeserializeOwned;
@@ -14,7 +16,8 @@ use serde::de::DeserializeOwned;
 pub struct Factory<C: ?Sized> {
     /// The type in config ids (`otlp_grpc`).
     pub type_name: &'static str,
-    /// Signals it handles.
+    /// Signals it handles; for a connector, the signals it joins a pipeline of to pipelines of
+    /// the same signal (the only pairs the built-in connectors support).
     pub signals: &'static [Signal],
     /// For a deprecated name: what to write instead.
     pub deprecated: Option<&'static str>,
@@ -59,6 +62,8 @@ pub struct Registry {
     pub exporters: Vec<Factory<dyn ExporterConfig>>,
     /// `extensions:`
     pub extensions: Vec<Factory<dyn ExtensionConfig>>,
+    /// `connectors:`
+    pub connectors: Vec<Factory<dyn ConnectorConfig>>,
 }
 
 macro_rules! factory {
@@ -209,6 +214,22 @@ impl Registry {
                     ExtensionConfig
                 ),
             ],
+            connectors: vec![
+                factory!(
+                    "forward",
+                    ALL,
+                    None,
+                    crate::connector::forward::ForwardConfig,
+                    ConnectorConfig
+                ),
+                factory!(
+                    "routing",
+                    ALL,
+                    None,
+                    crate::connector::routing::RoutingConfig,
+                    ConnectorConfig
+                ),
+            ],
         }
     }
 
@@ -235,7 +256,7 @@ impl Registry {
         section(&mut out, "processors", &self.processors);
         section(&mut out, "exporters", &self.exporters);
         section(&mut out, "extensions", &self.extensions);
-        out.push_str("connectors: []\n");
+        section(&mut out, "connectors", &self.connectors);
         out
     }
 }

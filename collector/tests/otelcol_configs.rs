@@ -112,7 +112,7 @@ fn full_configs() {
             "otelcol/otelcol-nop.yaml",
             Err(&[
                 "extensions::nop: unknown extension type \"nop\"",
-                "connectors::nop/con: connectors are not supported",
+                "connectors::nop/con: unknown connector type \"nop\" (supported: forward, routing)",
             ]),
         ),
         (
@@ -121,11 +121,11 @@ fn full_configs() {
         ),
         (
             "otelcol/otelcol-valid-connector-use.yaml",
-            Err(&["connectors::nop/connector1: connectors are not supported"]),
+            Err(&["connectors::nop/connector1: unknown connector type \"nop\""]),
         ),
         (
             "otelcol/otelcol-cyclic-connector.yaml",
-            Err(&["connectors::nop/forward: connectors are not supported"]),
+            Err(&["connectors::nop/forward: unknown connector type \"nop\""]),
         ),
     ];
     for (file, want) in cases {
@@ -144,6 +144,77 @@ fn full_configs() {
         &read("otelcol/otelcol-nop.yaml"),
         Err(NOP),
     );
+}
+
+/// `yaml` with the Collector's `nop` test components replaced by real ones: the otlp receiver,
+/// the batch processor, the debug exporter, the health check, and `forward` connectors.
+fn with_real_components(yaml: &str) -> String {
+    let mut section = "";
+    let mut out = String::new();
+    for line in yaml.lines() {
+        if !line.starts_with(' ') && line.ends_with(':') {
+            section = line.trim_end_matches(':');
+        }
+        let real = |key: &str| match key {
+            "receivers" => "otlp",
+            "processors" => "batch",
+            "exporters" => "debug",
+            "extensions" => "health_check",
+            _ => "nop",
+        };
+        let line = line.replace("nop/", "forward/");
+        let line = if line == "  nop:" && section == "receivers" {
+            "  otlp:\n    protocols:\n      grpc:".to_owned()
+        } else if line == "  nop:" {
+            format!("  {}:", real(section))
+        } else if let Some((key, list)) = line.split_once(": [") {
+            let items: Vec<&str> = list
+                .trim_end_matches(']')
+                .split(',')
+                .map(str::trim)
+                .filter(|i| !i.is_empty())
+                .map(|i| if i == "nop" { real(key.trim()) } else { i })
+                .collect();
+            format!("{key}: [{}]", items.join(", "))
+        } else {
+            line
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The Collector's connector configs, with real components in place of `nop`: the valid one
+/// runs, the others fail with the Collector's messages (`service/internal/graph`).
+#[test]
+fn connector_configs_with_real_components() {
+    let cases: &[(&str, Want)] = &[
+        ("otelcol/otelcol-valid-connector-use.yaml", Ok(())),
+        (
+            "otelcol/otelcol-cyclic-connector.yaml",
+            Err(&[
+                "service::pipelines: cycle detected: connector \"forward/forward\" (traces to traces) -> connector \"forward/forward\" (traces to traces)",
+            ]),
+        ),
+        // `forward` joins a signal to the same signal only: traces out, logs in is no pair.
+        (
+            "otelcol/otelcol-nop.yaml",
+            Err(&[
+                "connectors::forward/con: connector \"forward/con\" used as exporter in [traces] pipeline but not used in any supported receiver pipeline",
+                "connectors::forward/con: connector \"forward/con\" used as receiver in [logs] pipeline but not used in any supported exporter pipeline",
+            ]),
+        ),
+    ];
+    for (file, want) in cases {
+        let yaml = with_real_components(&read(file));
+        assert!(!yaml.contains("nop"), "{file}: {yaml}");
+        check(file, &yaml, *want);
+    }
+    let (_, stderr) = validate(&with_real_components(&read(
+        "otelcol/otelcol-cyclic-connector.yaml",
+    )));
+    assert_eq!(stderr.matches("cycle detected").count(), 1, "{stderr}");
 }
 
 #[test]

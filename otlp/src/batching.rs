@@ -21,7 +21,7 @@ use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::wire::{Fields, Val, len_field_size, put_len_header};
+use crate::wire::{Fields, Val, len_field_size, put_len_field, put_len_header};
 use crate::{Batch, Signal};
 
 /// Concatenates requests of `signal` into one. Parts of another signal are skipped (mixing
@@ -148,6 +148,55 @@ pub fn split(batch: &Batch, max_items: usize) -> Vec<Batch> {
             hi - lo,
         ));
         lo = hi;
+    }
+    out
+}
+
+/// Distributes the resource groups of `batch` (`ResourceSpans`, `ResourceMetrics`,
+/// `ResourceLogs`) among `outputs` requests: `route` reads each group's encoded message and
+/// names the output it goes to, or `None` to drop it. Each output keeps its groups in order,
+/// each copied once; an output that gets every group is `batch` itself, not a copy. Unknown
+/// top-level fields (none exist in OTLP today) are dropped with a split request.
+pub fn partition_resources(
+    batch: &Batch,
+    outputs: usize,
+    mut route: impl FnMut(&[u8]) -> Option<usize>,
+) -> Vec<Batch> {
+    let signal = batch.signal();
+    let mut dest: Vec<(Option<usize>, &[u8])> = Vec::new();
+    let mut other_fields = false;
+    for f in Fields::ok(batch.bytes()) {
+        match f.val {
+            Val::Len(group) if f.num == 1 => {
+                dest.push((route(group).filter(|o| *o < outputs), group));
+            }
+            _ => other_fields = true,
+        }
+    }
+    let mut out = vec![Batch::empty(signal); outputs];
+    let first = dest.first().and_then(|(d, _)| *d);
+    if let Some(all) = first
+        && !other_fields
+        && dest.iter().all(|(d, _)| *d == Some(all))
+    {
+        if let Some(slot) = out.get_mut(all) {
+            *slot = batch.clone();
+        }
+        return out;
+    }
+    for (o, slot) in out.iter_mut().enumerate() {
+        let mine = || dest.iter().filter(move |(d, _)| *d == Some(o));
+        let size: usize = mine().map(|(_, g)| len_field_size(1, g.len())).sum();
+        if size == 0 {
+            continue;
+        }
+        let mut buf = Vec::with_capacity(size);
+        let mut items = 0;
+        for (_, group) in mine() {
+            put_len_field(&mut buf, 1, group);
+            items += count_group_items(signal, group);
+        }
+        *slot = Batch::from_trusted(signal, Bytes::from(buf), items);
     }
     out
 }

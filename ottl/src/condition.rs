@@ -30,17 +30,25 @@ pub enum Span {}
 /// `traces.spanevent` conditions.
 #[derive(Debug)]
 pub enum SpanEvent {}
+/// Conditions on a resource alone (the routing connector's `resource` context): unqualified
+/// paths are the resource's, and no span, scope or event can be read.
+#[derive(Debug)]
+pub enum Resource {}
 
 impl sealed::Sealed for Span {}
 impl sealed::Sealed for SpanEvent {}
+impl sealed::Sealed for Resource {}
 impl Context for Span {
     const KIND: ContextKind = ContextKind::Span;
 }
 impl Context for SpanEvent {
     const KIND: ContextKind = ContextKind::SpanEvent;
 }
+impl Context for Resource {
+    const KIND: ContextKind = ContextKind::Resource;
+}
 
-/// A compiled OTTL condition for context `K` ([`Span`] or [`SpanEvent`]).
+/// A compiled OTTL condition for context `K` ([`Span`], [`SpanEvent`] or [`Resource`]).
 ///
 /// Compile once (`validate` time) with [`Condition::parse`]; evaluate per item with `eval`.
 /// A compiled condition is immutable, `Send` and `Sync`: share it across workers.
@@ -55,6 +63,8 @@ pub struct Condition<K> {
 pub type SpanCondition = Condition<Span>;
 /// A `traces.spanevent` condition.
 pub type SpanEventCondition = Condition<SpanEvent>;
+/// A `resource` condition.
+pub type ResourceCondition = Condition<Resource>;
 
 impl<K: Context> Condition<K> {
     /// Parses and checks `source`: syntax, paths, enums, converter names and arguments,
@@ -77,6 +87,33 @@ impl<K: Context> Condition<K> {
             literals,
             _context: PhantomData,
         })
+    }
+
+    /// Compiles the `where` clause of `statement`, parsed from `source` (positions in errors
+    /// point into it): how a statement-shaped rule such as the routing connector's
+    /// `route() where …` gets its condition. `None` when the statement has no `where`.
+    pub fn from_where(
+        source: &str,
+        statement: &crate::ast::Statement,
+    ) -> Result<Option<Self>, ParseError> {
+        let Some(ast) = &statement.condition else {
+            return Ok(None);
+        };
+        let program = Compiler {
+            src: source,
+            kind: K::KIND,
+        }
+        .cond(ast)?;
+        let literals = match K::KIND {
+            ContextKind::Span => prefilter::required(ast),
+            ContextKind::SpanEvent | ContextKind::Resource | ContextKind::Scope => None,
+        };
+        Ok(Some(Self {
+            source: source.to_owned(),
+            program,
+            literals,
+            _context: PhantomData,
+        }))
     }
 
     /// Literals at least one of which a request's bytes contain whenever the condition is
@@ -103,6 +140,15 @@ impl Condition<Span> {
     /// Evaluates the condition for one span.
     pub fn eval<C: SpanContext + ?Sized>(&self, span: &C) -> Result<bool, EvalError> {
         Eval::new(SpanEnv(span)).cond(&self.program)
+    }
+}
+
+impl Condition<Resource> {
+    /// Evaluates the condition for one resource. Only the resource accessors of `item`
+    /// (`resource_attributes`, `resource_dropped_attributes_count`, `resource_schema_url`)
+    /// are read: the compiler refuses any other path in this context.
+    pub fn eval<C: SpanContext + ?Sized>(&self, item: &C) -> Result<bool, EvalError> {
+        Eval::new(SpanEnv(item)).cond(&self.program)
     }
 }
 

@@ -116,8 +116,8 @@ pub mod transform;
 mod value;
 
 pub use condition::{
-    Condition, ConditionError, ConditionSet, Context, ErrorMode, EvalFailure, Span, SpanCondition,
-    SpanEvent, SpanEventCondition,
+    Condition, ConditionError, ConditionSet, Context, ErrorMode, EvalFailure, Resource,
+    ResourceCondition, Span, SpanCondition, SpanEvent, SpanEventCondition,
 };
 pub use context::{
     AnyValue, AttributeList, AttributeMap, ContextKind, SpanContext, SpanEventContext,

@@ -3,6 +3,7 @@
 //! the component registry ([`resolve`]). Every error names the file, the component id, the
 //! field path and the reason; all errors are reported at once.
 
+mod connect;
 pub mod duration;
 mod error;
 pub mod expand;

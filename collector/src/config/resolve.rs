@@ -9,7 +9,8 @@ use super::merge::Provenance;
 use super::service::{PipelineId, ServiceConfig};
 use super::value::Value;
 use crate::component::{
-    ComponentId, ExporterConfig, ExtensionConfig, Kind, ProcessorConfig, ReceiverConfig, Validate,
+    ComponentId, ConnectorConfig, ExporterConfig, ExtensionConfig, Kind, ProcessorConfig,
+    ReceiverConfig, Validate,
 };
 use crate::otlp::Signal;
 use crate::registry::{self, Factory, Registry};
@@ -39,8 +40,13 @@ pub struct Resolved {
     pub exporters: BTreeMap<ComponentId, Box<dyn ExporterConfig>>,
     /// Extensions by id.
     pub extensions: BTreeMap<ComponentId, Box<dyn ExtensionConfig>>,
+    /// Connectors by id.
+    pub connectors: BTreeMap<ComponentId, Box<dyn ConnectorConfig>>,
     /// The pipelines.
     pub pipelines: Vec<ResolvedPipeline>,
+    /// Indexes into `pipelines`, each before every pipeline it feeds through a connector:
+    /// built in reverse (a connector needs the pipelines it feeds), flushed in this order.
+    pub order: Vec<usize>,
     /// The typed `service:` section.
     pub service: ServiceConfig,
     /// Things to warn about.
@@ -218,16 +224,22 @@ pub fn resolve(raw: RawConfig, registry: &Registry) -> Result<Resolved, ConfigEr
     let (processors, pdef, psig) = section(&mut ctx, tree, Kind::Processor, &registry.processors);
     let (exporters, edef, esig) = section(&mut ctx, tree, Kind::Exporter, &registry.exporters);
     let (extensions, xdef, _) = section(&mut ctx, tree, Kind::Extension, &registry.extensions);
-    if let Some(conns) = tree.get("connectors").and_then(Value::as_map) {
-        for (key, _) in conns {
-            ctx.err(
-                &["connectors", key],
-                ConfigError::new("connectors are not supported")
-                    .component(format!("connectors::{key}")),
-            );
+    let (connectors, cdef, csig) = section(&mut ctx, tree, Kind::Connector, &registry.connectors);
+    for c in &cdef {
+        for (kind, defined) in [(Kind::Receiver, &rdef), (Kind::Exporter, &edef)] {
+            if defined.contains(c) {
+                let k = kind.singular();
+                ctx.err(
+                    &["connectors", c],
+                    ConfigError::new(format!(
+                        "ambiguous ID: found both {c:?} {k} and {c:?} connector; change one of \
+                         the ids (e.g. rename the connector to \"{c}/connector\")",
+                    ))
+                    .component(format!("connectors::{c}")),
+                );
+            }
         }
     }
-
     let service: ServiceConfig = match tree.get("service") {
         None => {
             ctx.err(
@@ -327,6 +339,9 @@ pub fn resolve(raw: RawConfig, registry: &Registry) -> Result<Resolved, ConfigEr
             (Kind::Processor, &p.processors, &pdef, &psig),
             (Kind::Exporter, &p.exporters, &edef, &esig),
         ];
+        // A connector stands in the receivers and exporters lists; `connect::check` below
+        // checks the signals it joins.
+        let takes_connectors = |kind: Kind| matches!(kind, Kind::Receiver | Kind::Exporter);
         let mut parsed: [Vec<ComponentId>; 3] = [Vec::new(), Vec::new(), Vec::new()];
         for (slot, (kind, list, defined, sigs)) in parsed.iter_mut().zip(lists) {
             let mut seen = BTreeSet::new();
@@ -344,20 +359,25 @@ pub fn resolve(raw: RawConfig, registry: &Registry) -> Result<Resolved, ConfigEr
                     );
                     continue;
                 }
-                if !defined.contains(r) {
+                let connector = takes_connectors(kind) && cdef.contains(r);
+                if !defined.contains(r) && !connector {
+                    let sections = if takes_connectors(kind) && !cdef.is_empty() {
+                        format!("`{}` or `connectors`", kind.section())
+                    } else {
+                        format!("`{}`", kind.section())
+                    };
                     ctx.err(
                         &path,
                         ConfigError::new(format!(
-                            "references {} {r:?} which is not configured under `{}`",
+                            "references {} {r:?} which is not configured under {sections}",
                             kind.singular(),
-                            kind.section()
                         ))
                         .component(label.clone())
                         .field(field),
                     );
                     continue;
                 }
-                used.insert((kind, r.clone()));
+                used.insert((if connector { Kind::Connector } else { kind }, r.clone()));
                 if let Some(s) = sigs.get(r)
                     && !s.contains(&id.signal)
                 {
@@ -386,10 +406,21 @@ pub fn resolve(raw: RawConfig, registry: &Registry) -> Result<Resolved, ConfigEr
         });
     }
 
+    let named: super::connect::NamedPipelines = connectors
+        .iter()
+        .map(|(id, c)| (id.to_string(), c.named_pipelines()))
+        .collect();
+    let joined = super::connect::check(&pipelines, &csig, &named);
+    for (component, e) in joined.errors {
+        let path: Vec<&str> = component.split("::").collect();
+        ctx.err(&path, e.component(component.clone()));
+    }
+
     for (kind, defined) in [
         (Kind::Receiver, &rdef),
         (Kind::Processor, &pdef),
         (Kind::Exporter, &edef),
+        (Kind::Connector, &cdef),
     ] {
         for d in defined {
             if !used.contains(&(kind, d.clone())) {
@@ -424,7 +455,9 @@ pub fn resolve(raw: RawConfig, registry: &Registry) -> Result<Resolved, ConfigEr
         processors,
         exporters,
         extensions,
+        connectors,
         pipelines,
+        order: joined.order,
         service,
         warnings: ctx.warnings.iter().map(|w| scrub.apply(w)).collect(),
     })

@@ -4,15 +4,18 @@
 //!   that names it (fan-in).
 //! - One processor instance per (pipeline, processor id), as in the Collector.
 //! - One receiver instance per id, feeding every pipeline that names it (fan-out per signal).
+//! - One connector instance per (connector id, signal in, signal out), fed by every pipeline
+//!   naming it as an exporter, feeding every pipeline naming it as a receiver.
 //!
 //! Start: extensions → exporters → receivers (processors run from when they are built), then
 //! the health check turns healthy. Shutdown, within a deadline: health unhealthy → receivers
-//! stop accepting and finish in-flight requests → processors flush, in pipeline order →
+//! stop accepting and finish in-flight requests → processors flush, in pipeline order
+//! (a pipeline before those it feeds through connectors) →
 //! exporters drain their queues → extensions stop.
 
 use crate::component::{
-    ComponentError, ComponentId, Context, Exporter, Extension, Kind, Processor, Receiver,
-    SignalConsumers,
+    ComponentError, ComponentId, Context, Exporter, Extension, Kind, PipelineHeads, Processor,
+    Receiver, SignalConsumers,
 };
 use crate::config::Resolved;
 use crate::extension::health_check::Health;
@@ -27,7 +30,7 @@ use std::time::Duration;
 pub struct Service {
     extensions: Vec<(ComponentId, Box<dyn Extension>)>,
     exporters: Vec<((ComponentId, Signal), Arc<dyn Exporter>)>,
-    /// Per pipeline, its processors in order.
+    /// Per pipeline, its processors in order; the pipelines upstream first.
     processors: Vec<Vec<Arc<dyn Processor>>>,
     receivers: Vec<(ComponentId, Box<dyn Receiver>)>,
     health: Arc<Health>,
@@ -78,11 +81,46 @@ impl Service {
 
         let mut exporters: BTreeMap<(ComponentId, Signal), Arc<dyn Exporter>> = BTreeMap::new();
         let mut heads: BTreeMap<(ComponentId, Signal), Vec<Arc<dyn Consumer>>> = BTreeMap::new();
+        // Per pipeline, its first consumer, once built.
+        let mut firsts: Vec<Option<Arc<dyn Consumer>>> = vec![None; cfg.pipelines.len()];
+        // One connector instance per (id, signal in, signal out), as in the Collector.
+        let mut connectors: BTreeMap<(ComponentId, Signal, Signal), Arc<dyn Consumer>> =
+            BTreeMap::new();
         let mut processors = Vec::new();
-        for p in &cfg.pipelines {
+        // Downstream first: a connector is built from the pipelines it feeds.
+        for &index in cfg.order.iter().rev() {
+            let Some(p) = cfg.pipelines.get(index) else {
+                continue;
+            };
             let signal = p.id.signal;
             let mut outs: Vec<Arc<dyn Consumer>> = Vec::new();
             for id in &p.exporters {
+                if let Some(c) = cfg.connectors.get(id) {
+                    // Every pipeline receiving from it is downstream of this one, so built.
+                    let mut fed: BTreeMap<Signal, PipelineHeads> = BTreeMap::new();
+                    for (q, first) in cfg.pipelines.iter().zip(&firsts) {
+                        if let Some(first) = first
+                            && q.receivers.contains(id)
+                        {
+                            fed.entry(q.id.signal)
+                                .or_default()
+                                .push((q.id.clone(), first.clone()));
+                        }
+                    }
+                    for (to, list) in fed {
+                        let key = (id.clone(), signal, to);
+                        let instance = match connectors.get(&key) {
+                            Some(i) => i.clone(),
+                            None => {
+                                let i = c.build(&ctx(id, Kind::Connector), signal, to, list)?;
+                                connectors.insert(key, i.clone());
+                                i
+                            }
+                        };
+                        outs.push(instance);
+                    }
+                    continue;
+                }
                 let key = (id.clone(), signal);
                 if !exporters.contains_key(&key) {
                     let c = cfg
@@ -108,13 +146,22 @@ impl Service {
             }
             chain.reverse();
             processors.push(chain);
-            for r in &p.receivers {
+            if let Some(slot) = firsts.get_mut(index) {
+                *slot = Some(next.clone());
+            }
+            for r in p
+                .receivers
+                .iter()
+                .filter(|r| !cfg.connectors.contains_key(r))
+            {
                 heads
                     .entry((r.clone(), signal))
                     .or_default()
                     .push(next.clone());
             }
         }
+        // Flushed upstream first, so what a pipeline holds reaches the ones it feeds.
+        processors.reverse();
 
         let mut receivers = Vec::new();
         let mut ids: Vec<&ComponentId> = heads.keys().map(|(id, _)| id).collect();

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use prost::Message;
 
-use super::{concat, split};
+use super::{concat, partition_resources, split};
 use crate::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use crate::proto::collector::trace::v1::ExportTraceServiceRequest;
 use crate::proto::metrics::v1::{
@@ -164,4 +164,82 @@ fn spans_split_by_count_across_resources() {
     let c = concat(Signal::Traces, [&b, &m]);
     assert_eq!(c.bytes().as_ptr(), b.bytes().as_ptr());
     assert_eq!(concat(Signal::Traces, parts.iter()).items(), 8);
+}
+
+/// A traces request with one resource group per entry of `spans`, each holding that many
+/// spans; the group's `schema_url` is its index.
+fn groups(spans: &[usize]) -> Batch {
+    let req = ExportTraceServiceRequest {
+        resource_spans: spans
+            .iter()
+            .enumerate()
+            .map(|(i, n)| ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: (0..*n)
+                        .map(|k| Span {
+                            name: format!("{i}.{k}"),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                schema_url: i.to_string(),
+                ..Default::default()
+            })
+            .collect(),
+    };
+    batch(Signal::Traces, req.encode_to_vec())
+}
+
+fn schema_urls(b: &Batch) -> Vec<String> {
+    ExportTraceServiceRequest::decode(b.bytes().as_ref())
+        .unwrap()
+        .resource_spans
+        .into_iter()
+        .map(|r| r.schema_url)
+        .collect()
+}
+
+#[test]
+fn resources_are_partitioned_in_order_with_their_items() {
+    let b = groups(&[2, 1, 3, 0, 4]);
+    let index = |group: &[u8]| -> usize {
+        let rs = ResourceSpans::decode(group).unwrap();
+        rs.schema_url.parse().unwrap()
+    };
+    // Groups 0 and 2 to output 1, group 1 dropped, 3 and 4 to output 0; output 2 gets none.
+    let parts = partition_resources(&b, 3, |g| match index(g) {
+        0 | 2 => Some(1),
+        1 => None,
+        _ => Some(0),
+    });
+    assert_eq!(parts.len(), 3);
+    assert_eq!(schema_urls(&parts[0]), ["3", "4"]);
+    assert_eq!(schema_urls(&parts[1]), ["0", "2"]);
+    assert!(parts[2].is_empty());
+    assert_eq!(
+        parts.iter().map(Batch::items).collect::<Vec<_>>(),
+        [4, 5, 0]
+    );
+    // The counts are the ones validation finds.
+    for p in &parts {
+        let again = Batch::new_validated(Signal::Traces, p.bytes().clone(), &Limits::default());
+        assert_eq!(again.map(|a| a.items()), Ok(p.items()));
+    }
+    // An output index past the end drops the group, as `None` does.
+    let parts = partition_resources(&b, 1, |g| (index(g) == 4).then_some(0).or(Some(7)));
+    assert_eq!(schema_urls(&parts[0]), ["4"]);
+}
+
+#[test]
+fn a_request_going_one_way_is_passed_on_not_copied() {
+    let b = groups(&[1, 2]);
+    let parts = partition_resources(&b, 2, |_| Some(1));
+    assert!(parts[0].is_empty());
+    assert_eq!(parts[1].bytes().as_ptr(), b.bytes().as_ptr());
+    assert_eq!(parts[1], b);
+    let parts = partition_resources(&b, 2, |_| None);
+    assert!(parts.iter().all(Batch::is_empty));
+    let parts = partition_resources(&Batch::empty(Signal::Traces), 2, |_| Some(0));
+    assert!(parts.iter().all(Batch::is_empty));
 }

@@ -108,3 +108,13 @@ impl<'a, T: Item<'a> + 'a> ScopeGroup<'a, T> {
         self.buf
     }
 }
+
+/// The resource and `schema_url` of one encoded resource group of any signal
+/// (`ResourceSpans`, `ResourceMetrics` and `ResourceLogs` number them alike), as
+/// [`crate::batching::partition_resources`] hands groups out.
+pub fn group_resource(group: &[u8]) -> (ResourceView<'_>, &str) {
+    (
+        ResourceView::new(last_len_opt(group, 1)),
+        utf8(last_len(group, 3)),
+    )
+}

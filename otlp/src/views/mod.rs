@@ -36,7 +36,7 @@ pub use common::{
     ResourceView, ScopeView,
 };
 pub(crate) use common::{key_of, last_len_opt};
-pub use group::{Item, ResourceGroup, ScopeGroup};
+pub use group::{Item, ResourceGroup, ScopeGroup, group_resource};
 pub use logs::{LogRecordView, LogsView, ResourceLogsView, ScopeLogsView};
 pub use metrics::{MetricView, MetricsView, ResourceMetricsView, ScopeMetricsView};
 pub use traces::{
