@@ -3,8 +3,8 @@
 //! pipeline's `filter` (four OTTL conditions) and `attributes` (one upsert), alone and
 //! chained, and the `transform` processor doing the same upsert (and a typical mesh clean-up),
 //! next to `batching::concat` — what a pass-through pipeline costs per span — for
-//! the ratio issue 8 asks about. Also what a `zpages` tracez record adds per request or per
-//! exported batch. Time is the benchmark thread's CPU time.
+//! the ratio issue 8 asks about. Also the `routing` connector deciding per resource group, and
+//! what a `zpages` tracez record adds per request or per exported batch. Time is the benchmark thread's CPU time.
 //!
 //! Run: `cargo bench -p meshtrace-collector --bench processors`
 
@@ -33,7 +33,7 @@ mod envoy;
 mod pipeline;
 
 use cpu_time::CpuTime;
-use pipeline::{Null, SEED_ATTRIBUTES, SEED_FILTER, chain, now};
+use pipeline::{Null, SEED_ATTRIBUTES, SEED_FILTER, chain, connector, now};
 
 /// The Envoy request, with every tenth span renamed so that the seed filter drops it.
 fn with_matches(pb: &[u8]) -> Batch {
@@ -47,6 +47,44 @@ fn with_matches(pb: &[u8]) -> Batch {
             s.name = "OperationHandler.handle".into();
         }
     }
+    Batch::new_validated(
+        Signal::Traces,
+        Bytes::from(req.encode_to_vec()),
+        &Limits::default(),
+    )
+    .unwrap()
+}
+
+/// The Envoy request regrouped into ten resource groups (a gateway's request from ten
+/// sidecars), every other one in namespace `payments`.
+fn ten_resources(pb: &[u8]) -> Batch {
+    let req = ExportTraceServiceRequest::decode(pb).unwrap();
+    let template = &req.resource_spans[0];
+    let spans = &template.scope_spans[0].spans;
+    let per = spans.len().div_ceil(10);
+    let resource_spans = spans
+        .chunks(per)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut rs = template.clone();
+            rs.scope_spans[0].spans = chunk.to_vec();
+            if i % 2 == 0 {
+                for kv in &mut rs.resource.as_mut().unwrap().attributes {
+                    if kv.key == "k8s.namespace.name" {
+                        kv.value = Some(meshtrace_collector::otlp::proto::common::v1::AnyValue {
+                            value: Some(
+                                meshtrace_collector::otlp::proto::common::v1::any_value::Value::StringValue(
+                                    "payments".into(),
+                                ),
+                            ),
+                        });
+                    }
+                }
+            }
+            rs
+        })
+        .collect();
+    let req = ExportTraceServiceRequest { resource_spans };
     Batch::new_validated(
         Signal::Traces,
         Bytes::from(req.encode_to_vec()),
@@ -126,6 +164,20 @@ fn group(c: &mut Criterion<CpuTime>, spans: usize) {
         null.clone(),
     );
 
+    let routing = connector(
+        "routing",
+        r#"default_pipelines: [traces/default]
+table:
+  - statement: route() where attributes["k8s.namespace.name"] == "payments"
+    pipelines: [traces/payments]
+  - condition: attributes["service.name"] == "checkout"
+    pipelines: [traces/checkout]
+"#,
+        &["traces/default", "traces/payments", "traces/checkout"],
+        null.clone(),
+    );
+    let split = ten_resources(&pb);
+
     let mut g = c.benchmark_group(format!("processors/{spans}_spans"));
     g.throughput(Throughput::Elements(spans as u64));
     g.warm_up_time(Duration::from_secs(1));
@@ -159,6 +211,16 @@ fn group(c: &mut Criterion<CpuTime>, spans: usize) {
             "transform where matching 10% of spans",
             &transform_some,
             &ten_percent,
+        ),
+        (
+            "routing connector, one resource, default route",
+            &routing,
+            &batch,
+        ),
+        (
+            "routing connector, 10 resources over 2 routes",
+            &routing,
+            &split,
         ),
     ] {
         g.bench_function(name, |b| {

@@ -33,7 +33,7 @@ struct Cli {
 enum Command {
     /// Checks the configuration and exits: 0 when valid, 1 otherwise, naming each problem (within one component's section, the first)
     Validate,
-    /// Lists the supported receivers, processors, exporters and extensions.
+    /// Lists the supported receivers, processors, exporters, extensions and connectors.
     Components,
 }
 

@@ -82,3 +82,35 @@ traces:
 /// The seed pipeline's attributes processor.
 pub const SEED_ATTRIBUTES: &str =
     "actions:\n  - {key: cluster, value: tap-sandbox, action: upsert}\n";
+
+/// A connector (`type`, yaml) feeding `pipelines`, each into `next`.
+pub fn connector(
+    ty: &str,
+    yaml: &str,
+    pipelines: &[&str],
+    next: Arc<dyn Consumer>,
+) -> Arc<dyn Consumer> {
+    let registry = Registry::builtin();
+    let factory = find(&registry.connectors, ty).expect("a known connector");
+    let cfg = (factory.parse)(&from_yaml(yaml).unwrap()).unwrap();
+    assert!(Validate::validate(&*cfg).is_empty(), "{ty}: {yaml}");
+    let ctx = Context {
+        id: ComponentId::parse(ty).unwrap(),
+        kind: Kind::Connector,
+        telemetry: Arc::new(Telemetry::new("bench", "bench")),
+        health: Arc::new(Health::default()),
+        host: Default::default(),
+        topology: Default::default(),
+    };
+    let heads = pipelines
+        .iter()
+        .map(|p| {
+            (
+                meshtrace_collector::config::PipelineId::parse(p).unwrap(),
+                next.clone(),
+            )
+        })
+        .collect();
+    cfg.build(&ctx, Signal::Traces, Signal::Traces, heads)
+        .unwrap()
+}
