@@ -95,23 +95,19 @@ pub(super) fn check(
                 })
                 .collect::<Vec<_>>()
         };
-        for names in unmatched(as_exporter, as_receiver, true) {
-            errors.push((
-                format!("connectors::{id}"),
-                ConfigError::new(format!(
-                    "connector {id:?} used as exporter in [{names}] pipeline but not used in any \
-                     supported receiver pipeline"
-                )),
-            ));
-        }
-        for names in unmatched(as_receiver, as_exporter, false) {
-            errors.push((
-                format!("connectors::{id}"),
-                ConfigError::new(format!(
-                    "connector {id:?} used as receiver in [{names}] pipeline but not used in any \
-                     supported exporter pipeline"
-                )),
-            ));
+        for (side, other, exporting, (used_as, missing)) in [
+            (as_exporter, as_receiver, true, ("exporter", "receiver")),
+            (as_receiver, as_exporter, false, ("receiver", "exporter")),
+        ] {
+            for names in unmatched(side, other, exporting) {
+                errors.push((
+                    format!("connectors::{id}"),
+                    ConfigError::new(format!(
+                        "connector {id:?} used as {used_as} in [{names}] pipeline but not used \
+                         in any supported {missing} pipeline"
+                    )),
+                ));
+            }
         }
     }
 

@@ -78,12 +78,10 @@ const PIPELINES: [&str; 4] = [
     "traces/default",
 ];
 
-/// Builds the connector from `yaml` with a recorder per pipeline of [`PIPELINES`].
-fn router(yaml: &str) -> (Arc<dyn Consumer>, Vec<Arc<Recorder>>) {
-    let cfg: RoutingConfig = config(yaml);
-    assert_eq!(cfg.validate(), Vec::new(), "{yaml}");
-    let recs: Vec<Arc<Recorder>> = PIPELINES.iter().map(|_| Arc::default()).collect();
-    let heads = PIPELINES
+/// A recorder per pipeline of `names`, and the heads to build a connector with.
+fn recorders(names: &[&str]) -> (Vec<Arc<Recorder>>, PipelineHeads) {
+    let recs: Vec<Arc<Recorder>> = names.iter().map(|_| Arc::default()).collect();
+    let heads = names
         .iter()
         .zip(&recs)
         .map(|(p, r)| {
@@ -93,6 +91,14 @@ fn router(yaml: &str) -> (Arc<dyn Consumer>, Vec<Arc<Recorder>>) {
             )
         })
         .collect();
+    (recs, heads)
+}
+
+/// Builds the connector from `yaml` with a recorder per pipeline of [`PIPELINES`].
+fn router(yaml: &str) -> (Arc<dyn Consumer>, Vec<Arc<Recorder>>) {
+    let cfg: RoutingConfig = config(yaml);
+    assert_eq!(cfg.validate(), Vec::new(), "{yaml}");
+    let (recs, heads) = recorders(&PIPELINES);
     let c = cfg
         .build(&ctx("routing"), Signal::Traces, Signal::Traces, heads)
         .unwrap();
@@ -259,17 +265,7 @@ table:
     pipelines: [logs/checkout]
 "#;
     let cfg: RoutingConfig = config(yaml);
-    let recs: Vec<Arc<Recorder>> = vec![Arc::default(), Arc::default()];
-    let heads = ["logs/checkout", "logs/default"]
-        .iter()
-        .zip(&recs)
-        .map(|(p, r)| {
-            (
-                PipelineId::parse(p).unwrap(),
-                r.clone() as Arc<dyn Consumer>,
-            )
-        })
-        .collect();
+    let (recs, heads) = recorders(&["logs/checkout", "logs/default"]);
     let c = cfg
         .build(&ctx("routing"), Signal::Logs, Signal::Logs, heads)
         .unwrap();
