@@ -70,14 +70,14 @@ impl<K: Context> Condition<K> {
     /// Parses and checks `source`: syntax, paths, enums, converter names and arguments,
     /// literal types and regexes. The error carries the position.
     pub fn parse(source: &str) -> Result<Self, ParseError> {
+        Self::compile(source, K::KIND)
+    }
+
+    fn compile(source: &str, kind: ContextKind) -> Result<Self, ParseError> {
         let ast = parser::parse(source)?;
-        let program = Compiler {
-            src: source,
-            kind: K::KIND,
-        }
-        .cond(&ast)?;
+        let program = Compiler { src: source, kind }.cond(&ast)?;
         // Event conditions read `span.*` and the event's own fields; only span ones vouch.
-        let literals = match K::KIND {
+        let literals = match kind {
             ContextKind::Span => prefilter::required(&ast),
             ContextKind::SpanEvent | ContextKind::Resource | ContextKind::Scope => None,
         };
@@ -137,6 +137,18 @@ impl<K: Context> Condition<K> {
 }
 
 impl Condition<Span> {
+    /// Parses `source` in the `resource` or `scope` context (`Span`, and `SpanEvent` read as
+    /// `Span`, give [`Condition::parse`]), for evaluation per span: unprefixed paths are the
+    /// resource's or the scope's, so the condition holds for every span of a matching one.
+    /// How the filter processor runs groups with an explicit `context: resource`.
+    pub fn parse_in(source: &str, kind: ContextKind) -> Result<Self, ParseError> {
+        let kind = match kind {
+            ContextKind::SpanEvent => ContextKind::Span,
+            k => k,
+        };
+        Self::compile(source, kind)
+    }
+
     /// Evaluates the condition for one span.
     pub fn eval<C: SpanContext + ?Sized>(&self, span: &C) -> Result<bool, EvalError> {
         Eval::new(SpanEnv(span)).cond(&self.program)
@@ -240,17 +252,37 @@ pub struct ConditionSet<K> {
     error_mode: ErrorMode,
 }
 
+impl ConditionSet<Span> {
+    /// [`ConditionSet::parse`] with every condition in the `resource` or `scope` context
+    /// ([`Condition::parse_in`]).
+    pub fn parse_in<S: AsRef<str>>(
+        conditions: &[S],
+        error_mode: ErrorMode,
+        kind: ContextKind,
+    ) -> Result<Self, ConditionError> {
+        Self::compile_all(conditions, error_mode, |s| Condition::parse_in(s, kind))
+    }
+}
+
 impl<K: Context> ConditionSet<K> {
     /// Compiles every condition; the first failure is reported with its index.
     pub fn parse<S: AsRef<str>>(
         conditions: &[S],
         error_mode: ErrorMode,
     ) -> Result<Self, ConditionError> {
+        Self::compile_all(conditions, error_mode, Condition::parse)
+    }
+
+    fn compile_all<S: AsRef<str>>(
+        conditions: &[S],
+        error_mode: ErrorMode,
+        compile: impl Fn(&str) -> Result<Condition<K>, ParseError>,
+    ) -> Result<Self, ConditionError> {
         let conditions = conditions
             .iter()
             .enumerate()
             .map(|(index, s)| {
-                Condition::parse(s.as_ref()).map_err(|error| ConditionError {
+                compile(s.as_ref()).map_err(|error| ConditionError {
                     index,
                     source_text: s.as_ref().to_owned(),
                     error,

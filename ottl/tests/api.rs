@@ -156,3 +156,48 @@ fn compiled_conditions_are_shareable() {
         .collect();
     assert!(handles.into_iter().all(|h| h.join().unwrap()));
 }
+
+/// The same text in the span, resource and scope contexts reads three different maps; a
+/// resource or scope condition evaluated per span answers for the span's resource or scope.
+#[test]
+fn conditions_in_the_resource_and_scope_contexts_read_their_own_attributes() {
+    use meshtrace_ottl::memory::{SpanData, attrs};
+    use meshtrace_ottl::{ContextKind, ResourceCondition};
+    let span = SpanData {
+        name: "GET /".into(),
+        attributes: attrs([("tier", "span")]),
+        resource_attributes: attrs([("tier", "resource")]),
+        scope_attributes: attrs([("tier", "scope")]),
+        scope_name: "envoy".into(),
+        ..Default::default()
+    };
+    let text = |v: &str| format!(r#"attributes["tier"] == "{v}""#);
+    let table = [
+        (ContextKind::Span, "span"),
+        (ContextKind::Resource, "resource"),
+        (ContextKind::Scope, "scope"),
+    ];
+    for (kind, own) in table {
+        for (_, other) in table {
+            let c = SpanCondition::parse_in(&text(other), kind).unwrap();
+            assert_eq!(
+                c.eval(&span).unwrap(),
+                own == other,
+                "{kind:?} reading {other}"
+            );
+        }
+    }
+    // `name` is the scope's in the scope context and no path at all in the resource's.
+    let c = SpanCondition::parse_in(r#"name == "envoy""#, ContextKind::Scope).unwrap();
+    assert!(c.eval(&span).unwrap());
+    assert!(SpanCondition::parse_in(r#"name == "envoy""#, ContextKind::Resource).is_err());
+    let r = ResourceCondition::parse(&text("resource")).unwrap();
+    assert!(r.eval(&span).unwrap());
+    let set = ConditionSet::<Span>::parse_in(
+        &[text("nope"), text("scope")],
+        ErrorMode::Propagate,
+        ContextKind::Scope,
+    )
+    .unwrap();
+    assert!(set.matches(&span, |_, _| {}).unwrap());
+}

@@ -4,7 +4,9 @@
 //! `spanevent.attributes["x"]`, `resource.attributes["y"]`); a group runs in the lowest
 //! context its paths name (span events below spans below scopes and resources). Groups whose
 //! lowest context is a resource or scope are evaluated per span — dropping every span of a
-//! matching resource, which is what dropping the resource does.
+//! matching resource, which is what dropping the resource does. A group with an explicit
+//! `context: resource` (or `scope`) may leave its paths unprefixed: they are the resource's (or
+//! the scope's).
 
 use meshtrace_ottl::ast::{BoolExpr, Converter, Key, Value as Expr};
 use meshtrace_ottl::{ErrorMode, parse_ast};
@@ -28,6 +30,9 @@ pub(crate) struct Group {
     pub error_mode: ErrorMode,
     /// Field path of the group, for messages (`trace_conditions` or `trace_conditions.1`).
     pub field: String,
+    /// Written with `context: resource` or `context: scope`: unprefixed paths are the
+    /// resource's or the scope's, so the conditions compile in that context.
+    pub explicit: bool,
 }
 
 impl Level {
@@ -206,6 +211,7 @@ pub(crate) fn groups(v: &Value, default_mode: ErrorMode) -> Result<Vec<Group>, V
                 conditions,
                 error_mode: default_mode,
                 field: F.to_owned(),
+                explicit: false,
             }),
             Err(e) => errors.extend(e),
         }
@@ -244,7 +250,12 @@ pub(crate) fn groups(v: &Value, default_mode: ErrorMode) -> Result<Vec<Group>, V
             }
         }
         let cfield = format!("{field}.conditions");
-        let level = match context.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let explicit_context = context.as_deref().map(str::to_ascii_lowercase);
+        let explicit = matches!(
+            explicit_context.as_deref(),
+            Some("resource" | "scope" | "instrumentation_scope")
+        );
+        let level = match explicit_context.as_deref() {
             None | Some("") => match infer(&conditions, &cfield) {
                 Ok(l) => l,
                 Err(e) => {
@@ -254,15 +265,8 @@ pub(crate) fn groups(v: &Value, default_mode: ErrorMode) -> Result<Vec<Group>, V
             },
             Some("span") => Level::Span,
             Some("spanevent") => Level::SpanEvent,
-            Some(c @ ("resource" | "scope")) => {
-                errors.push(
-                    ConfigError::new(format!(
-                        "`context: {c}` is not supported yet: leave the context out and prefix the paths (`{c}.attributes[\"k\"]`), or use `context: span`"
-                    ))
-                    .field(format!("{field}.context")),
-                );
-                continue;
-            }
+            Some("resource") => Level::Resource,
+            Some("scope" | "instrumentation_scope") => Level::Scope,
             Some(other) => {
                 errors.push(
                     ConfigError::new(format!("unknown context {other}"))
@@ -276,6 +280,7 @@ pub(crate) fn groups(v: &Value, default_mode: ErrorMode) -> Result<Vec<Group>, V
             conditions,
             error_mode: mode,
             field: cfield,
+            explicit,
         });
     }
     if errors.is_empty() {

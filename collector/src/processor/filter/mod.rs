@@ -1,7 +1,8 @@
 //! `filter`: drops spans and span events, with the OpenTelemetry Collector's configuration.
 //!
 //! - `traces.span`: OTTL conditions in the span context; a span is dropped when **any** is
-//!   true. `traces.spanevent`: conditions in the span-event context; matching events are
+//!   true. `traces.resource`: conditions in the resource context; a matching resource is
+//!   dropped with its spans. `traces.spanevent`: conditions in the span-event context; matching events are
 //!   removed from spans that were kept (a span that loses all its events stays).
 //! - `spans.include` / `spans.exclude`: the legacy match properties (see
 //!   [`crate::processor::matcher`]); spans failing `include` or matching `exclude` are
@@ -25,7 +26,9 @@ pub(crate) mod inferred;
 mod prefilter;
 mod processor;
 
-use meshtrace_ottl::{ConditionSet, ErrorMode, Span, SpanCondition, SpanEvent, SpanEventCondition};
+use meshtrace_ottl::{
+    ConditionSet, ContextKind, ErrorMode, Span, SpanCondition, SpanEvent, SpanEventCondition,
+};
 use serde::{Deserialize, Deserializer};
 use std::sync::Arc;
 
@@ -85,8 +88,8 @@ pub struct TraceConditions {
     /// Conditions in the `spanevent` context: an event is dropped when any is true.
     #[serde(default, deserialize_with = "de_list")]
     pub spanevent: Vec<String>,
-    /// Conditions in the `resource` context: not supported yet (write them as
-    /// `traces.span` conditions on `resource.attributes[...]`).
+    /// Conditions in the `resource` context (unprefixed paths are the resource's): a
+    /// resource is dropped, with all its spans, when any is true.
     #[serde(default, deserialize_with = "de_list")]
     pub resource: Vec<String>,
 }
@@ -166,15 +169,9 @@ impl FilterConfig {
                 Vec::new()
             }),
         };
-        if !self.traces.resource.is_empty() {
-            errors.push(
-                ConfigError::new(
-                    "`traces.resource` conditions are not supported yet: write them under `traces.span` (e.g. resource.attributes[\"service.name\"] == \"x\"), which drops the same spans",
-                )
-                .field("traces.resource"),
-            );
-        }
-        let has_ottl = !self.traces.span.is_empty() || !self.traces.spanevent.is_empty();
+        let has_ottl = !self.traces.span.is_empty()
+            || !self.traces.spanevent.is_empty()
+            || !self.traces.resource.is_empty();
         let has_legacy = self.spans.include.is_some() || self.spans.exclude.is_some();
         if has_ottl && has_legacy {
             errors.push(ConfigError::new(
@@ -195,12 +192,19 @@ impl FilterConfig {
             for (i, c) in g.conditions.iter().enumerate() {
                 let r = if g.level == inferred::Level::SpanEvent {
                     SpanEventCondition::parse(c).map(|_| ())
+                } else if g.explicit {
+                    SpanCondition::parse_in(c, g.level.context()).map(|_| ())
                 } else {
                     SpanCondition::parse(c).map(|_| ())
                 };
                 if let Err(e) = r {
                     errors.push(ottl_error(format!("{}.{i}", g.field), c, &e));
                 }
+            }
+        }
+        for (i, c) in self.traces.resource.iter().enumerate() {
+            if let Err(e) = SpanCondition::parse_in(c, ContextKind::Resource) {
+                errors.push(ottl_error(format!("traces.resource.{i}"), c, &e));
             }
         }
         for (i, c) in self.traces.span.iter().enumerate() {
@@ -230,6 +234,18 @@ impl FilterConfig {
         let mut spans = Vec::new();
         let mut events = Vec::new();
         let fail = |e: meshtrace_ottl::ConditionError| vec![ConfigError::new(e.to_string())];
+        if !self.traces.resource.is_empty() {
+            // Evaluated per span: a matching resource loses every span, and is then removed
+            // as any resource left without spans is.
+            spans.push(
+                ConditionSet::parse_in(
+                    &self.traces.resource,
+                    self.error_mode,
+                    ContextKind::Resource,
+                )
+                .map_err(fail)?,
+            );
+        }
         if !self.traces.span.is_empty() {
             spans.push(ConditionSet::parse(&self.traces.span, self.error_mode).map_err(fail)?);
         }
@@ -243,6 +259,11 @@ impl FilterConfig {
             }
             if g.level == inferred::Level::SpanEvent {
                 events.push(ConditionSet::parse(&g.conditions, g.error_mode).map_err(fail)?);
+            } else if g.explicit {
+                spans.push(
+                    ConditionSet::parse_in(&g.conditions, g.error_mode, g.level.context())
+                        .map_err(fail)?,
+                );
             } else {
                 spans.push(ConditionSet::parse(&g.conditions, g.error_mode).map_err(fail)?);
             }

@@ -479,8 +479,12 @@ fn invalid_configs_are_refused_with_the_reason() {
             "cannot use context inferred trace conditions",
         ),
         (
-            "trace_conditions:\n  - context: resource\n    conditions: ['attributes[\"k\"] == 1']\n",
-            "field `trace_conditions.0.context`: `context: resource` is not supported yet",
+            "trace_conditions:\n  - context: resource\n    conditions: ['name == \"x\"']\n",
+            "field `trace_conditions.0.conditions.0`: invalid OTTL condition: 1:1",
+        ),
+        (
+            "trace_conditions:\n  - context: scope\n    conditions: ['span.name == \"x\"']\n",
+            "field `trace_conditions.0.conditions.0`: invalid OTTL condition: 1:1: context \"span\" from path \"span.name\" is not valid in the scope context",
         ),
         (
             "trace_conditions:\n  - context: span\n    conditions: ['attributes[test] == 1']\n",
@@ -491,8 +495,8 @@ fn invalid_configs_are_refused_with_the_reason() {
             "field `trace_conditions.0.error_mode`: unknown error mode",
         ),
         (
-            "traces:\n  resource: ['attributes[\"x\"] == 1']\n",
-            "field `traces.resource`: `traces.resource` conditions are not supported yet",
+            "traces:\n  resource: ['name == \"x\"']\n",
+            "field `traces.resource.0`: invalid OTTL condition: 1:1",
         ),
         (
             "traces:\n  span: ['true']\nspans:\n  exclude:\n    match_type: strict\n    services: [a]\n",
@@ -616,6 +620,78 @@ async fn context_inferred_trace_conditions() {
     .await
     .unwrap();
     assert_eq!(names(&received(&rec)[0]), ["y"]);
+}
+
+#[tokio::test]
+async fn explicit_resource_and_scope_groups_read_unprefixed_paths_as_theirs() {
+    // `attributes` is the resource's in the resource group and the scope's in the scope
+    // group; a matching resource or scope loses every span, the others keep theirs.
+    let (p, rec, _) = filter(
+        r#"trace_conditions:
+  - context: resource
+    conditions: ['attributes["k8s.namespace.name"] == "istio-system"']
+  - context: scope
+    conditions: ['name == "noisy-lib"', 'resource.attributes["tier"] == "debug"']
+"#,
+        Signal::Traces,
+    );
+    p.consume(batch(vec![
+        group(
+            vec![s("k8s.namespace.name", "istio-system")],
+            "envoy",
+            vec![span(1, "a", vec![s("k8s.namespace.name", "istio-system")])],
+        ),
+        group(
+            vec![s("k8s.namespace.name", "shop")],
+            "noisy-lib",
+            vec![span(2, "b", vec![])],
+        ),
+        group(
+            vec![s("k8s.namespace.name", "shop")],
+            "envoy",
+            // A span attribute of that name is not the resource's: kept.
+            vec![span(3, "c", vec![s("k8s.namespace.name", "istio-system")])],
+        ),
+        group(
+            vec![s("tier", "debug")],
+            "envoy",
+            vec![span(4, "d", vec![])],
+        ),
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(names(&received(&rec)[0]), ["c"]);
+
+    // `traces.resource`: the same, with the processor's error mode.
+    let (p, rec, _) = filter(
+        "traces:\n  resource: ['attributes[\"k8s.namespace.name\"] == \"istio-system\"']\n  span: ['name == \"b\"']\n",
+        Signal::Traces,
+    );
+    p.consume(batch(vec![
+        group(
+            vec![s("k8s.namespace.name", "istio-system")],
+            "envoy",
+            vec![span(1, "a", vec![])],
+        ),
+        group(
+            vec![s("k8s.namespace.name", "shop")],
+            "envoy",
+            vec![
+                span(2, "b", vec![]),
+                span(3, "c", vec![s("k8s.namespace.name", "istio-system")]),
+            ],
+        ),
+    ]))
+    .await
+    .unwrap();
+    let kept = received(&rec);
+    assert_eq!(names(&kept[0]), ["c"]);
+    assert_eq!(
+        crate::processor::testspans::decode(&kept[0])
+            .resource_spans
+            .len(),
+        1
+    );
 }
 
 /// The processor itself (not behind `dyn Processor`), to compare it with and without the
