@@ -74,11 +74,18 @@ impl<K: Context> Condition<K> {
     }
 
     fn compile(source: &str, kind: ContextKind) -> Result<Self, ParseError> {
-        let ast = parser::parse(source)?;
-        let program = Compiler { src: source, kind }.cond(&ast)?;
+        Self::from_ast(source, &parser::parse(source)?, kind)
+    }
+
+    fn from_ast(
+        source: &str,
+        ast: &crate::ast::BoolExpr,
+        kind: ContextKind,
+    ) -> Result<Self, ParseError> {
+        let program = Compiler { src: source, kind }.cond(ast)?;
         // Event conditions read `span.*` and the event's own fields; only span ones vouch.
         let literals = match kind {
-            ContextKind::Span => prefilter::required(&ast),
+            ContextKind::Span => prefilter::required(ast),
             ContextKind::SpanEvent | ContextKind::Resource | ContextKind::Scope => None,
         };
         Ok(Self {
@@ -96,24 +103,11 @@ impl<K: Context> Condition<K> {
         source: &str,
         statement: &crate::ast::Statement,
     ) -> Result<Option<Self>, ParseError> {
-        let Some(ast) = &statement.condition else {
-            return Ok(None);
-        };
-        let program = Compiler {
-            src: source,
-            kind: K::KIND,
-        }
-        .cond(ast)?;
-        let literals = match K::KIND {
-            ContextKind::Span => prefilter::required(ast),
-            ContextKind::SpanEvent | ContextKind::Resource | ContextKind::Scope => None,
-        };
-        Ok(Some(Self {
-            source: source.to_owned(),
-            program,
-            literals,
-            _context: PhantomData,
-        }))
+        statement
+            .condition
+            .as_ref()
+            .map(|ast| Self::from_ast(source, ast, K::KIND))
+            .transpose()
     }
 
     /// Literals at least one of which a request's bytes contain whenever the condition is

@@ -31,7 +31,7 @@ use crate::otlp::Signal;
 use crate::otlp::batching::partition_resources;
 use crate::pipeline::{BoxFuture, ConsumeError, Consumer, Fanout};
 use crate::processor::filter::de_error_mode;
-use crate::processor::ottl_views::ResourceCtx;
+use crate::processor::ottl_views::SpanCtx;
 use crate::registry::parse_typed;
 use meshtrace_ottl::ast::Value as Expr;
 use meshtrace_ottl::{ErrorMode, ResourceCondition, parse_statement};
@@ -375,7 +375,7 @@ impl Router {
         group: &[u8],
         ignored: &mut (usize, Option<String>),
     ) -> Result<Option<usize>, String> {
-        let ctx = ResourceCtx::of_group(group);
+        let ctx = SpanCtx::of_resource_group(group);
         for (condition, outlet) in &self.routes {
             let Some(condition) = condition else {
                 return Ok(*outlet);

@@ -176,103 +176,19 @@ impl SpanContext for SpanCtx<'_> {
     }
 }
 
-/// A resource alone, for `resource` conditions (the routing connector's, on a resource group
-/// of any signal). Conditions compiled for that context read only the resource; the span and
-/// scope accessors answer as for an empty span.
-#[derive(Debug, Clone, Copy)]
-pub struct ResourceCtx<'a> {
-    /// The resource.
-    pub resource: ResourceView<'a>,
-    /// The `schema_url` of its resource group.
-    pub schema_url: &'a str,
-    /// An empty span, for the accessors no resource condition reads.
-    none: SpanView<'a>,
-}
-
-impl<'a> ResourceCtx<'a> {
-    /// The resource and `schema_url` of an encoded resource group (`ResourceSpans`,
-    /// `ResourceMetrics`, `ResourceLogs`).
-    pub fn of_group(group: &'a [u8]) -> Self {
-        let (resource, schema_url) = crate::otlp::views::group_resource(group);
-        ResourceCtx {
+impl<'a> SpanCtx<'a> {
+    /// The resource of an encoded resource group (`ResourceSpans`, `ResourceMetrics`,
+    /// `ResourceLogs`) with no span and no scope, for `resource` conditions (the routing
+    /// connector's): conditions compiled in that context read only the resource.
+    pub fn of_resource_group(group: &'a [u8]) -> Self {
+        let (resource, resource_schema_url) = crate::otlp::views::group_resource(group);
+        SpanCtx {
+            span: SpanView::parse(&[]),
             resource,
-            schema_url,
-            none: SpanView::parse(&[]),
+            resource_schema_url,
+            scope: ScopeView::default(),
+            scope_schema_url: "",
         }
-    }
-}
-
-impl SpanContext for ResourceCtx<'_> {
-    type Attributes<'b>
-        = Map<'b>
-    where
-        Self: 'b;
-
-    fn trace_id(&self) -> [u8; 16] {
-        [0; 16]
-    }
-    fn span_id(&self) -> [u8; 8] {
-        [0; 8]
-    }
-    fn parent_span_id(&self) -> [u8; 8] {
-        [0; 8]
-    }
-    fn trace_state(&self) -> &str {
-        ""
-    }
-    fn name(&self) -> &str {
-        ""
-    }
-    fn kind(&self) -> i32 {
-        0
-    }
-    fn start_time_unix_nano(&self) -> u64 {
-        0
-    }
-    fn end_time_unix_nano(&self) -> u64 {
-        0
-    }
-    fn attributes(&self) -> Map<'_> {
-        Map(self.none.attributes())
-    }
-    fn dropped_attributes_count(&self) -> u32 {
-        0
-    }
-    fn dropped_events_count(&self) -> u32 {
-        0
-    }
-    fn dropped_links_count(&self) -> u32 {
-        0
-    }
-    fn status_code(&self) -> i32 {
-        0
-    }
-    fn status_message(&self) -> &str {
-        ""
-    }
-    fn resource_attributes(&self) -> Map<'_> {
-        Map(self.resource.attributes())
-    }
-    fn resource_dropped_attributes_count(&self) -> u32 {
-        self.resource.dropped_attributes_count()
-    }
-    fn resource_schema_url(&self) -> &str {
-        self.schema_url
-    }
-    fn scope_name(&self) -> &str {
-        ""
-    }
-    fn scope_version(&self) -> &str {
-        ""
-    }
-    fn scope_attributes(&self) -> Map<'_> {
-        Map(self.none.attributes())
-    }
-    fn scope_dropped_attributes_count(&self) -> u32 {
-        0
-    }
-    fn scope_schema_url(&self) -> &str {
-        ""
     }
 }
 

@@ -424,6 +424,13 @@ pub struct ScopeView<'a> {
     present: bool,
 }
 
+/// No scope: reads as an absent one (empty name, version and attributes).
+impl Default for ScopeView<'_> {
+    fn default() -> Self {
+        ScopeView::new(None)
+    }
+}
+
 impl<'a> ScopeView<'a> {
     pub(crate) fn new(buf: Option<&'a [u8]>) -> Self {
         ScopeView {

@@ -172,6 +172,7 @@ async fn a_request_taking_one_route_goes_on_as_the_same_bytes() {
 #[tokio::test]
 async fn without_default_pipelines_unrouted_groups_are_dropped_and_route_falls_back() {
     // `route()` without pipelines sends to the defaults; without defaults, nothing is sent.
+    let request = || traces(&[&[("service.name", "cart")], &[("service.name", "checkout")]]);
     let (c, recs) = router(
         r#"
 table:
@@ -179,12 +180,7 @@ table:
     pipelines: [traces/checkout]
 "#,
     );
-    c.consume(traces(&[
-        &[("service.name", "cart")],
-        &[("service.name", "checkout")],
-    ]))
-    .await
-    .unwrap();
+    c.consume(request()).await.unwrap();
     assert_eq!(groups(&recs[1]), ["r1"]);
     assert!(recs[3].sizes().is_empty());
 
@@ -197,12 +193,7 @@ table:
     pipelines: [traces/audit]
 "#,
     );
-    c.consume(traces(&[
-        &[("service.name", "cart")],
-        &[("service.name", "checkout")],
-    ]))
-    .await
-    .unwrap();
+    c.consume(request()).await.unwrap();
     assert_eq!(
         groups(&recs[3]),
         ["r1"],
