@@ -3,7 +3,8 @@
 //! pipeline's `filter` (four OTTL conditions) and `attributes` (one upsert), alone and
 //! chained, and the `transform` processor doing the same upsert (and a typical mesh clean-up),
 //! next to `batching::concat` — what a pass-through pipeline costs per span — for
-//! the ratio issue 8 asks about. Also the `routing` connector deciding per resource group, and
+//! the ratio issue 8 asks about. Also the `routing` connector deciding per resource group, the
+//! `spanmetrics` connector counting a request's spans into its series, and
 //! what a `zpages` tracez record adds per request or per exported batch. Time is the benchmark thread's CPU time.
 //!
 //! Run: `cargo bench -p meshtrace-collector --bench processors`
@@ -226,6 +227,23 @@ table:
         g.bench_function(name, |b| {
             b.iter(|| now(p.consume(black_box(input).clone())).unwrap())
         });
+    }
+    // The connector's consume is this under a mutex; its series exist after the first request,
+    // as they do for a mesh's steady traffic.
+    for (name, yaml) in [
+        ("spanmetrics aggregate, default dimensions", "{}"),
+        (
+            "spanmetrics aggregate, 3 dimensions",
+            "dimensions: [{name: http.request.method}, {name: http.response.status_code}, {name: k8s.namespace.name}]",
+        ),
+    ] {
+        let v = meshtrace_collector::config::parse_yaml("bench", yaml).unwrap();
+        let cfg: meshtrace_collector::connector::spanmetrics::SpanMetricsConfig =
+            meshtrace_collector::registry::parse_typed(&v).unwrap();
+        let mut agg =
+            meshtrace_collector::connector::spanmetrics::aggregate::Aggregator::new(cfg.settings());
+        agg.add(batch.bytes(), 1);
+        g.bench_function(name, |b| b.iter(|| agg.add(black_box(batch.bytes()), 2)));
     }
     g.finish();
 }

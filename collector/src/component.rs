@@ -280,7 +280,17 @@ pub trait ConnectorConfig: Validate + fmt::Debug + Send + Sync {
         from: Signal,
         to: Signal,
         pipelines: PipelineHeads,
-    ) -> Result<Arc<dyn Consumer>, ComponentError>;
+    ) -> Result<Arc<dyn Connector>, ComponentError>;
+}
+
+/// A running connector: a consumer for the pipelines it ends that hands data to those it
+/// starts.
+pub trait Connector: Consumer {
+    /// Hands what it still holds to the pipelines it feeds and stops; called after every
+    /// pipeline feeding it has flushed and before the pipelines it feeds do.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// An extension's config.

@@ -16,9 +16,11 @@ use serde::de::DeserializeOwned;
 pub struct Factory<C: ?Sized> {
     /// The type in config ids (`otlp_grpc`).
     pub type_name: &'static str,
-    /// Signals it handles; for a connector, the signals it joins a pipeline of to pipelines of
-    /// the same signal (the only pairs the built-in connectors support).
+    /// Signals it handles (for a connector, those of the pipelines it ends).
     pub signals: &'static [Signal],
+    /// For a connector, the (signal it takes, signal it emits) pairs it joins; empty for the
+    /// other kinds.
+    pub joins: &'static [(Signal, Signal)],
     /// For a deprecated name: what to write instead.
     pub deprecated: Option<&'static str>,
     /// Parses (and defaults) its config from the tree.
@@ -51,6 +53,12 @@ fn without_string_values(message: &str) -> String {
 
 const ALL: &[Signal] = &[Signal::Traces, Signal::Metrics, Signal::Logs];
 const TRACES: &[Signal] = &[Signal::Traces];
+/// A pipeline of each signal to pipelines of the same.
+const SAME_SIGNAL: &[(Signal, Signal)] = &[
+    (Signal::Traces, Signal::Traces),
+    (Signal::Metrics, Signal::Metrics),
+    (Signal::Logs, Signal::Logs),
+];
 
 /// Every known component type.
 pub struct Registry {
@@ -68,9 +76,13 @@ pub struct Registry {
 
 macro_rules! factory {
     ($name:expr, $signals:expr, $dep:expr, $cfg:ty, $tr:ident) => {
+        factory!($name, $signals, &[], $dep, $cfg, $tr)
+    };
+    ($name:expr, $signals:expr, $joins:expr, $dep:expr, $cfg:ty, $tr:ident) => {
         Factory {
             type_name: $name,
             signals: $signals,
+            joins: $joins,
             deprecated: $dep,
             parse: |v| parse_typed::<$cfg>(v).map(|c| Box::new(c) as Box<dyn $tr>),
         }
@@ -218,6 +230,7 @@ impl Registry {
                 factory!(
                     "forward",
                     ALL,
+                    SAME_SIGNAL,
                     None,
                     crate::connector::forward::ForwardConfig,
                     ConnectorConfig
@@ -225,8 +238,17 @@ impl Registry {
                 factory!(
                     "routing",
                     ALL,
+                    SAME_SIGNAL,
                     None,
                     crate::connector::routing::RoutingConfig,
+                    ConnectorConfig
+                ),
+                factory!(
+                    "spanmetrics",
+                    TRACES,
+                    &[(Signal::Traces, Signal::Metrics)],
+                    None,
+                    crate::connector::spanmetrics::SpanMetricsConfig,
                     ConnectorConfig
                 ),
             ],
@@ -239,7 +261,19 @@ impl Registry {
             out.push_str(title);
             out.push_str(":\n");
             for f in fs {
-                let signals: Vec<&str> = f.signals.iter().map(|s| crate::signal_name(*s)).collect();
+                let signals: Vec<String> = if f.joins.iter().all(|(a, b)| a == b) {
+                    f.signals
+                        .iter()
+                        .map(|s| crate::signal_name(*s).to_owned())
+                        .collect()
+                } else {
+                    f.joins
+                        .iter()
+                        .map(|(a, b)| {
+                            format!("{} to {}", crate::signal_name(*a), crate::signal_name(*b))
+                        })
+                        .collect()
+                };
                 out.push_str("  - ");
                 out.push_str(f.type_name);
                 if !signals.is_empty() {

@@ -155,3 +155,138 @@ service:
     assert_eq!(span_ids_in_file(&c.dir.path("payments.jsonl")), [1, 2, 9]);
     assert_eq!(span_ids_in_file(&c.dir.path("default.jsonl")), [5]);
 }
+
+/// The data points of `metric` in an OTLP JSON metrics file, as (service, span name, value).
+fn span_metric_points(path: &std::path::Path, metric: &str) -> Vec<(String, String, String)> {
+    points_in(&lines(path), metric)
+}
+
+/// The data points of `metric` in OTLP JSON metrics requests, sorted.
+fn points_in(requests: &[String], metric: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for line in requests {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for rm in v["resourceMetrics"].as_array().unwrap() {
+            for m in rm["scopeMetrics"][0]["metrics"].as_array().unwrap() {
+                if m["name"] != metric {
+                    continue;
+                }
+                let points = m["sum"]["dataPoints"]
+                    .as_array()
+                    .or(m["histogram"]["dataPoints"].as_array())
+                    .unwrap();
+                for p in points {
+                    let attr = |k: &str| {
+                        p["attributes"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .find(|a| a["key"] == k)
+                            .map(|a| a["value"]["stringValue"].as_str().unwrap().to_owned())
+                            .unwrap_or_default()
+                    };
+                    let value = p["asInt"]
+                        .as_str()
+                        .or(p["count"].as_str())
+                        .unwrap_or("?")
+                        .to_owned();
+                    out.push((attr("service.name"), attr("span.name"), value));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn spanmetrics_emits_calls_and_durations_to_the_metrics_pipeline() {
+    let config = r#"receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+exporters:
+  file/metrics:
+    path: {dir}/metrics.jsonl
+connectors:
+  spanmetrics:
+    metrics_flush_interval: 100ms
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [spanmetrics]
+    metrics:
+      receivers: [spanmetrics]
+      exporters: [file/metrics]
+"#;
+    let mut c = Collector::start(&format!("{config}{TEST_TELEMETRY}"));
+    let base = c.http_url();
+    assert_eq!(post_spans(&base, spans_request("cart", 1..3)), Ok(200));
+    assert_eq!(post_spans(&base, spans_request("cart", 1..2)), Ok(200));
+    let path = c.dir.path("metrics.jsonl");
+    let point = |op: &str, v: &str| ("cart".to_owned(), op.to_owned(), v.to_owned());
+    let want = [point("op-1", "2"), point("op-2", "1")];
+    // Cumulative: every flush repeats the totals, so the latest one holds both requests.
+    let last = eventually("a flush with both requests", || {
+        let l = lines(&path);
+        let last = l.last()?.clone();
+        (points_in(std::slice::from_ref(&last), "traces.span.metrics.calls") == want)
+            .then_some(last)
+    });
+    assert_eq!(
+        points_in(&[last], "traces.span.metrics.duration"),
+        want,
+        "one histogram observation per span"
+    );
+    c.stop();
+}
+
+#[test]
+fn spanmetrics_flushes_at_shutdown_after_the_traces_pipeline_and_before_the_metrics_one() {
+    // Nothing would reach the file before shutdown: the spans wait in a batch, the metrics
+    // for an hour. Stopping in order hands the batch to the connector, the connector's
+    // metrics to the metrics pipeline, and that pipeline's batch to the exporter.
+    let config = r#"receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+processors:
+  batch/hold:
+    timeout: 1h
+    send_batch_size: 100000
+exporters:
+  file/metrics:
+    path: {dir}/metrics.jsonl
+connectors:
+  spanmetrics:
+    metrics_flush_interval: 1h
+    aggregation_temporality: AGGREGATION_TEMPORALITY_DELTA
+    histogram: {disable: true}
+service:
+  pipelines:
+    metrics:
+      receivers: [spanmetrics]
+      processors: [batch/hold]
+      exporters: [file/metrics]
+    traces:
+      receivers: [otlp]
+      processors: [batch/hold]
+      exporters: [spanmetrics]
+"#;
+    let mut c = Collector::start(&format!("{config}{TEST_TELEMETRY}"));
+    let base = c.http_url();
+    assert_eq!(post_spans(&base, spans_request("ledger", 1..4)), Ok(200));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let path = c.dir.path("metrics.jsonl");
+    assert_eq!(lines(&path), Vec::<String>::new());
+    c.stop();
+    let calls = span_metric_points(&path, "traces.span.metrics.calls");
+    let one = |op: &str| ("ledger".to_owned(), op.to_owned(), "1".to_owned());
+    assert_eq!(calls, [one("op-1"), one("op-2"), one("op-3")]);
+    assert!(span_metric_points(&path, "traces.span.metrics.duration").is_empty());
+    let log = c.log_text();
+    assert!(!log.contains("lost"), "{log}");
+}

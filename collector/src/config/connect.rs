@@ -10,8 +10,8 @@ use crate::component::ComponentId;
 use crate::otlp::Signal;
 use std::collections::BTreeMap;
 
-/// The signals each configured connector joins (a pipeline of one to pipelines of the same).
-pub(super) type ConnectorSignals = BTreeMap<String, &'static [Signal]>;
+/// The (signal taken, signal emitted) pairs each configured connector joins.
+pub(super) type ConnectorSignals = BTreeMap<String, &'static [(Signal, Signal)]>;
 
 /// What [`check`] found.
 pub(super) struct Joined {
@@ -22,8 +22,8 @@ pub(super) struct Joined {
     pub order: Vec<usize>,
 }
 
-fn supports(signals: &[Signal], from: Signal, to: Signal) -> bool {
-    from == to && signals.contains(&from)
+fn supports(joins: &[(Signal, Signal)], from: Signal, to: Signal) -> bool {
+    joins.contains(&(from, to))
 }
 
 /// Per connector id, the pipelines its config names, each with the field naming it.
@@ -254,7 +254,11 @@ mod tests {
     use crate::config::PipelineId;
     use proptest::prelude::*;
 
-    const ALL: &[Signal] = &[Signal::Traces, Signal::Metrics, Signal::Logs];
+    const SAME: &[(Signal, Signal)] = &[
+        (Signal::Traces, Signal::Traces),
+        (Signal::Metrics, Signal::Metrics),
+        (Signal::Logs, Signal::Logs),
+    ];
 
     fn id(s: &str) -> ComponentId {
         ComponentId::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
@@ -276,7 +280,7 @@ mod tests {
     }
 
     fn connectors(n: usize) -> ConnectorSignals {
-        (0..n).map(|k| (format!("forward/c{k}"), ALL)).collect()
+        (0..n).map(|k| (format!("forward/c{k}"), SAME)).collect()
     }
 
     fn messages(j: &Joined) -> Vec<String> {

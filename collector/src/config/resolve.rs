@@ -74,8 +74,9 @@ impl Ctx<'_> {
     }
 }
 
-/// The signals each defined component id supports.
-type Signals = BTreeMap<String, &'static [Signal]>;
+/// The signals each defined component id supports and, for a connector, the pairs of signals
+/// it joins.
+type Signals = BTreeMap<String, (&'static [Signal], &'static [(Signal, Signal)])>;
 
 /// One section's components: the typed configs, every id defined (even invalid ones, so
 /// references to them are not reported twice) and their signals.
@@ -132,7 +133,7 @@ fn section<C: ?Sized + Validate>(
             );
             continue;
         };
-        signals.insert(key.clone(), factory.signals);
+        signals.insert(key.clone(), (factory.signals, factory.joins));
         if let Some(new) = factory.deprecated {
             ctx.warnings.push(format!(
                 "{label}: the {} type {:?} is deprecated; use {new:?}",
@@ -378,7 +379,7 @@ pub fn resolve(raw: RawConfig, registry: &Registry) -> Result<Resolved, ConfigEr
                     continue;
                 }
                 used.insert((if connector { Kind::Connector } else { kind }, r.clone()));
-                if let Some(s) = sigs.get(r)
+                if let Some((s, _)) = sigs.get(r)
                     && !s.contains(&id.signal)
                 {
                     ctx.err(
@@ -410,7 +411,9 @@ pub fn resolve(raw: RawConfig, registry: &Registry) -> Result<Resolved, ConfigEr
         .iter()
         .map(|(id, c)| (id.to_string(), c.named_pipelines()))
         .collect();
-    let joined = super::connect::check(&pipelines, &csig, &named);
+    let joins: super::connect::ConnectorSignals =
+        csig.iter().map(|(id, (_, j))| (id.clone(), *j)).collect();
+    let joined = super::connect::check(&pipelines, &joins, &named);
     for (component, e) in joined.errors {
         let path: Vec<&str> = component.split("::").collect();
         ctx.err(&path, e.component(component.clone()));

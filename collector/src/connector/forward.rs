@@ -3,9 +3,11 @@
 //! several differently processed ones (all spans to one backend, sampled ones to another), or
 //! to merge pipelines into a shared tail of processors.
 
-use crate::component::{ComponentError, ConnectorConfig, Context, PipelineHeads, Validate};
-use crate::otlp::Signal;
-use crate::pipeline::{Consumer, Fanout};
+use crate::component::{
+    ComponentError, Connector, ConnectorConfig, Context, PipelineHeads, Validate,
+};
+use crate::otlp::{Batch, Signal};
+use crate::pipeline::{BoxFuture, ConsumeError, Consumer, Fanout};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -23,11 +25,22 @@ impl ConnectorConfig for ForwardConfig {
         _from: Signal,
         _to: Signal,
         pipelines: PipelineHeads,
-    ) -> Result<Arc<dyn Consumer>, ComponentError> {
+    ) -> Result<Arc<dyn Connector>, ComponentError> {
         // The batch is shared bytes: every pipeline gets the same request, and a failure in
         // any of them goes back to the exporting pipeline as the fan-out combines it.
-        Ok(Fanout::build(
+        Ok(Arc::new(Forward(Fanout::build(
             pipelines.into_iter().map(|(_, head)| head).collect(),
-        ))
+        ))))
     }
 }
+
+/// The running `forward`: the fan-out to its pipelines.
+struct Forward(Arc<dyn Consumer>);
+
+impl Consumer for Forward {
+    fn consume(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        self.0.consume(batch)
+    }
+}
+
+impl Connector for Forward {}

@@ -7,3 +7,4 @@
 
 pub mod forward;
 pub mod routing;
+pub mod spanmetrics;

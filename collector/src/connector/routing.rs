@@ -25,7 +25,9 @@
 //! route as not matching, `silent` does the same without logging. Only the `resource` context
 //! is supported: `span`, `metric`, `datapoint`, `log` and `request` routes are refused by name.
 
-use crate::component::{ComponentError, ConnectorConfig, Context, PipelineHeads, Validate};
+use crate::component::{
+    ComponentError, Connector, ConnectorConfig, Context, PipelineHeads, Validate,
+};
 use crate::config::{ConfigError, PipelineId, Value};
 use crate::otlp::Signal;
 use crate::otlp::batching::partition_resources;
@@ -304,7 +306,7 @@ impl ConnectorConfig for RoutingConfig {
         from: Signal,
         _to: Signal,
         pipelines: PipelineHeads,
-    ) -> Result<Arc<dyn Consumer>, ComponentError> {
+    ) -> Result<Arc<dyn Connector>, ComponentError> {
         let table = self.compile().map_err(|e| ctx.config_errors(&e))?;
         let heads: BTreeMap<PipelineId, Arc<dyn Consumer>> = pipelines.into_iter().collect();
         // One outlet per distinct list of pipelines: routes naming the same ones share it, so
@@ -400,6 +402,8 @@ impl Router {
         Ok(self.default)
     }
 }
+
+impl Connector for Router {}
 
 impl Consumer for Router {
     fn consume(&self, batch: crate::otlp::Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {

@@ -10,12 +10,12 @@
 //! Start: extensions → exporters → receivers (processors run from when they are built), then
 //! the health check turns healthy. Shutdown, within a deadline: health unhealthy → receivers
 //! stop accepting and finish in-flight requests → processors flush, in pipeline order
-//! (a pipeline before those it feeds through connectors) →
+//! (a pipeline, then the connectors it feeds, before the pipelines they feed) →
 //! exporters drain their queues → extensions stop.
 
 use crate::component::{
-    ComponentError, ComponentId, Context, Exporter, Extension, Kind, PipelineHeads, Processor,
-    Receiver, SignalConsumers,
+    ComponentError, ComponentId, Connector, Context, Exporter, Extension, Kind, PipelineHeads,
+    Processor, Receiver, SignalConsumers,
 };
 use crate::config::Resolved;
 use crate::extension::health_check::Health;
@@ -26,12 +26,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// One pipeline's processors in order and the connectors it is the last to feed.
+type Stage = (Vec<Arc<dyn Processor>>, Vec<Arc<dyn Connector>>);
+
 /// The built collector.
 pub struct Service {
     extensions: Vec<(ComponentId, Box<dyn Extension>)>,
     exporters: Vec<((ComponentId, Signal), Arc<dyn Exporter>)>,
-    /// Per pipeline, its processors in order; the pipelines upstream first.
-    processors: Vec<Vec<Arc<dyn Processor>>>,
+    /// Per pipeline, what it flushes on shutdown; the pipelines upstream first.
+    processors: Vec<Stage>,
     receivers: Vec<(ComponentId, Box<dyn Receiver>)>,
     health: Arc<Health>,
 }
@@ -84,7 +87,7 @@ impl Service {
         // Per pipeline, its first consumer, once built.
         let mut firsts: Vec<Option<Arc<dyn Consumer>>> = vec![None; cfg.pipelines.len()];
         // One connector instance per (id, signal in, signal out), as in the Collector.
-        let mut connectors: BTreeMap<(ComponentId, Signal, Signal), Arc<dyn Consumer>> =
+        let mut connectors: BTreeMap<(ComponentId, Signal, Signal), Arc<dyn Connector>> =
             BTreeMap::new();
         let mut processors = Vec::new();
         // Downstream first: a connector is built from the pipelines it feeds.
@@ -94,6 +97,9 @@ impl Service {
             };
             let signal = p.id.signal;
             let mut outs: Vec<Arc<dyn Consumer>> = Vec::new();
+            // Built here: this is the most downstream pipeline feeding them, so the last one
+            // flushed before them on shutdown.
+            let mut built: Vec<Arc<dyn Connector>> = Vec::new();
             for id in &p.exporters {
                 if let Some(c) = cfg.connectors.get(id) {
                     // Every pipeline receiving from it is downstream of this one, so built.
@@ -114,6 +120,7 @@ impl Service {
                             None => {
                                 let i = c.build(&ctx(id, Kind::Connector), signal, to, list)?;
                                 connectors.insert(key, i.clone());
+                                built.push(i.clone());
                                 i
                             }
                         };
@@ -145,7 +152,7 @@ impl Service {
                 chain.push(proc);
             }
             chain.reverse();
-            processors.push(chain);
+            processors.push((chain, built));
             if let Some(slot) = firsts.get_mut(index) {
                 *slot = Some(next.clone());
             }
@@ -240,10 +247,13 @@ impl Service {
 
     async fn stop_processors_and_exporters(&mut self) {
         // Each pipeline's processors in order, so an upstream batch flushes into a live
-        // downstream one.
-        for chain in &self.processors {
+        // downstream one, then the connectors it was the last to feed.
+        for (chain, connectors) in &self.processors {
             for p in chain {
                 p.shutdown().await;
+            }
+            for c in connectors {
+                c.shutdown().await;
             }
         }
         for (_, e) in &self.exporters {
