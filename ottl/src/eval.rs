@@ -352,7 +352,9 @@ pub(crate) fn kind_string(kind: i32) -> &'static str {
     }
 }
 
-pub(crate) fn kind_deprecated_string(kind: i32) -> &'static str {
+/// A span kind's enum name (`SPAN_KIND_SERVER` for 2; `""` for an unknown kind): OTTL's
+/// `kind.deprecated_string`, and how the Collector's span metrics label a kind.
+pub fn kind_deprecated_string(kind: i32) -> &'static str {
     match kind {
         0 => "SPAN_KIND_UNSPECIFIED",
         1 => "SPAN_KIND_INTERNAL",

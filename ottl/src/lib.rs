@@ -123,6 +123,7 @@ pub use context::{
     AnyValue, AttributeList, AttributeMap, ContextKind, SpanContext, SpanEventContext,
 };
 pub use error::{ErrorKind, EvalError, ParseError};
+pub use eval::kind_deprecated_string as span_kind_name;
 pub use functions::{go_float_to_int, parse_go_float, supported_converters};
 pub use parser::{MAX_CONDITION_LEN, MAX_DEPTH, parse as parse_ast, parse_statement};
 pub use regex_go::compile as compile_go_regex;

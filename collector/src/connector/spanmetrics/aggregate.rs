@@ -109,18 +109,7 @@ pub struct Settings {
 /// The four built-in dimensions, in the order the Collector writes them.
 pub const BUILT_IN: [&str; 4] = ["service.name", "span.name", "span.kind", "status.code"];
 
-/// `SPAN_KIND_SERVER` for 2, as the Collector prints a span's kind.
-pub fn kind_name(kind: i32) -> &'static str {
-    match kind {
-        0 => "SPAN_KIND_UNSPECIFIED",
-        1 => "SPAN_KIND_INTERNAL",
-        2 => "SPAN_KIND_SERVER",
-        3 => "SPAN_KIND_CLIENT",
-        4 => "SPAN_KIND_PRODUCER",
-        5 => "SPAN_KIND_CONSUMER",
-        _ => "",
-    }
-}
+pub use meshtrace_ottl::span_kind_name as kind_name;
 
 /// `STATUS_CODE_ERROR` for 2.
 pub fn status_name(code: i32) -> &'static str {
