@@ -6,5 +6,6 @@
 //! side only, a pair of signals it cannot join, and pipelines joined into a cycle.
 
 pub mod forward;
+pub mod periodic;
 pub mod routing;
 pub mod spanmetrics;

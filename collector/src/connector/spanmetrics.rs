@@ -13,19 +13,17 @@ pub mod aggregate;
 #[cfg(test)]
 mod tests;
 
+use super::periodic::{self, Aggregate, Schedule};
 use crate::component::{
     ComponentError, Connector, ConnectorConfig, Context, PipelineHeads, Validate,
 };
 use crate::config::{ConfigError, duration};
-use crate::otlp::{Batch, Limits, Signal};
-use crate::pipeline::{BoxFuture, ConsumeError, Consumer, Fanout};
+use crate::otlp::Signal;
+use crate::otlp::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use aggregate::{Aggregator, BUILT_IN, Dim, Settings, Temporality};
-use prost::Message;
 use serde::Deserialize;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The Collector's default buckets, in milliseconds.
 pub const DEFAULT_BUCKETS_MS: [f64; 16] = [
@@ -422,122 +420,26 @@ impl ConnectorConfig for SpanMetricsConfig {
         if !errors.is_empty() {
             return Err(ctx.config_errors(&errors));
         }
-        let shared = Arc::new(Shared {
-            state: Mutex::new(Aggregator::new(self.settings())),
-            next: Fanout::build(pipelines.into_iter().map(|(_, head)| head).collect()),
-            label: ctx.label(),
-        });
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(tick(
-            shared.clone(),
-            self.metrics_flush_interval,
-            stop.clone(),
-        ));
-        Ok(Arc::new(SpanMetrics {
-            shared,
-            stop,
-            task: Mutex::new(Some(task)),
-        }))
-    }
-}
-
-/// What the connector and its flush task share.
-struct Shared {
-    state: Mutex<Aggregator>,
-    next: Arc<dyn Consumer>,
-    label: String,
-}
-
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
-impl Shared {
-    /// Builds the metrics of what is held and hands them to the metrics pipelines.
-    async fn flush(&self) {
-        let request = match self.state.lock() {
-            Ok(mut a) => a.flush(now_nanos()),
-            Err(_) => return,
+        let schedule = Schedule {
+            flush: self.metrics_flush_interval,
+            maintain: None,
         };
-        let Some(request) = request else { return };
-        let batch = match Batch::new_validated(
-            Signal::Metrics,
-            request.encode_to_vec().into(),
-            &Limits::default(),
-        ) {
-            Ok(b) => b,
-            Err(e) => {
-                // Only a dimension value over the attribute limits could get here.
-                tracing::error!(component = %self.label, error = %e, "span metrics not emitted");
-                return;
-            }
-        };
-        let points = batch.items();
-        if let Err(e) = self.next.consume(batch).await {
-            tracing::warn!(
-                component = %self.label,
-                data_points = points,
-                error = %e,
-                "span metrics not delivered"
-            );
-        }
+        Ok(periodic::start(
+            Aggregator::new(self.settings()),
+            schedule,
+            pipelines,
+            ctx.label(),
+        ))
     }
 }
 
-async fn tick(shared: Arc<Shared>, every: Duration, stop: CancellationToken) {
-    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = interval.tick() => shared.flush().await,
-        }
+impl Aggregate for Aggregator {
+    fn add(&mut self, request: &[u8], now: u64) -> Option<(usize, &'static str)> {
+        let skipped = Aggregator::add(self, request, now);
+        (skipped > 0).then_some((skipped, "their resource has no service.name"))
     }
-}
 
-/// The running connector.
-struct SpanMetrics {
-    shared: Arc<Shared>,
-    stop: CancellationToken,
-    task: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Consumer for SpanMetrics {
-    fn consume(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
-        Box::pin(async move {
-            let skipped = match self.shared.state.lock() {
-                Ok(mut a) => a.add(batch.bytes(), now_nanos()),
-                Err(_) => {
-                    return Err(ConsumeError::permanent(
-                        "spanmetrics: the aggregation state is unusable after a panic",
-                    ));
-                }
-            };
-            if skipped > 0 {
-                tracing::debug!(
-                    component = %self.shared.label,
-                    spans = skipped,
-                    "spans of resources without service.name are not counted"
-                );
-            }
-            Ok(())
-        })
-    }
-}
-
-impl Connector for SpanMetrics {
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            self.stop.cancel();
-            let task = self.task.lock().ok().and_then(|mut t| t.take());
-            if let Some(task) = task {
-                let _ = task.await;
-                // What arrived since the last tick goes out before the metrics pipelines
-                // stop; the Collector drops it.
-                self.shared.flush().await;
-            }
-        })
+    fn flush(&mut self, now: u64) -> Option<ExportMetricsServiceRequest> {
+        Aggregator::flush(self, now)
     }
 }

@@ -1,0 +1,183 @@
+//! The running form of a connector that turns spans into metrics (`spanmetrics`,
+//! `servicegraph`): it aggregates what the traces pipelines hand it under a mutex and, every
+//! flush interval and once more at shutdown, hands the metrics it built to the metrics
+//! pipelines. What the metrics pipelines refuse is logged; the data was acknowledged upstream.
+
+use crate::component::Connector;
+use crate::component::PipelineHeads;
+use crate::otlp::proto::collector::metrics::v1::ExportMetricsServiceRequest;
+use crate::otlp::{Batch, Limits, Signal};
+use crate::pipeline::{BoxFuture, ConsumeError, Consumer, Fanout};
+use prost::Message;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The state between flushes. Times are Unix nanoseconds, passed in so tests drive them.
+pub trait Aggregate: Send + 'static {
+    /// Takes an encoded, validated `ExportTraceServiceRequest`; returns the spans it could not
+    /// count, with why, for a debug log.
+    fn add(&mut self, request: &[u8], now: u64) -> Option<(usize, &'static str)>;
+    /// The metrics to emit now, if any.
+    fn flush(&mut self, now: u64) -> Option<ExportMetricsServiceRequest>;
+    /// Periodic upkeep between flushes (expiring what waits too long).
+    fn maintain(&mut self, _now: u64) {}
+}
+
+/// Unix nanoseconds now.
+pub fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// How often to flush and to run [`Aggregate::maintain`].
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// Between flushes; zero: after every request.
+    pub flush: Duration,
+    /// Between upkeeps, if any.
+    pub maintain: Option<Duration>,
+}
+
+/// Builds the running connector and starts its timer (needs a tokio runtime).
+pub fn start<A: Aggregate>(
+    state: A,
+    schedule: Schedule,
+    pipelines: PipelineHeads,
+    label: String,
+) -> Arc<dyn Connector> {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(state),
+        next: Fanout::build(pipelines.into_iter().map(|(_, head)| head).collect()),
+        label,
+        every_request: schedule.flush.is_zero(),
+    });
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(tick(shared.clone(), schedule, stop.clone()));
+    Arc::new(Periodic {
+        shared,
+        stop,
+        task: Mutex::new(Some(task)),
+    })
+}
+
+struct Shared<A> {
+    state: Mutex<A>,
+    next: Arc<dyn Consumer>,
+    label: String,
+    every_request: bool,
+}
+
+impl<A: Aggregate> Shared<A> {
+    /// Builds the metrics of what is held and hands them to the metrics pipelines.
+    async fn flush(&self) {
+        let request = match self.state.lock() {
+            Ok(mut a) => a.flush(now_nanos()),
+            Err(_) => return,
+        };
+        let Some(request) = request else { return };
+        let batch = match Batch::new_validated(
+            Signal::Metrics,
+            request.encode_to_vec().into(),
+            &Limits::default(),
+        ) {
+            Ok(b) => b,
+            Err(e) => {
+                // Only a dimension value over the attribute limits could get here.
+                tracing::error!(component = %self.label, error = %e, "metrics not emitted");
+                return;
+            }
+        };
+        let points = batch.items();
+        if let Err(e) = self.next.consume(batch).await {
+            tracing::warn!(
+                component = %self.label,
+                data_points = points,
+                error = %e,
+                "metrics not delivered"
+            );
+        }
+    }
+
+    fn maintain(&self) {
+        if let Ok(mut a) = self.state.lock() {
+            a.maintain(now_nanos());
+        }
+    }
+}
+
+async fn tick<A: Aggregate>(shared: Arc<Shared<A>>, schedule: Schedule, stop: CancellationToken) {
+    let interval = |every: Duration| {
+        let mut i = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        i
+    };
+    // A zero flush interval flushes after each request instead; the timer then never fires.
+    let mut flush = interval(if schedule.flush.is_zero() {
+        Duration::from_secs(365 * 24 * 3600)
+    } else {
+        schedule.flush
+    });
+    let mut maintain = schedule.maintain.map(interval);
+    loop {
+        let upkeep = async {
+            match maintain.as_mut() {
+                Some(m) => {
+                    m.tick().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = flush.tick() => shared.flush().await,
+            _ = upkeep => shared.maintain(),
+        }
+    }
+}
+
+struct Periodic<A> {
+    shared: Arc<Shared<A>>,
+    stop: CancellationToken,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl<A: Aggregate> Consumer for Periodic<A> {
+    fn consume(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            let skipped = match self.shared.state.lock() {
+                Ok(mut a) => a.add(batch.bytes(), now_nanos()),
+                Err(_) => {
+                    return Err(ConsumeError::permanent(format!(
+                        "{}: the aggregation state is unusable after a panic",
+                        self.shared.label
+                    )));
+                }
+            };
+            if let Some((spans, why)) = skipped {
+                tracing::debug!(component = %self.shared.label, spans, "spans not counted: {why}");
+            }
+            if self.shared.every_request {
+                self.shared.flush().await;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl<A: Aggregate> Connector for Periodic<A> {
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.stop.cancel();
+            let task = self.task.lock().ok().and_then(|mut t| t.take());
+            if let Some(task) = task {
+                let _ = task.await;
+                // What arrived since the last tick goes out before the metrics pipelines
+                // stop; the Collector drops it.
+                self.shared.flush().await;
+            }
+        })
+    }
+}
