@@ -4,7 +4,8 @@
 //! chained, and the `transform` processor doing the same upsert (and a typical mesh clean-up),
 //! next to `batching::concat` — what a pass-through pipeline costs per span — for
 //! the ratio issue 8 asks about. Also the `routing` connector deciding per resource group, the
-//! `spanmetrics` connector counting a request's spans into its series, and
+//! `spanmetrics` connector counting a request's spans into its series, `servicegraph` storing
+//! half calls, and
 //! what a `zpages` tracez record adds per request or per exported batch. Time is the benchmark thread's CPU time.
 //!
 //! Run: `cargo bench -p meshtrace-collector --bench processors`
@@ -245,6 +246,21 @@ table:
         agg.add(batch.bytes(), 1);
         g.bench_function(name, |b| b.iter(|| agg.add(black_box(batch.bytes()), 2)));
     }
+    // Every span is half a call, stored until its other half comes: the store's insert path,
+    // a fresh graph per request.
+    let v = meshtrace_collector::config::parse_yaml("bench", "store: {max_items: 100000}").unwrap();
+    let cfg: meshtrace_collector::connector::servicegraph::ServiceGraphConfig =
+        meshtrace_collector::registry::parse_typed(&v).unwrap();
+    g.bench_function("servicegraph, every span waiting for its other half", |b| {
+        b.iter_batched(
+            || meshtrace_collector::connector::servicegraph::graph::Graph::new(cfg.settings(), 1),
+            |mut graph| {
+                graph.add(black_box(batch.bytes()), 2);
+                graph
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
     g.finish();
 }
 

@@ -244,6 +244,14 @@ impl Registry {
                     ConnectorConfig
                 ),
                 factory!(
+                    "servicegraph",
+                    TRACES,
+                    &[(Signal::Traces, Signal::Metrics)],
+                    None,
+                    crate::connector::servicegraph::ServiceGraphConfig,
+                    ConnectorConfig
+                ),
+                factory!(
                     "spanmetrics",
                     TRACES,
                     &[(Signal::Traces, Signal::Metrics)],

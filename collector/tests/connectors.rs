@@ -290,3 +290,109 @@ service:
     let log = c.log_text();
     assert!(!log.contains("lost"), "{log}");
 }
+
+/// One span of `service`: trace `trace`, id `id`, parent `parent` (0: none), `kind`.
+fn edge_span(service: &str, trace: u8, id: u8, parent: u8, kind: i32) -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+    let span = Span {
+        trace_id: vec![trace; 16],
+        span_id: vec![0, 0, 0, 0, 0, 0, 0, id],
+        parent_span_id: if parent == 0 {
+            Vec::new()
+        } else {
+            vec![0, 0, 0, 0, 0, 0, 0, parent]
+        },
+        name: "GET /reviews".into(),
+        kind,
+        start_time_unix_nano: 1_700_000_000_000_000_000,
+        end_time_unix_nano: 1_700_000_000_020_000_000,
+        ..Default::default()
+    };
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(service.into())),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: vec![span],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn servicegraph_pairs_client_and_server_spans_from_separate_requests() {
+    let config = r#"receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+exporters:
+  file/graph:
+    path: {dir}/graph.jsonl
+connectors:
+  servicegraph:
+    metrics_flush_interval: 1h
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [servicegraph]
+    metrics:
+      receivers: [servicegraph]
+      exporters: [file/graph]
+"#;
+    let mut c = Collector::start(&format!("{config}{TEST_TELEMETRY}"));
+    let base = c.http_url();
+    // As two sidecars export them: the callee's SERVER span, then the caller's CLIENT span
+    // (its parent), each in its own request; and a CLIENT span whose server never reports.
+    assert_eq!(post_spans(&base, edge_span("reviews", 1, 3, 2, 2)), Ok(200));
+    assert_eq!(
+        post_spans(&base, edge_span("productpage", 1, 2, 1, 3)),
+        Ok(200)
+    );
+    assert_eq!(
+        post_spans(&base, edge_span("productpage", 2, 2, 1, 3)),
+        Ok(200)
+    );
+    c.stop();
+    let lines = lines(&c.dir.path("graph.jsonl"));
+    assert_eq!(lines.len(), 1, "one flush, at shutdown: {lines:?}");
+    let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    let metrics = &v["resourceMetrics"][0]["scopeMetrics"][0]["metrics"];
+    assert_eq!(metrics[0]["name"], "traces_service_graph_request_total");
+    let points = metrics[0]["sum"]["dataPoints"].as_array().unwrap();
+    assert_eq!(
+        points.len(),
+        1,
+        "the unpaired CLIENT span waits: {points:?}"
+    );
+    let attr = |k: &str| {
+        points[0]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == k)
+            .map(|a| a["value"].clone())
+            .unwrap()
+    };
+    assert_eq!(attr("client")["stringValue"], "productpage");
+    assert_eq!(attr("server")["stringValue"], "reviews");
+    assert_eq!(points[0]["asInt"], "1");
+    assert_eq!(metrics[1]["name"], "traces_service_graph_request_server");
+    assert_eq!(metrics[1]["histogram"]["dataPoints"][0]["sum"], 0.02);
+}

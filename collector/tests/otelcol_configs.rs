@@ -112,7 +112,7 @@ fn full_configs() {
             "otelcol/otelcol-nop.yaml",
             Err(&[
                 "extensions::nop: unknown extension type \"nop\"",
-                "connectors::nop/con: unknown connector type \"nop\" (supported: forward, routing, spanmetrics)",
+                "connectors::nop/con: unknown connector type \"nop\" (supported: forward, routing, servicegraph, spanmetrics)",
             ]),
         ),
         (

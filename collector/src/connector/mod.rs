@@ -6,6 +6,8 @@
 //! side only, a pair of signals it cannot join, and pipelines joined into a cycle.
 
 pub mod forward;
+pub mod histogram;
 pub mod periodic;
 pub mod routing;
+pub mod servicegraph;
 pub mod spanmetrics;

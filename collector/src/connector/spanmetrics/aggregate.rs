@@ -8,13 +8,14 @@
 //! string "200" are two series here, one in the Collector. A new series decodes its dimension
 //! values once; a span of a known series allocates nothing.
 
+use crate::connector::histogram::Hist;
 use crate::otlp::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use crate::otlp::proto::common::v1::{
     AnyValue, InstrumentationScope, KeyValue, any_value::Value as AnyVal,
 };
 use crate::otlp::proto::metrics::v1::{
-    Exemplar, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
-    ScopeMetrics, Sum, exemplar, metric, number_data_point,
+    Exemplar, Histogram, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, exemplar,
+    metric, number_data_point,
 };
 use crate::otlp::proto::resource::v1::Resource;
 use crate::otlp::views::{Attributes, SpanView, TracesView};
@@ -118,37 +119,6 @@ pub fn status_name(code: i32) -> &'static str {
         1 => "STATUS_CODE_OK",
         2 => "STATUS_CODE_ERROR",
         _ => "",
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-struct Hist {
-    counts: Vec<u64>,
-    count: u64,
-    sum: f64,
-    min: f64,
-    max: f64,
-}
-
-impl Hist {
-    fn observe(&mut self, bounds: &[f64], v: f64) {
-        if self.counts.len() != bounds.len() + 1 {
-            self.counts = vec![0; bounds.len() + 1];
-        }
-        // Upper bounds are inclusive: v lands in the first bucket whose bound is >= v.
-        let i = bounds.partition_point(|b| *b < v);
-        if let Some(c) = self.counts.get_mut(i) {
-            *c += 1;
-        }
-        if self.count == 0 {
-            self.min = v;
-            self.max = v;
-        } else {
-            self.min = self.min.min(v);
-            self.max = self.max.max(v);
-        }
-        self.count += 1;
-        self.sum += v;
     }
 }
 
@@ -610,24 +580,11 @@ fn histogram_metric<T: Default>(
                     } else {
                         std::mem::take(&mut series.exemplars)
                     };
-                    let h = hist(&series.value);
-                    HistogramDataPoint {
-                        attributes: series.attributes.clone(),
-                        start_time_unix_nano: starts.of(Which::Durations, k, series.start),
-                        time_unix_nano: now,
-                        count: h.count,
-                        sum: Some(h.sum),
-                        bucket_counts: if h.counts.is_empty() {
-                            vec![0; bounds.len() + 1]
-                        } else {
-                            h.counts.clone()
-                        },
-                        explicit_bounds: bounds.to_vec(),
-                        exemplars: stamped(exemplars, now),
-                        min: (h.count > 0).then_some(h.min),
-                        max: (h.count > 0).then_some(h.max),
-                        ..Default::default()
-                    }
+                    let start = starts.of(Which::Durations, k, series.start);
+                    let mut p = hist(&series.value).point(bounds, start, now);
+                    p.attributes = series.attributes.clone();
+                    p.exemplars = stamped(exemplars, now);
+                    p
                 })
                 .collect(),
             aggregation_temporality: s.temporality as i32,
