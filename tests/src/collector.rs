@@ -75,12 +75,19 @@ impl Collector {
     pub fn start(port: u16) -> Result<Self> {
         let bin = collector_binary()?;
         let dir = TempDir::new("collector")?;
+        // The spans also feed the span-to-metrics connectors, flushed often, as a gateway
+        // collector behind a mesh would run them.
         let config = format!(
             "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:{port}\n      grpc:\n        endpoint: 127.0.0.1:0\n\
-             exporters:\n  file:\n    path: {}\n\
+             exporters:\n  file:\n    path: {}\n  file/metrics:\n    path: {}\n\
+             connectors:\n  spanmetrics:\n    metrics_flush_interval: 200ms\n    dimensions: [{{name: http.response.status_code}}]\n\
+             \x20 servicegraph:\n    metrics_flush_interval: 200ms\n    store: {{ttl: 300ms}}\n    store_expiration_loop: 100ms\n\
+             \x20   virtual_node_peer_attributes: [peer.service, server.address]\n\
              service:\n  telemetry:\n    logs:\n      level: info\n      encoding: json\n    metrics:\n      address: 127.0.0.1:0\n\
-             \x20 pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [file]\n",
-            dir.path().join("spans.jsonl").display()
+             \x20 pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [file, spanmetrics, servicegraph]\n\
+             \x20   metrics:\n      receivers: [spanmetrics, servicegraph]\n      exporters: [file/metrics]\n",
+            dir.path().join("spans.jsonl").display(),
+            dir.path().join("metrics.jsonl").display()
         );
         let config_path = dir.path().join("collector.yaml");
         std::fs::write(&config_path, config).context("writing the collector config")?;
@@ -168,6 +175,39 @@ impl Collector {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The latest metrics request the span-to-metrics connectors wrote (they report
+    /// cumulative totals, so the latest holds everything), as OTLP JSON.
+    pub fn latest_metrics(&self) -> Result<Option<serde_json::Value>> {
+        let path = self.dir.path().join("metrics.jsonl");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error(format!("reading {}: {e}", path.display()))),
+        };
+        // Each connector writes its own requests: keep the last of each, merged.
+        let mut latest: Vec<serde_json::Value> = Vec::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| Error(format!("metrics file line {line}: {e}")))?;
+            let scope = |v: &serde_json::Value| {
+                v.pointer("/resourceMetrics/0/scopeMetrics/0/scope/name")
+                    .cloned()
+            };
+            latest.retain(|l| scope(l) != scope(&v));
+            latest.push(v);
+        }
+        let merged: Vec<serde_json::Value> = latest
+            .into_iter()
+            .flat_map(|v| {
+                v.get("resourceMetrics")
+                    .and_then(serde_json::Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
+        Ok((!merged.is_empty()).then(|| serde_json::json!({ "resourceMetrics": merged })))
     }
 
     /// The collector's log.

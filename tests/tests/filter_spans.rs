@@ -483,3 +483,133 @@ fn the_shipped_envoy_config_validates_as_users_run_it() {
         "the filter loaded its config:\n{log}"
     );
 }
+
+/// `(metric name, attributes, value)` of every sum data point in an OTLP JSON metrics request.
+fn sum_points(metrics: &serde_json::Value) -> Vec<(String, BTreeMap<String, String>, String)> {
+    let mut out = Vec::new();
+    for rm in metrics["resourceMetrics"].as_array().into_iter().flatten() {
+        for sm in rm["scopeMetrics"].as_array().into_iter().flatten() {
+            for m in sm["metrics"].as_array().into_iter().flatten() {
+                for p in m["sum"]["dataPoints"].as_array().into_iter().flatten() {
+                    let attrs = p["attributes"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|a| {
+                            let v = &a["value"];
+                            let text = v["stringValue"]
+                                .as_str()
+                                .map(str::to_owned)
+                                .or_else(|| v["boolValue"].as_bool().map(|b| b.to_string()))
+                                .or_else(|| v["intValue"].as_str().map(str::to_owned))
+                                .unwrap_or_default();
+                            (a["key"].as_str().unwrap_or_default().to_owned(), text)
+                        })
+                        .collect();
+                    let value = p["asInt"].as_str().unwrap_or_default().to_owned();
+                    out.push((
+                        m["name"].as_str().unwrap_or_default().to_owned(),
+                        attrs,
+                        value,
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_sidecars_spans_make_red_metrics_and_a_service_graph() {
+    let mesh = start(None);
+    // Untraced callers: the proxy starts each trace (its SERVER span is a root) and calls
+    // reviews, which has no sidecar here (its CLIENT span never meets a SERVER span).
+    for path in ["/reviews/1", "/reviews/2", "/status/503"] {
+        get(&mesh, path, &[]);
+    }
+    let deadline = Instant::now() + WAIT;
+    let points = loop {
+        let points = mesh
+            .collector
+            .latest_metrics()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(|m| sum_points(&m))
+            .unwrap_or_default();
+        let edges: u64 = points
+            .iter()
+            .filter(|(n, _, _)| n == "traces_service_graph_request_total")
+            .map(|(_, _, v)| v.parse::<u64>().unwrap_or(0))
+            .sum();
+        if edges >= 6 {
+            break points;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no service graph of 6 calls in {WAIT:?}: {points:#?}\n{}",
+            mesh.collector.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let spans = mesh.collector.spans().unwrap_or_else(|e| panic!("{e}"));
+    let service = spans[0].resource["service.name"].clone();
+    let get_attr = |a: &BTreeMap<String, String>, k: &str| a.get(k).cloned().unwrap_or_default();
+
+    // The service graph: user -> the app (a root SERVER span's caller), the app -> reviews
+    // (named by the CLIENT span's server.address), one failed call.
+    let mut edges: Vec<(String, String, String, String, String)> = points
+        .iter()
+        .filter(|(n, _, _)| n == "traces_service_graph_request_total")
+        .map(|(_, a, v)| {
+            (
+                get_attr(a, "client"),
+                get_attr(a, "server"),
+                get_attr(a, "connection_type"),
+                get_attr(a, "failed"),
+                v.clone(),
+            )
+        })
+        .collect();
+    edges.sort();
+    let e = |c: &str, s: &str, failed: bool, n: &str| {
+        (
+            c.to_owned(),
+            s.to_owned(),
+            "virtual_node".to_owned(),
+            failed.to_string(),
+            n.to_owned(),
+        )
+    };
+    let reviews = "reviews.bookinfo.svc.cluster.local";
+    let mut want = vec![
+        e(&service, reviews, false, "2"),
+        e(&service, reviews, true, "1"),
+        e("user", &service, false, "2"),
+        e("user", &service, true, "1"),
+    ];
+    want.sort();
+    assert_eq!(edges, want);
+
+    // RED metrics: the inbound SERVER spans per status code.
+    let mut calls: Vec<(String, String, String)> = points
+        .iter()
+        .filter(|(n, a, _)| {
+            n == "traces.span.metrics.calls"
+                && a.get("span.kind").map(String::as_str) == Some("SPAN_KIND_SERVER")
+        })
+        .map(|(_, a, v)| {
+            (
+                get_attr(a, "service.name"),
+                get_attr(a, "http.response.status_code"),
+                v.clone(),
+            )
+        })
+        .collect();
+    calls.sort();
+    assert_eq!(
+        calls,
+        [
+            (service.clone(), "200".to_owned(), "2".to_owned()),
+            (service.clone(), "503".to_owned(), "1".to_owned()),
+        ]
+    );
+}
