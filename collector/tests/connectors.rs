@@ -293,11 +293,7 @@ service:
 
 /// One span of `service`: trace `trace`, id `id`, parent `parent` (0: none), `kind`.
 fn edge_span(service: &str, trace: u8, id: u8, parent: u8, kind: i32) -> Vec<u8> {
-    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-    use opentelemetry_proto::tonic::resource::v1::Resource;
-    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-    use prost::Message;
+    use opentelemetry_proto::tonic::trace::v1::Span;
     let span = Span {
         trace_id: vec![trace; 16],
         span_id: vec![0, 0, 0, 0, 0, 0, 0, id],
@@ -312,26 +308,7 @@ fn edge_span(service: &str, trace: u8, id: u8, parent: u8, kind: i32) -> Vec<u8>
         end_time_unix_nano: 1_700_000_000_020_000_000,
         ..Default::default()
     };
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![KeyValue {
-                    key: "service.name".into(),
-                    value: Some(AnyValue {
-                        value: Some(any_value::Value::StringValue(service.into())),
-                    }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans: vec![span],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
+    service_request(service, vec![span])
 }
 
 #[test]

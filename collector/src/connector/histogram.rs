@@ -1,7 +1,39 @@
 //! An explicit-bucket histogram of durations, as the span-to-metrics connectors keep one per
 //! series between flushes.
 
+use crate::config::{ConfigError, duration};
 use crate::otlp::proto::metrics::v1::HistogramDataPoint;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// One bucket bound in a config, a duration (`2ms`, `1s`).
+#[derive(Debug, Clone, Copy)]
+pub struct BucketBound(pub Duration);
+
+impl<'de> Deserialize<'de> for BucketBound {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        duration::de(d).map(BucketBound)
+    }
+}
+
+/// Refuses bounds that do not increase, naming the first bad one under `field`.
+pub fn check_bounds(bounds: &[BucketBound], field: &str) -> Vec<ConfigError> {
+    bounds
+        .windows(2)
+        .enumerate()
+        .filter_map(|(i, w)| match w {
+            [a, c] if a.0 >= c.0 => Some(
+                ConfigError::new(format!(
+                    "buckets must increase: {} is not above {}",
+                    duration::format(c.0),
+                    duration::format(a.0)
+                ))
+                .field(format!("{field}.{}", i + 1)),
+            ),
+            _ => None,
+        })
+        .collect()
+}
 
 /// Counts per bucket, count, sum, min and max of the values observed.
 #[derive(Debug, Clone, Default, PartialEq)]

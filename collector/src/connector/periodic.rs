@@ -3,9 +3,13 @@
 //! flush interval and once more at shutdown, hands the metrics it built to the metrics
 //! pipelines. What the metrics pipelines refuse is logged; the data was acknowledged upstream.
 
-use crate::component::Connector;
 use crate::component::PipelineHeads;
+use crate::component::{ComponentError, Connector, Context};
+use crate::config::ConfigError;
 use crate::otlp::proto::collector::metrics::v1::ExportMetricsServiceRequest;
+use crate::otlp::proto::common::v1::{InstrumentationScope, KeyValue};
+use crate::otlp::proto::metrics::v1::{Metric, ResourceMetrics, ScopeMetrics};
+use crate::otlp::proto::resource::v1::Resource;
 use crate::otlp::{Batch, Limits, Signal};
 use crate::pipeline::{BoxFuture, ConsumeError, Consumer, Fanout};
 use prost::Message;
@@ -39,6 +43,43 @@ pub struct Schedule {
     pub flush: Duration,
     /// Between upkeeps, if any.
     pub maintain: Option<Duration>,
+}
+
+/// One resource's metrics under the connector's scope.
+pub fn resource_metrics(
+    attributes: Vec<KeyValue>,
+    scope: &str,
+    metrics: Vec<Metric>,
+) -> ResourceMetrics {
+    ResourceMetrics {
+        resource: Some(Resource {
+            attributes,
+            ..Default::default()
+        }),
+        scope_metrics: vec![ScopeMetrics {
+            scope: Some(InstrumentationScope {
+                name: scope.to_owned(),
+                ..Default::default()
+            }),
+            metrics,
+            schema_url: String::new(),
+        }],
+        schema_url: String::new(),
+    }
+}
+
+/// A connector's build: refused with every error `validate` found, else started.
+pub fn build<A: Aggregate>(
+    ctx: &Context,
+    errors: &[ConfigError],
+    schedule: Schedule,
+    pipelines: PipelineHeads,
+    state: impl FnOnce() -> A,
+) -> Result<Arc<dyn Connector>, ComponentError> {
+    if !errors.is_empty() {
+        return Err(ctx.config_errors(errors));
+    }
+    Ok(start(state(), schedule, pipelines, ctx.label()))
 }
 
 /// Builds the running connector and starts its timer (needs a tokio runtime).

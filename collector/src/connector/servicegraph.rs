@@ -12,8 +12,8 @@ pub mod graph;
 #[cfg(test)]
 mod tests;
 
+use super::histogram::{BucketBound, check_bounds};
 use super::periodic::{self, Aggregate, Schedule};
-use super::spanmetrics::BucketBound;
 use crate::component::{
     ComponentError, Connector, ConnectorConfig, Context, PipelineHeads, Validate,
 };
@@ -122,20 +122,7 @@ impl Validate for ServiceGraphConfig {
             );
         }
         if let Some(b) = &self.latency_histogram_buckets {
-            for (i, w) in b.windows(2).enumerate() {
-                if let [a, c] = w
-                    && a.0 >= c.0
-                {
-                    e.push(
-                        ConfigError::new(format!(
-                            "buckets must increase: {} is not above {}",
-                            duration::format(c.0),
-                            duration::format(a.0)
-                        ))
-                        .field(format!("latency_histogram_buckets.{}", i + 1)),
-                    );
-                }
-            }
+            e.extend(check_bounds(b, "latency_histogram_buckets"));
         }
         if self.store.ttl.is_zero() {
             e.push(
@@ -216,22 +203,15 @@ impl ConnectorConfig for ServiceGraphConfig {
         _to: Signal,
         pipelines: PipelineHeads,
     ) -> Result<Arc<dyn Connector>, ComponentError> {
-        let errors = self.validate();
-        if !errors.is_empty() {
-            return Err(ctx.config_errors(&errors));
-        }
         let schedule = Schedule {
             flush: self
                 .metrics_flush_interval
                 .unwrap_or(Duration::from_secs(60)),
             maintain: Some(self.store_expiration_loop),
         };
-        Ok(periodic::start(
-            Graph::new(self.settings(), periodic::now_nanos()),
-            schedule,
-            pipelines,
-            ctx.label(),
-        ))
+        periodic::build(ctx, &self.validate(), schedule, pipelines, || {
+            Graph::new(self.settings(), periodic::now_nanos())
+        })
     }
 }
 

@@ -13,6 +13,7 @@ pub mod aggregate;
 #[cfg(test)]
 mod tests;
 
+use super::histogram::{BucketBound, check_bounds};
 use super::periodic::{self, Aggregate, Schedule};
 use crate::component::{
     ComponentError, Connector, ConnectorConfig, Context, PipelineHeads, Validate,
@@ -142,16 +143,6 @@ pub struct ExplicitConfig {
     pub buckets: Option<Vec<BucketBound>>,
 }
 
-/// One bucket bound, a duration.
-#[derive(Debug, Clone, Copy)]
-pub struct BucketBound(pub Duration);
-
-impl<'de> Deserialize<'de> for BucketBound {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        duration::de(d).map(BucketBound)
-    }
-}
-
 /// `exemplars:`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -257,20 +248,7 @@ impl Validate for SpanMetricsConfig {
             .as_ref()
             .and_then(|x| x.buckets.as_ref())
         {
-            for (i, w) in b.windows(2).enumerate() {
-                if let [a, c] = w
-                    && a.0 >= c.0
-                {
-                    e.push(
-                        ConfigError::new(format!(
-                            "buckets must increase: {} is not above {}",
-                            duration::format(c.0),
-                            duration::format(a.0)
-                        ))
-                        .field(format!("histogram.explicit.buckets.{}", i + 1)),
-                    );
-                }
-            }
+            e.extend(check_bounds(b, "histogram.explicit.buckets"));
         }
         if self.aggregation_temporality != DELTA && self.aggregation_temporality != CUMULATIVE {
             // The Collector reads any other value as cumulative; a typo of "DELTA" would
@@ -416,20 +394,13 @@ impl ConnectorConfig for SpanMetricsConfig {
         _to: Signal,
         pipelines: PipelineHeads,
     ) -> Result<Arc<dyn Connector>, ComponentError> {
-        let errors = self.validate();
-        if !errors.is_empty() {
-            return Err(ctx.config_errors(&errors));
-        }
         let schedule = Schedule {
             flush: self.metrics_flush_interval,
             maintain: None,
         };
-        Ok(periodic::start(
-            Aggregator::new(self.settings()),
-            schedule,
-            pipelines,
-            ctx.label(),
-        ))
+        periodic::build(ctx, &self.validate(), schedule, pipelines, || {
+            Aggregator::new(self.settings())
+        })
     }
 }
 

@@ -455,11 +455,7 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 /// An OTLP/protobuf traces request with spans numbered `ids` (the number is the span id;
 /// the trace id is fixed per request).
 pub fn spans_request(service: &str, ids: std::ops::Range<u64>) -> Vec<u8> {
-    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-    use opentelemetry_proto::tonic::resource::v1::Resource;
-    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-    use prost::Message;
+    use opentelemetry_proto::tonic::trace::v1::Span;
     let spans = ids
         .map(|i| Span {
             trace_id: [&[7u8; 8][..], &i.to_be_bytes()[..]].concat(),
@@ -471,6 +467,19 @@ pub fn spans_request(service: &str, ids: std::ops::Range<u64>) -> Vec<u8> {
             ..Default::default()
         })
         .collect();
+    service_request(service, spans)
+}
+
+/// An OTLP/protobuf traces request: `spans` of one resource with `service.name`.
+pub fn service_request(
+    service: &str,
+    spans: Vec<opentelemetry_proto::tonic::trace::v1::Span>,
+) -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+    use prost::Message;
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {

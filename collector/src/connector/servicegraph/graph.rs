@@ -7,15 +7,12 @@
 //! the parent it propagates, so every call through two sidecars pairs up here.
 
 use crate::connector::histogram::Hist;
+use crate::connector::periodic::resource_metrics;
 use crate::otlp::proto::collector::metrics::v1::ExportMetricsServiceRequest;
-use crate::otlp::proto::common::v1::{
-    AnyValue, InstrumentationScope, KeyValue, any_value::Value as AnyVal,
-};
+use crate::otlp::proto::common::v1::{AnyValue, KeyValue, any_value::Value as AnyVal};
 use crate::otlp::proto::metrics::v1::{
-    Histogram, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, metric,
-    number_data_point,
+    Histogram, Metric, NumberDataPoint, Sum, metric, number_data_point,
 };
-use crate::otlp::proto::resource::v1::Resource;
 use crate::otlp::views::{AnyValueRef, Attributes, SpanView, TracesView};
 use std::collections::{HashMap, VecDeque};
 
@@ -466,18 +463,7 @@ impl Graph {
             &s.client
         }));
         Some(ExportMetricsServiceRequest {
-            resource_metrics: vec![ResourceMetrics {
-                resource: Some(Resource::default()),
-                scope_metrics: vec![ScopeMetrics {
-                    scope: Some(InstrumentationScope {
-                        name: SCOPE_NAME.to_owned(),
-                        ..Default::default()
-                    }),
-                    metrics,
-                    schema_url: String::new(),
-                }],
-                schema_url: String::new(),
-            }],
+            resource_metrics: vec![resource_metrics(Vec::new(), SCOPE_NAME, metrics)],
         })
     }
 }

@@ -9,13 +9,11 @@
 //! values once; a span of a known series allocates nothing.
 
 use crate::connector::histogram::Hist;
+use crate::connector::periodic::resource_metrics;
 use crate::otlp::proto::collector::metrics::v1::ExportMetricsServiceRequest;
-use crate::otlp::proto::common::v1::{
-    AnyValue, InstrumentationScope, KeyValue, any_value::Value as AnyVal,
-};
+use crate::otlp::proto::common::v1::{AnyValue, KeyValue, any_value::Value as AnyVal};
 use crate::otlp::proto::metrics::v1::{
-    Exemplar, Histogram, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, exemplar,
-    metric, number_data_point,
+    Exemplar, Histogram, Metric, NumberDataPoint, Sum, exemplar, metric, number_data_point,
 };
 use crate::otlp::proto::resource::v1::Resource;
 use crate::otlp::views::{Attributes, SpanView, TracesView};
@@ -757,21 +755,7 @@ impl Aggregator {
                     &mut starts,
                 ));
             }
-            out.push(ResourceMetrics {
-                resource: Some(Resource {
-                    attributes: r.attributes.clone(),
-                    ..Default::default()
-                }),
-                scope_metrics: vec![ScopeMetrics {
-                    scope: Some(InstrumentationScope {
-                        name: SCOPE_NAME.to_owned(),
-                        ..Default::default()
-                    }),
-                    metrics,
-                    schema_url: String::new(),
-                }],
-                schema_url: String::new(),
-            });
+            out.push(resource_metrics(r.attributes.clone(), SCOPE_NAME, metrics));
         }
 
         if delta {
