@@ -324,6 +324,9 @@ exporters:
 connectors:
   servicegraph:
     metrics_flush_interval: 1h
+    store: {ttl: 100ms}
+    store_expiration_loop: 50ms
+    virtual_node_peer_attributes: []
 service:
   pipelines:
     traces:
@@ -346,6 +349,14 @@ service:
         post_spans(&base, edge_span("productpage", 2, 2, 1, 3)),
         Ok(200)
     );
+    // Two halves stored (the first completed by its pair), the unpaired one expired.
+    let series =
+        |name: &str| format!("otelcol_connector_servicegraph_{name}{{connector=\"servicegraph\"");
+    eventually("the unpaired half to expire", || {
+        (c.metric(&series("expired_edges_total")) == 1.0).then_some(())
+    });
+    assert_eq!(c.metric(&series("total_edges_total")), 2.0);
+    assert_eq!(c.metric(&series("dropped_spans_total")), 0.0);
     c.stop();
     let lines = lines(&c.dir.path("graph.jsonl"));
     assert_eq!(lines.len(), 1, "one flush, at shutdown: {lines:?}");

@@ -20,7 +20,8 @@ use crate::component::{
 use crate::config::{ConfigError, duration};
 use crate::otlp::Signal;
 use crate::otlp::proto::collector::metrics::v1::ExportMetricsServiceRequest;
-use graph::{Graph, Settings};
+use crate::telemetry::Counter;
+use graph::{Counts, Graph, Settings};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -209,31 +210,77 @@ impl ConnectorConfig for ServiceGraphConfig {
                 .unwrap_or(Duration::from_secs(60)),
             maintain: Some(self.store_expiration_loop),
         };
-        periodic::build(ctx, &self.validate(), schedule, pipelines, || {
-            Graph::new(self.settings(), periodic::now_nanos())
+        let id = ctx.id.to_string();
+        let labels: &[(&'static str, &str)] = &[("connector", &id)];
+        let t = &ctx.telemetry;
+        let metrics = SelfMetrics {
+            edges: t.counter(
+                "otelcol_connector_servicegraph_total_edges_total",
+                "Total number of unique edges",
+                labels,
+            ),
+            expired: t.counter(
+                "otelcol_connector_servicegraph_expired_edges_total",
+                "Number of edges that expired before finding its matching span",
+                labels,
+            ),
+            dropped: t.counter(
+                "otelcol_connector_servicegraph_dropped_spans_total",
+                "Number of spans dropped when trying to add edges",
+                labels,
+            ),
+        };
+        periodic::build(ctx, &self.validate(), schedule, pipelines, || Running {
+            graph: Graph::new(self.settings(), periodic::now_nanos()),
+            metrics,
+            reported: Counts::default(),
         })
     }
 }
 
-impl Aggregate for Graph {
-    fn add(&mut self, request: &[u8], now: u64) -> Option<(usize, &'static str)> {
-        let dropped = self.counts().dropped;
-        let skipped = Graph::add(self, request, now);
-        let full = self.counts().dropped - dropped;
-        if full > 0 {
+/// The Collector's self-metrics of the connector, with its names.
+struct SelfMetrics {
+    edges: Arc<Counter>,
+    expired: Arc<Counter>,
+    dropped: Arc<Counter>,
+}
+
+/// The graph and what of its counts the self-metrics have been given.
+struct Running {
+    graph: Graph,
+    metrics: SelfMetrics,
+    reported: Counts,
+}
+
+impl Running {
+    fn report(&mut self) {
+        let now = self.graph.counts();
+        let was = std::mem::replace(&mut self.reported, now);
+        self.metrics.edges.add(now.edges - was.edges);
+        self.metrics.expired.add(now.expired - was.expired);
+        self.metrics.dropped.add(now.dropped - was.dropped);
+        if now.dropped > was.dropped {
             tracing::warn!(
-                spans = full,
+                spans = now.dropped - was.dropped,
                 "servicegraph: store.max_items half edges are waiting; spans dropped"
             );
         }
+    }
+}
+
+impl Aggregate for Running {
+    fn add(&mut self, request: &[u8], now: u64) -> Option<(usize, &'static str)> {
+        let skipped = self.graph.add(request, now);
+        self.report();
         (skipped > 0).then_some((skipped, "their resource has no service.name"))
     }
 
     fn flush(&mut self, now: u64) -> Option<ExportMetricsServiceRequest> {
-        Graph::flush(self, now)
+        self.graph.flush(now)
     }
 
     fn maintain(&mut self, now: u64) {
-        Graph::maintain(self, now);
+        self.graph.maintain(now);
+        self.report();
     }
 }
