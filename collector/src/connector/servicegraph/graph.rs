@@ -361,6 +361,11 @@ impl Graph {
                 break;
             }
             self.order.pop_front();
+            // The key may have paired and come again since (a retried span): that edge has
+            // its own, later entry.
+            if self.pending.get(&key).is_none_or(|e| e.expires > now) {
+                continue;
+            }
             let Some(mut e) = self.pending.remove(&key) else {
                 continue;
             };

@@ -266,6 +266,24 @@ fn unpaired_halves_expire_into_virtual_nodes_or_are_dropped() {
 }
 
 #[test]
+fn a_half_coming_again_after_its_pair_waits_its_own_ttl() {
+    let mut g = graph("virtual_node_peer_attributes: []");
+    let client = || svc("a", vec![call(1, 2, 1, 3, 1, false, vec![])]);
+    add(&mut g, vec![client()], T0);
+    add(
+        &mut g,
+        vec![svc("b", vec![call(1, 3, 2, 2, 1, false, vec![])])],
+        T0,
+    );
+    // The client span again (a retried export), 1.5 s later: a new half.
+    add(&mut g, vec![client()], T0 + 1500 * MS);
+    g.maintain(T0 + 2100 * MS);
+    assert_eq!(g.pending(), 1, "expired by the first half's deadline");
+    g.maintain(T0 + 3500 * MS);
+    assert_eq!((g.pending(), g.counts().expired), (0, 1));
+}
+
+#[test]
 fn the_store_bound_drops_spans_and_stale_series_go() {
     let mut g = graph("store: {max_items: 2}\ncache_loop: 1m\nvirtual_node_peer_attributes: []");
     add(
