@@ -305,3 +305,31 @@ service:
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// The connectors snippet of docs/istio.md ("RED metrics and a service graph") merged onto the
+/// shipped Tempo config, as a user would add it: it must validate, without warnings.
+#[test]
+fn the_istio_guides_span_metrics_snippet_validates_on_the_shipped_config() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let guide = std::fs::read_to_string(root.join("docs/istio.md")).unwrap();
+    let section = guide
+        .split("### 6. RED metrics and a service graph")
+        .nth(1)
+        .expect("the section is in docs/istio.md");
+    let snippet = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a yaml block in the section");
+    assert!(snippet.contains("servicegraph") && snippet.contains("spanmetrics"));
+    let dir = TempDir::new();
+    std::fs::write(dir.path("snippet.yaml"), snippet).unwrap();
+    let shipped = root.join("istio-manifests/collector/components/tempo/config.yaml");
+    let args: Vec<String> = vec![
+        "validate".into(),
+        format!("--config={}", shipped.display()),
+        format!("--config={}", dir.path("snippet.yaml").display()),
+    ];
+    let (code, _, stderr) = run(&dir.0, &args, &[("POD_NAME", "gw-0")]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+}
