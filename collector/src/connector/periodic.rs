@@ -222,3 +222,124 @@ impl<A: Aggregate> Connector for Periodic<A> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::otlp::proto::metrics::v1::{Gauge, NumberDataPoint, metric};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts what it is given; a flush emits one gauge point per request added since.
+    #[derive(Default)]
+    struct Counting {
+        added: usize,
+        maintained: Arc<AtomicUsize>,
+    }
+
+    impl Aggregate for Counting {
+        fn add(&mut self, _request: &[u8], _now: u64) -> Option<(usize, &'static str)> {
+            self.added += 1;
+            None
+        }
+        fn flush(&mut self, now: u64) -> Option<ExportMetricsServiceRequest> {
+            let n = std::mem::take(&mut self.added);
+            (n > 0).then(|| ExportMetricsServiceRequest {
+                resource_metrics: vec![resource_metrics(
+                    Vec::new(),
+                    "test",
+                    (0..n)
+                        .map(|_| Metric {
+                            name: "added".into(),
+                            data: Some(metric::Data::Gauge(Gauge {
+                                data_points: vec![NumberDataPoint {
+                                    time_unix_nano: now,
+                                    ..Default::default()
+                                }],
+                            })),
+                            ..Default::default()
+                        })
+                        .collect(),
+                )],
+            })
+        }
+        fn maintain(&mut self, _now: u64) {
+            self.maintained.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<usize>>);
+
+    impl Consumer for Recorder {
+        fn consume(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+            Box::pin(async move {
+                self.0.lock().unwrap().push(batch.items());
+                Ok(())
+            })
+        }
+    }
+
+    fn heads(r: &Arc<Recorder>) -> PipelineHeads {
+        vec![(
+            crate::config::PipelineId::parse("metrics").unwrap(),
+            r.clone() as Arc<dyn Consumer>,
+        )]
+    }
+
+    fn seen(r: &Recorder) -> Vec<usize> {
+        r.0.lock().unwrap().clone()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flushes_on_the_interval_with_upkeep_between_and_once_more_at_shutdown() {
+        let rec = Arc::new(Recorder::default());
+        let maintained = Arc::new(AtomicUsize::new(0));
+        let state = Counting {
+            added: 0,
+            maintained: maintained.clone(),
+        };
+        let schedule = Schedule {
+            flush: Duration::from_secs(10),
+            maintain: Some(Duration::from_secs(1)),
+        };
+        let c = start(state, schedule, heads(&rec), "connectors::test".into());
+        c.consume(Batch::empty(Signal::Traces)).await.unwrap();
+        c.consume(Batch::empty(Signal::Traces)).await.unwrap();
+        assert_eq!(
+            seen(&rec),
+            Vec::<usize>::new(),
+            "nothing before the interval"
+        );
+        tokio::time::sleep(Duration::from_millis(10_500)).await;
+        assert_eq!(seen(&rec), [2]);
+        assert_eq!(maintained.load(Ordering::Relaxed), 10);
+        c.consume(Batch::empty(Signal::Traces)).await.unwrap();
+        c.shutdown().await;
+        assert_eq!(
+            seen(&rec),
+            [2, 1],
+            "what came after the last tick, at shutdown"
+        );
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(seen(&rec), [2, 1], "the timer stopped");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_interval_flushes_after_every_request() {
+        let rec = Arc::new(Recorder::default());
+        let schedule = Schedule {
+            flush: Duration::ZERO,
+            maintain: None,
+        };
+        let c = start(Counting::default(), schedule, heads(&rec), "t".into());
+        c.consume(Batch::empty(Signal::Traces)).await.unwrap();
+        assert_eq!(seen(&rec), [1]);
+        c.consume(Batch::empty(Signal::Traces)).await.unwrap();
+        assert_eq!(seen(&rec), [1, 1]);
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        c.shutdown().await;
+        assert_eq!(seen(&rec), [1, 1], "nothing left to flush");
+    }
+}
