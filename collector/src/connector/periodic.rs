@@ -31,9 +31,7 @@ pub trait Aggregate: Send + 'static {
 
 /// Unix nanoseconds now.
 pub fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    crate::telemetry::push::unix_nanos(SystemTime::now())
 }
 
 /// How often to flush and to run [`Aggregate::maintain`].

@@ -531,7 +531,7 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// pcommon's `AsString()`: JSON for lists and maps (keys sorted), base64 for bytes.
-fn as_string(v: AnyValueRef<'_>) -> String {
+pub(crate) fn as_string(v: AnyValueRef<'_>) -> String {
     match v {
         AnyValueRef::Str(s) => s.to_owned(),
         AnyValueRef::Bool(b) => b.to_string(),

@@ -9,11 +9,13 @@
 use crate::connector::histogram::Hist;
 use crate::connector::periodic::resource_metrics;
 use crate::otlp::proto::collector::metrics::v1::ExportMetricsServiceRequest;
-use crate::otlp::proto::common::v1::{AnyValue, KeyValue, any_value::Value as AnyVal};
+use crate::otlp::proto::common::v1::{KeyValue, any_value::Value as AnyVal};
 use crate::otlp::proto::metrics::v1::{
     Histogram, Metric, NumberDataPoint, Sum, metric, number_data_point,
 };
-use crate::otlp::views::{AnyValueRef, Attributes, SpanView, TracesView};
+use crate::otlp::views::{Attributes, SpanView, TracesView};
+use crate::processor::actions::as_string;
+use crate::telemetry::push::attribute as kv;
 use std::collections::{HashMap, VecDeque};
 
 /// The scope of every emitted metric, as the Collector names it.
@@ -80,8 +82,8 @@ struct Edge {
     failed: bool,
     client_seconds: f64,
     server_seconds: f64,
-    /// `client_NAME` / `server_NAME` and their values, dimension by dimension.
-    dims: Vec<(String, String)>,
+    /// Per configured dimension, the client side's value and the server side's.
+    dims: Vec<[Option<String>; 2]>,
     /// The first virtual-node peer attribute of the CLIENT span.
     peer: Option<String>,
     virtual_label: &'static str,
@@ -120,37 +122,22 @@ pub struct Graph {
     series: HashMap<Vec<u8>, Series>,
     last_clean: u64,
     counts: Counts,
+    /// A series' key, rebuilt for every call recorded.
+    key: Vec<u8>,
 }
 
-/// A value as the Collector's `AsString` prints it; `None` for lists and maps.
-fn text(v: AnyValueRef<'_>) -> Option<String> {
-    Some(match v {
-        AnyValueRef::Str(s) => s.to_owned(),
-        AnyValueRef::Int(i) => i.to_string(),
-        AnyValueRef::Bool(b) => b.to_string(),
-        AnyValueRef::Double(d) => d.to_string(),
-        _ => return None,
-    })
-}
-
-/// The first of `names` in the first of `lists` that has it.
+/// The first of `names` in the first of `lists` that has it, as the Collector's `AsString`
+/// prints it.
 fn first(names: &[String], lists: &[Attributes<'_>]) -> Option<String> {
     lists
         .iter()
-        .find_map(|l| names.iter().find_map(|n| l.get(n).and_then(text)))
+        .find_map(|l| names.iter().find_map(|n| l.get(n)))
+        .map(as_string)
 }
 
 fn part(key: &mut Vec<u8>, bytes: &[u8]) {
     key.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
     key.extend_from_slice(bytes);
-}
-
-fn kv(key: &str, value: AnyVal) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
 }
 
 fn seconds(span: &SpanView<'_>) -> f64 {
@@ -169,6 +156,7 @@ impl Graph {
             series: HashMap::new(),
             last_clean: start,
             counts: Counts::default(),
+            key: Vec::new(),
         }
     }
 
@@ -217,14 +205,12 @@ impl Graph {
         };
         let sattrs = span.attributes();
         let lists = [rattrs, sattrs];
-        let side = if client_side { "client" } else { "server" };
-        let dims: Vec<(String, String)> = self
+        let side = usize::from(!client_side);
+        let dims: Vec<Option<String>> = self
             .s
             .dimensions
             .iter()
-            .filter_map(|d| {
-                first(std::slice::from_ref(d), &lists).map(|v| (format!("{side}_{d}"), v))
-            })
+            .map(|d| first(std::slice::from_ref(d), &lists))
             .collect();
         let database = client_side
             .then(|| first(&self.s.database_name_attributes, &lists))
@@ -237,7 +223,12 @@ impl Graph {
         let update = |e: &mut Edge| {
             e.connection = connection;
             e.failed |= failed;
-            e.dims.extend(dims);
+            e.dims.resize(dims.len(), [None, None]);
+            for (slot, v) in e.dims.iter_mut().zip(dims) {
+                if let (Some(v), Some(cell)) = (v, slot.get_mut(side)) {
+                    *cell = Some(v);
+                }
+            }
             if client_side {
                 e.client = Some(service.to_owned());
                 e.client_seconds = latency;
@@ -296,28 +287,31 @@ impl Graph {
     fn record(&mut self, e: &Edge, now: u64) {
         let client = e.client.as_deref().unwrap_or("");
         let server = e.server.as_deref().unwrap_or("");
-        let mut key = Vec::with_capacity(64);
+        let key = &mut self.key;
+        key.clear();
         for p in [client, server, e.connection.as_str(), e.virtual_label] {
-            part(&mut key, p.as_bytes());
+            part(key, p.as_bytes());
         }
         key.push(u8::from(e.failed));
         // Dimensions in config order, the client's before the server's.
-        let mut dims: Vec<&(String, String)> = Vec::with_capacity(e.dims.len());
-        for d in &self.s.dimensions {
-            for side in ["client", "server"] {
-                if let Some(found) = e.dims.iter().find(|(k, _)| {
-                    k.strip_prefix(side).and_then(|r| r.strip_prefix('_')) == Some(d)
-                }) {
-                    dims.push(found);
-                }
-            }
+        let found = || {
+            self.s
+                .dimensions
+                .iter()
+                .zip(&e.dims)
+                .flat_map(|(d, sides)| {
+                    ["client", "server"]
+                        .into_iter()
+                        .zip(sides)
+                        .filter_map(move |(side, v)| Some((side, d, v.as_deref()?)))
+                })
+        };
+        for (side, d, v) in found() {
+            key.push(u8::from(side == "server"));
+            part(key, d.as_bytes());
+            part(key, v.as_bytes());
         }
-        for (k, v) in &dims {
-            part(&mut key, k.as_bytes());
-            part(&mut key, v.as_bytes());
-        }
-        let s = &self.s;
-        let series = self.series.entry(key).or_insert_with(|| {
+        if !self.series.contains_key(key.as_slice()) {
             let mut attributes = vec![
                 kv("client", AnyVal::StringValue(client.to_owned())),
                 kv("server", AnyVal::StringValue(server.to_owned())),
@@ -328,24 +322,32 @@ impl Graph {
                 kv("failed", AnyVal::BoolValue(e.failed)),
             ];
             attributes.extend(
-                dims.iter()
-                    .map(|(k, v)| kv(k, AnyVal::StringValue(v.clone()))),
+                found().map(|(side, d, v)| {
+                    kv(&format!("{side}_{d}"), AnyVal::StringValue(v.to_owned()))
+                }),
             );
-            if s.virtual_node_extra_label {
+            if self.s.virtual_node_extra_label {
                 attributes.push(kv(
                     "virtual_node",
                     AnyVal::StringValue(e.virtual_label.to_owned()),
                 ));
             }
-            Series {
-                attributes,
-                total: 0,
-                failed: 0,
-                server: Hist::default(),
-                client: Hist::default(),
-                updated: now,
-            }
-        });
+            self.series.insert(
+                key.clone(),
+                Series {
+                    attributes,
+                    total: 0,
+                    failed: 0,
+                    server: Hist::default(),
+                    client: Hist::default(),
+                    updated: now,
+                },
+            );
+        }
+        let s = &self.s;
+        let Some(series) = self.series.get_mut(self.key.as_slice()) else {
+            return;
+        };
         series.total += 1;
         series.failed += u64::from(e.failed);
         series.server.observe(&s.bounds, e.server_seconds);

@@ -266,6 +266,42 @@ fn unpaired_halves_expire_into_virtual_nodes_or_are_dropped() {
 }
 
 #[test]
+fn dimension_values_are_text_as_the_collector_prints_them() {
+    use crate::otlp::proto::common::v1::ArrayValue;
+    use crate::processor::testspans::{i, kv};
+    let mut g = graph("dimensions: [code, tags]\nvirtual_node_peer_attributes: []");
+    let tags = kv(
+        "tags",
+        any_value::Value::ArrayValue(ArrayValue {
+            values: vec![
+                AnyValue {
+                    value: Some(any_value::Value::StringValue("a".into())),
+                },
+                AnyValue {
+                    value: Some(any_value::Value::IntValue(1)),
+                },
+            ],
+        }),
+    );
+    add(
+        &mut g,
+        vec![
+            svc(
+                "c",
+                vec![call(1, 2, 1, 3, 1, false, vec![i("code", 200), tags])],
+            ),
+            svc("s", vec![call(1, 3, 2, 2, 1, false, vec![])]),
+        ],
+        T0,
+    );
+    let lines = render(&g.flush(T0 + SEC));
+    assert_eq!(
+        lines[0],
+        "traces_service_graph_request_total {client=c server=s connection_type= failed=false client_code=200 client_tags=[\"a\",1]} = 1"
+    );
+}
+
+#[test]
 fn a_half_coming_again_after_its_pair_waits_its_own_ttl() {
     let mut g = graph("virtual_node_peer_attributes: []");
     let client = || svc("a", vec![call(1, 2, 1, 3, 1, false, vec![])]);

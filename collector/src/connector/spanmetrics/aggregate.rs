@@ -17,6 +17,7 @@ use crate::otlp::proto::metrics::v1::{
 };
 use crate::otlp::proto::resource::v1::Resource;
 use crate::otlp::views::{Attributes, SpanView, TracesView};
+use crate::telemetry::push::attribute;
 use prost::Message;
 use std::collections::HashMap;
 
@@ -170,13 +171,7 @@ impl<T: Default> SeriesMap<T> {
         };
         if !self.map.contains_key(key) && limit > 0 && self.map.len() >= limit {
             return self.overflow.get_or_insert_with(|| {
-                new(vec![KeyValue {
-                    key: OVERFLOW_KEY.to_owned(),
-                    value: Some(AnyValue {
-                        value: Some(AnyVal::BoolValue(true)),
-                    }),
-                    ..Default::default()
-                }])
+                new(vec![attribute(OVERFLOW_KEY, AnyVal::BoolValue(true))])
             });
         }
         self.map
@@ -315,11 +310,7 @@ fn lookup<'a>(d: &'a Dim, sources: &[&Values<'a>]) -> Option<Found<'a>> {
 fn push_dims(key: &mut Vec<u8>, dims: &[Dim], sources: &[&Values<'_>]) {
     for d in dims {
         match lookup(d, sources) {
-            Some(Found::Attr(raw)) => {
-                key.push(1);
-                part(key, raw);
-            }
-            Some(Found::Default(raw, _)) => {
+            Some(Found::Attr(raw) | Found::Default(raw, _)) => {
                 key.push(1);
                 part(key, raw);
             }
@@ -329,13 +320,7 @@ fn push_dims(key: &mut Vec<u8>, dims: &[Dim], sources: &[&Values<'_>]) {
 }
 
 fn string_kv(key: &str, v: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(AnyVal::StringValue(v.to_owned())),
-        }),
-        ..Default::default()
-    }
+    attribute(key, AnyVal::StringValue(v.to_owned()))
 }
 
 /// What a span's built-in dimensions read.
@@ -442,10 +427,16 @@ impl Settings {
         self.fixed_key(&mut scratch.common, f);
         push_dims(&mut scratch.common, &self.dims, &sources);
 
-        scratch.key.clear();
-        scratch.key.extend_from_slice(&scratch.common);
-        push_dims(&mut scratch.key, &self.calls_dims, &sources);
-        let calls = state.calls.series(&scratch.key, limit, now, || {
+        // Without dimensions of its own (the usual case) the calls key is the common one.
+        let calls_key = if self.calls_dims.is_empty() {
+            &scratch.common
+        } else {
+            scratch.key.clear();
+            scratch.key.extend_from_slice(&scratch.common);
+            push_dims(&mut scratch.key, &self.calls_dims, &sources);
+            &scratch.key
+        };
+        let calls = state.calls.series(calls_key, limit, now, || {
             self.attributes(f, &[&self.dims, &self.calls_dims], &sources)
         });
         calls.value.n += 1;
