@@ -246,6 +246,22 @@ table:
         agg.add(batch.bytes(), 1);
         g.bench_function(name, |b| b.iter(|| agg.add(black_box(batch.bytes()), 2)));
     }
+    // The loadbalancing exporter's own work per request: every span's trace id on the ring,
+    // and the request cut into one request per backend.
+    let ring = meshtrace_collector::exporter::loadbalancing::Ring::new(&[
+        "10.0.0.1:4317",
+        "10.0.0.2:4317",
+        "10.0.0.3:4317",
+        "10.0.0.4:4317",
+    ]);
+    g.bench_function("loadbalancing, cut by trace id for 4 backends", |b| {
+        b.iter(|| {
+            batching::partition_items(black_box(&batch), 4, |_, item| {
+                use meshtrace_collector::otlp::views::SpanView;
+                ring.backend(&SpanView::parse(item).trace_id())
+            })
+        })
+    });
     // Every span is half a call, stored until its other half comes: the store's insert path,
     // a fresh graph per request.
     let v = meshtrace_collector::config::parse_yaml("bench", "store: {max_items: 100000}").unwrap();

@@ -92,7 +92,7 @@ macro_rules! factory {
 impl Registry {
     /// The components built into this binary.
     pub fn builtin() -> Self {
-        use crate::exporter::{debug, file, otlp_grpc, otlp_http};
+        use crate::exporter::{debug, file, loadbalancing, otlp_grpc, otlp_http};
         use crate::extension::health_check;
         use crate::processor::{
             attributes, batch, filter, memory_limiter, probabilistic_sampler, resource, transform,
@@ -180,6 +180,13 @@ impl Registry {
                     ExporterConfig
                 ),
                 factory!("file", ALL, None, file::FileConfig, ExporterConfig),
+                factory!(
+                    "loadbalancing",
+                    ALL,
+                    None,
+                    loadbalancing::LoadBalancingConfig,
+                    ExporterConfig
+                ),
             ],
             extensions: vec![
                 factory!(

@@ -1,5 +1,6 @@
 //! validate() on arbitrary bytes; whatever it accepts must split, concat and rewrite into
-//! requests that validate again with the same item counts. salvage_traces() on the same bytes
+//! requests that validate again with the same item counts; partition_items() routes every item
+//! once, into requests that validate. salvage_traces() on the same bytes
 //! keeps exactly the spans that validate, in a request that validates.
 #![no_main]
 
@@ -36,6 +37,18 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(total, items);
     let merged = batching::concat(signal, &parts);
     assert_eq!(validate(signal, merged.bytes(), &limits), Ok(items));
+    // Items by the first byte of their encoding: the same cut as the loadbalancing exporter's.
+    let outputs = max.min(4);
+    let mut routed = 0;
+    let parts = batching::partition_items(&batch, outputs, |_, item| {
+        routed += 1;
+        item.first().map(|b| usize::from(*b) % (outputs + 1))
+    });
+    assert_eq!(routed, items);
+    for p in &parts {
+        assert_eq!(validate(signal, p.bytes(), &limits), Ok(p.items()));
+    }
+    assert!(parts.iter().map(Batch::items).sum::<usize>() <= items);
     let edited = rewrite_resources(&batch, |r, e| {
         if r.attributes().len() == 2 {
             return Action::Drop;

@@ -139,9 +139,9 @@ pub fn split(batch: &Batch, max_items: usize) -> Vec<Batch> {
     while lo < total {
         let hi = (lo + max_items).min(total);
         let chunk = Chunk { lo, hi, total };
-        let size = index.size(0, chunk, &mut sizes);
+        let size = index.size(0, &chunk, &mut sizes);
         let mut buf = Vec::with_capacity(size);
-        index.write(0, chunk, &sizes, batch.bytes(), &mut buf);
+        index.write(0, &chunk, &sizes, batch.bytes(), &mut buf);
         out.push(Batch::from_trusted(
             batch.signal(),
             Bytes::from(buf),
@@ -201,6 +201,73 @@ pub fn partition_resources(
     out
 }
 
+/// Distributes the items of `batch` (spans, log records, metric data points) among `outputs`
+/// requests: `route` is called once per item, in order, with the encoded messages that hold
+/// it (outermost first: for a span, its `ResourceSpans` and `ScopeSpans`; for a data point,
+/// its `ResourceMetrics`, `ScopeMetrics`, `Metric` and the metric's data message) and the
+/// item's own encoded message, and names the output it goes to, or `None` to drop it.
+///
+/// Each output carries its items' resources and scopes (and metrics) as [`split`] does, with
+/// the items in their original order; containers that hold none of an output's items are left
+/// out of it, and so are containers without items. An output that gets every item is `batch`
+/// itself, not a copy. Costs one pass to index the request and one copy per item.
+pub fn partition_items(
+    batch: &Batch,
+    outputs: usize,
+    mut route: impl FnMut(&[&[u8]], &[u8]) -> Option<usize>,
+) -> Vec<Batch> {
+    let signal = batch.signal();
+    let src = batch.bytes();
+    let index = Index::build(signal, src);
+    let mut mine: Vec<Vec<usize>> = vec![Vec::new(); outputs];
+    // The containers above the current node: where each ends (a node index) and its body.
+    let mut ends: Vec<usize> = Vec::new();
+    let mut bodies: Vec<&[u8]> = Vec::new();
+    for (i, n) in index.nodes.iter().enumerate() {
+        while ends.last().is_some_and(|&end| end <= i) {
+            ends.pop();
+            bodies.pop();
+        }
+        if i == 0 {
+            // The request itself is no item's container worth naming.
+            continue;
+        }
+        ends.push(n.end);
+        bodies.push(src.get(n.body.clone()).unwrap_or(&[]));
+        if !n.leaf_parent {
+            continue;
+        }
+        for leaf in n.leaves.clone() {
+            let item = index
+                .leaf_data
+                .get(leaf)
+                .zip(index.leaves.get(leaf))
+                .and_then(|(&start, record)| src.get(start..record.end))
+                .unwrap_or(&[]);
+            if let Some(out) = route(&bodies, item).and_then(|o| mine.get_mut(o)) {
+                out.push(leaf);
+            }
+        }
+    }
+    let total = index.leaves.len();
+    let mut sizes = vec![0usize; index.nodes.len()];
+    mine.iter()
+        .map(|leaves| {
+            if leaves.is_empty() {
+                return Batch::empty(signal);
+            }
+            if leaves.len() == total {
+                return batch.clone();
+            }
+            let pick = Pick(leaves);
+            let size = index.size(0, &pick, &mut sizes);
+            let mut buf = Vec::with_capacity(size);
+            index.write(0, &pick, &sizes, src, &mut buf);
+            Batch::from_trusted(signal, Bytes::from(buf), leaves.len())
+        })
+        .collect()
+}
+
 /// Child field numbers at each nesting level, from the request root down to the messages
 /// whose children are the items.
 fn levels(signal: Signal) -> &'static [&'static [u32]] {
@@ -252,6 +319,8 @@ fn count_items(levels: &[&[u32]], buf: &[u8], level: usize) -> usize {
 struct Node {
     /// Field number under which the parent holds this container.
     field: u32,
+    /// Where its encoded body lies in the request.
+    body: Range<usize>,
     /// Non-child fields, as ranges into [`Index::segs`]: copied verbatim.
     header: Range<usize>,
     /// Index of the first node after this subtree.
@@ -271,6 +340,8 @@ struct Index {
     segs: Vec<Range<usize>>,
     /// Byte ranges of whole item records (tag, length, payload).
     leaves: Vec<Range<usize>>,
+    /// Where each item's payload starts (past its tag and length).
+    leaf_data: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -280,7 +351,18 @@ struct Chunk {
     total: usize,
 }
 
-impl Chunk {
+/// Which items of the request an output request holds.
+trait Select {
+    /// Whether a container whose items are `leaves` is written: one holding any of the
+    /// output's items (and, for a [`Chunk`], an item-less one where its position falls).
+    fn includes(&self, leaves: &Range<usize>) -> bool;
+    /// The output's items among `leaves` (a leaf parent's), in order.
+    fn items(&self, leaves: &Range<usize>) -> impl Iterator<Item = usize>;
+    /// Whether the request's own fields other than its resources are written.
+    fn root_header(&self) -> bool;
+}
+
+impl Select for Chunk {
     fn includes(&self, leaves: &Range<usize>) -> bool {
         if leaves.is_empty() {
             // An item-less container goes where its position falls.
@@ -289,6 +371,35 @@ impl Chunk {
         } else {
             leaves.start < self.hi && leaves.end > self.lo
         }
+    }
+    fn items(&self, leaves: &Range<usize>) -> impl Iterator<Item = usize> {
+        leaves.start.max(self.lo)..leaves.end.min(self.hi)
+    }
+    fn root_header(&self) -> bool {
+        self.lo == 0
+    }
+}
+
+/// The items of one output of [`partition_items`], as ascending leaf indices.
+struct Pick<'a>(&'a [usize]);
+
+impl Pick<'_> {
+    fn within(&self, leaves: &Range<usize>) -> &[usize] {
+        let a = self.0.partition_point(|&l| l < leaves.start);
+        let b = self.0.partition_point(|&l| l < leaves.end);
+        self.0.get(a..b).unwrap_or(&[])
+    }
+}
+
+impl Select for Pick<'_> {
+    fn includes(&self, leaves: &Range<usize>) -> bool {
+        !self.within(leaves).is_empty()
+    }
+    fn items(&self, leaves: &Range<usize>) -> impl Iterator<Item = usize> {
+        self.within(leaves).iter().copied()
+    }
+    fn root_header(&self) -> bool {
+        true
     }
 }
 
@@ -327,6 +438,7 @@ impl Index {
         let first_leaf = self.leaves.len();
         self.nodes.push(Node {
             field,
+            body: base..base + buf.len(),
             header: header_start..self.segs.len(),
             end: me + 1,
             leaves: first_leaf..first_leaf,
@@ -340,6 +452,7 @@ impl Index {
             }
             if leaf_parent {
                 self.leaves.push(base + f.start..base + f.end);
+                self.leaf_data.push(base + f.data_start());
             } else {
                 self.container(levels, body, base + f.data_start(), level + 1, f.num);
             }
@@ -371,28 +484,26 @@ impl Index {
         })
     }
 
-    /// Leaf records of leaf-parent `n` that fall in the chunk.
-    fn leaves_in(&self, n: &Node, c: Chunk) -> &[Range<usize>] {
-        let a = n.leaves.start.max(c.lo);
-        let b = n.leaves.end.min(c.hi);
-        if a < b {
-            self.leaves.get(a..b).unwrap_or(&[])
-        } else {
-            &[]
-        }
+    /// The records of the items of leaf-parent `n` that `sel` holds.
+    fn leaves_in<'s>(
+        &'s self,
+        n: &Node,
+        sel: &'s impl Select,
+    ) -> impl Iterator<Item = &'s Range<usize>> {
+        sel.items(&n.leaves).filter_map(|l| self.leaves.get(l))
     }
 
     /// Body size of node `i` restricted to the chunk; records it (and its descendants') in
     /// `sizes` for [`Index::write`].
-    fn size(&self, i: usize, c: Chunk, sizes: &mut [usize]) -> usize {
+    fn size(&self, i: usize, c: &impl Select, sizes: &mut [usize]) -> usize {
         let Some(n) = self.nodes.get(i) else { return 0 };
-        let mut size = if i == 0 && c.lo != 0 {
+        let mut size = if i == 0 && !c.root_header() {
             0
         } else {
             self.header_len(n)
         };
         if n.leaf_parent {
-            size += self.leaves_in(n, c).iter().map(|r| r.len()).sum::<usize>();
+            size += self.leaves_in(n, c).map(|r| r.len()).sum::<usize>();
         } else {
             for j in self.children(i) {
                 let Some(child) = self.nodes.get(j) else {
@@ -409,9 +520,9 @@ impl Index {
         size
     }
 
-    fn write(&self, i: usize, c: Chunk, sizes: &[usize], src: &[u8], out: &mut Vec<u8>) {
+    fn write(&self, i: usize, c: &impl Select, sizes: &[usize], src: &[u8], out: &mut Vec<u8>) {
         let Some(n) = self.nodes.get(i) else { return };
-        if i != 0 || c.lo == 0 {
+        if i != 0 || c.root_header() {
             for r in self.segs.get(n.header.clone()).unwrap_or(&[]) {
                 out.extend_from_slice(src.get(r.clone()).unwrap_or(&[]));
             }

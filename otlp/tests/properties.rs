@@ -529,6 +529,37 @@ proptest! {
     }
 
     #[test]
+    fn partition_items_sends_each_item_where_the_route_says(
+        (signal, pb) in any_request(),
+        outputs in 1usize..4,
+        choices in proptest::collection::vec(any::<u8>(), 1..16),
+    ) {
+        let b = batch(signal, pb.clone());
+        let depth = if signal == Signal::Metrics { 4 } else { 2 };
+        let mut decisions = Vec::new();
+        let parts = batching::partition_items(&b, outputs, |holders, item| {
+            assert_eq!(holders.len(), depth);
+            assert!(!item.is_empty() || signal == Signal::Metrics);
+            let c = choices[decisions.len() % choices.len()] as usize % (outputs + 1);
+            // `outputs` itself stands for a dropped item, through an index past the end.
+            let d = if c == outputs && decisions.len() % 2 == 0 { None } else { Some(c) };
+            decisions.push(d.filter(|&o| o < outputs));
+            d
+        });
+        prop_assert_eq!(decisions.len(), b.items());
+        prop_assert_eq!(parts.len(), outputs);
+        let rows = flatten(&decode(signal, &pb));
+        prop_assert_eq!(rows.len(), decisions.len());
+        for (o, p) in parts.iter().enumerate() {
+            let n = validate(signal, p.bytes(), &Limits::default()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(n, p.items());
+            let want: Vec<_> = rows.iter().zip(&decisions).filter(|(_, d)| **d == Some(o)).map(|(r, _)| r.clone()).collect();
+            prop_assert_eq!(p.items(), want.len());
+            prop_assert_eq!(flatten(&decode(signal, p.bytes())), want);
+        }
+    }
+
+    #[test]
     fn concat_is_a_merged_request((s1, a) in any_request(), b in gen_::traces()) {
         let ba = batch(s1, a.clone());
         let bb = batch(Signal::Traces, b.encode_to_vec());

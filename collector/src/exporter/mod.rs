@@ -7,6 +7,7 @@ pub mod cookies;
 pub mod debug;
 pub mod file;
 pub mod helper;
+pub mod loadbalancing;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod proxy;
