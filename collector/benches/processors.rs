@@ -262,6 +262,41 @@ table:
             })
         })
     });
+    // tail_sampling's decision on one trace: the docs' four policies (errors, slow, a drop
+    // rule on probes, a share of the rest) over the request's spans as one trace.
+    let policies: Vec<meshtrace_collector::processor::tail_sampling::policy::PolicyConfig> =
+        meshtrace_collector::registry::parse_typed(
+            &meshtrace_collector::config::parse_yaml(
+                "bench",
+                r#"
+- {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
+- {name: slow, type: latency, latency: {threshold_ms: 1000}}
+- {name: probes, type: drop, drop: {drop_sub_policy: [{name: p, type: string_attribute, string_attribute: {key: url.path, values: [/healthz, /readyz]}}]}}
+- {name: rest, type: probabilistic, probabilistic: {sampling_percentage: 5}}
+"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let rules: Vec<_> = policies
+        .iter()
+        .map(|p| p.compile("bench", false).unwrap())
+        .collect();
+    let parts = [batch.clone()];
+    g.bench_function(
+        "tail_sampling, four policies on the request as one trace",
+        |b| {
+            b.iter(|| {
+                let trace = meshtrace_collector::processor::tail_sampling::policy::Trace {
+                    id: [7; 16],
+                    parts: black_box(&parts),
+                    spans,
+                    now: std::time::Instant::now(),
+                };
+                rules.iter().filter_map(|r| r.evaluate(&trace).ok()).last()
+            })
+        },
+    );
     // Every span is half a call, stored until its other half comes: the store's insert path,
     // a fresh graph per request.
     let v = meshtrace_collector::config::parse_yaml("bench", "store: {max_items: 100000}").unwrap();

@@ -95,7 +95,8 @@ impl Registry {
         use crate::exporter::{debug, file, loadbalancing, otlp_grpc, otlp_http};
         use crate::extension::health_check;
         use crate::processor::{
-            attributes, batch, filter, memory_limiter, probabilistic_sampler, resource, transform,
+            attributes, batch, filter, memory_limiter, probabilistic_sampler, resource,
+            tail_sampling, transform,
         };
         use crate::receiver::{otlp, zipkin};
         Self {
@@ -132,6 +133,13 @@ impl Registry {
                     TRACES,
                     None,
                     probabilistic_sampler::SamplerConfig,
+                    ProcessorConfig
+                ),
+                factory!(
+                    "tail_sampling",
+                    TRACES,
+                    None,
+                    tail_sampling::TailSamplingConfig,
                     ProcessorConfig
                 ),
                 factory!(

@@ -306,30 +306,85 @@ service:
     let _ = std::fs::remove_dir_all(&d);
 }
 
-/// The connectors snippet of docs/istio.md ("RED metrics and a service graph") merged onto the
-/// shipped Tempo config, as a user would add it: it must validate, without warnings.
-#[test]
-fn the_istio_guides_span_metrics_snippet_validates_on_the_shipped_config() {
+/// The `n`-th yaml block (from 1) of the docs/istio.md section headed `heading`.
+fn istio_guide_snippet(heading: &str, n: usize) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let guide = std::fs::read_to_string(root.join("docs/istio.md")).unwrap();
-    let section = guide
-        .split("### 6. RED metrics and a service graph")
+    guide
+        .split(heading)
         .nth(1)
-        .expect("the section is in docs/istio.md");
-    let snippet = section
-        .split("```yaml\n")
-        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .and_then(|s| s.split("```yaml\n").nth(n))
         .and_then(|s| s.split("```").next())
-        .expect("a yaml block in the section");
-    assert!(snippet.contains("servicegraph") && snippet.contains("spanmetrics"));
+        .unwrap_or_else(|| panic!("yaml block {n} under {heading:?} in docs/istio.md"))
+        .to_owned()
+}
+
+/// `validate` of a shipped collector config (relative to istio-manifests/collector) with
+/// `snippet` merged onto it, as a user would add it: the exit code and stderr.
+fn validate_on_shipped(shipped: &str, snippet: &str, env: &[(&str, &str)]) -> (i32, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = TempDir::new();
     std::fs::write(dir.path("snippet.yaml"), snippet).unwrap();
-    let shipped = root.join("istio-manifests/collector/components/tempo/config.yaml");
+    let shipped = root.join("istio-manifests/collector").join(shipped);
     let args: Vec<String> = vec![
         "validate".into(),
         format!("--config={}", shipped.display()),
         format!("--config={}", dir.path("snippet.yaml").display()),
     ];
-    let (code, _, stderr) = run(&dir.0, &args, &[("POD_NAME", "gw-0")]);
-    assert_eq!((code, stderr.as_str()), (0, ""));
+    let (code, _, stderr) = run(&dir.0, &args, env);
+    (code, stderr)
+}
+
+const SECTION_6: &str = "### 6. RED metrics and a service graph";
+
+/// The connectors snippet of docs/istio.md §6 on the shipped Tempo config: it must validate,
+/// without warnings.
+#[test]
+fn the_istio_guides_span_metrics_snippet_validates_on_the_shipped_config() {
+    let snippet = istio_guide_snippet(SECTION_6, 1);
+    assert!(snippet.contains("servicegraph") && snippet.contains("spanmetrics"));
+    let got = validate_on_shipped(
+        "components/tempo/config.yaml",
+        &snippet,
+        &[("POD_NAME", "gw-0")],
+    );
+    assert_eq!(got, (0, String::new()));
+}
+
+/// The load-balancing tier of §6 (its second yaml block) on the shipped base config, as the
+/// agent overlay would carry it: it must validate, and name the gateway's headless Service.
+#[test]
+fn the_istio_guides_load_balancing_tier_validates_on_the_shipped_config() {
+    let snippet = istio_guide_snippet(SECTION_6, 2);
+    assert!(snippet.contains("loadbalancing"), "{snippet}");
+    // The name the tier resolves is the shipped headless Service's, in the shipped namespace.
+    assert!(
+        snippet.contains("hostname: meshtrace-collector-headless.observability.svc.cluster.local"),
+        "{snippet}"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let service =
+        std::fs::read_to_string(root.join("istio-manifests/collector/base/service.yaml")).unwrap();
+    assert!(service.contains("name: meshtrace-collector-headless\n"));
+    assert!(service.contains("clusterIP: None"));
+    // The base's placeholder exporter is what the tier replaces.
+    assert_eq!(
+        validate_on_shipped("base/config.yaml", &snippet, &[]),
+        (
+            0,
+            "warning: exporters::debug is configured but not used in any pipeline; it will not run\n"
+                .to_owned()
+        )
+    );
+}
+
+/// The tail-sampling snippet of §7 on the shipped Tempo config: it must validate without
+/// warnings.
+#[test]
+fn the_istio_guides_tail_sampling_snippet_validates_on_the_shipped_config() {
+    let snippet = istio_guide_snippet("### 7. Keep every error and slow request", 1);
+    assert!(snippet.contains("tail_sampling"));
+    let got = validate_on_shipped("components/tempo/config.yaml", &snippet, &[]);
+    assert_eq!(got, (0, String::new()));
 }

@@ -22,6 +22,7 @@ pub mod memory_limiter;
 pub mod ottl_views;
 pub mod probabilistic_sampler;
 pub mod resource;
+pub mod tail_sampling;
 #[cfg(test)]
 pub(crate) mod testspans;
 pub mod transform;

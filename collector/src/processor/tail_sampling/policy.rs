@@ -1,0 +1,929 @@
+//! The policies of `tail_sampling`: their config, checked and compiled, and their verdict on
+//! one whole trace, as the OpenTelemetry Collector's evaluators give it (attribute policies
+//! look at each resource, then its spans; `invert_match` turns a match into a veto).
+
+use crate::config::ConfigError;
+use crate::config::Value;
+use crate::otlp::Batch;
+use crate::otlp::views::{AnyValueRef, Attributes, ResourceView, SpanView, TracesView};
+use crate::processor::ottl_views::{ContextCache, EventCtx, SpanCtx};
+use meshtrace_ottl::{ConditionSet, ErrorMode, Span, SpanEvent};
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+/// The salt of `probabilistic` when `hash_salt` is not set, as in the Collector.
+const DEFAULT_HASH_SALT: &str = "default-hash-seed";
+
+/// A policy's verdict on a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Keep the trace.
+    Sampled,
+    /// This policy does not keep it.
+    NotSampled,
+    /// An `invert_match` policy found no match: keep it, unless another policy said no.
+    InvertSampled,
+    /// An `invert_match` policy found a match: do not keep it, whatever the others say.
+    InvertNotSampled,
+    /// A `drop` policy matched: do not keep it.
+    Dropped,
+}
+
+impl Verdict {
+    /// The `sampled` label of the per-policy counter.
+    pub fn sampled(self) -> bool {
+        matches!(self, Verdict::Sampled | Verdict::InvertSampled)
+    }
+}
+
+/// The final decision from every policy's verdict, by the Collector's precedence: a drop, then
+/// an inverted no, then a yes; an inverted yes counts only where no policy said no.
+pub fn decide(verdicts: &[Verdict]) -> bool {
+    let has = |v: Verdict| verdicts.contains(&v);
+    if has(Verdict::Dropped) || has(Verdict::InvertNotSampled) {
+        return false;
+    }
+    has(Verdict::Sampled) || (has(Verdict::InvertSampled) && !has(Verdict::NotSampled))
+}
+
+/// One entry of `policies` (and of `and.and_sub_policy`, `drop.drop_sub_policy`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Names the policy in metrics and logs.
+    #[serde(default)]
+    pub name: String,
+    /// Which evaluator.
+    #[serde(default, rename = "type")]
+    pub type_: String,
+    /// `latency`.
+    #[serde(default)]
+    pub latency: Option<LatencyConfig>,
+    /// `numeric_attribute`.
+    #[serde(default)]
+    pub numeric_attribute: Option<NumericConfig>,
+    /// `probabilistic`.
+    #[serde(default)]
+    pub probabilistic: Option<ProbabilisticConfig>,
+    /// `status_code`.
+    #[serde(default)]
+    pub status_code: Option<StatusCodeConfig>,
+    /// `string_attribute`.
+    #[serde(default)]
+    pub string_attribute: Option<StringConfig>,
+    /// `rate_limiting`.
+    #[serde(default)]
+    pub rate_limiting: Option<RateConfig>,
+    /// `span_count`.
+    #[serde(default)]
+    pub span_count: Option<SpanCountConfig>,
+    /// `trace_state`.
+    #[serde(default)]
+    pub trace_state: Option<TraceStateConfig>,
+    /// `boolean_attribute`.
+    #[serde(default)]
+    pub boolean_attribute: Option<BooleanConfig>,
+    /// `ottl_condition`.
+    #[serde(default)]
+    pub ottl_condition: Option<OttlConfig>,
+    /// `and`.
+    #[serde(default)]
+    pub and: Option<AndConfig>,
+    /// `drop`.
+    #[serde(default)]
+    pub drop: Option<DropConfig>,
+    /// Refused: `composite` is not implemented.
+    #[serde(default)]
+    pub composite: Option<Value>,
+}
+
+/// `latency`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyConfig {
+    /// The trace lasts at least this long (ms)…
+    #[serde(default)]
+    pub threshold_ms: i64,
+    /// …and, when set, at most this long (then strictly more than `threshold_ms`).
+    #[serde(default)]
+    pub upper_threshold_ms: i64,
+}
+
+/// `numeric_attribute`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumericConfig {
+    /// The attribute.
+    #[serde(default)]
+    pub key: String,
+    /// Lowest value kept (inclusive).
+    #[serde(default)]
+    pub min_value: Option<i64>,
+    /// Highest value kept (inclusive).
+    #[serde(default)]
+    pub max_value: Option<i64>,
+    /// Keep traces without such a value instead.
+    #[serde(default)]
+    pub invert_match: bool,
+}
+
+/// `probabilistic`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbabilisticConfig {
+    /// Salt of the trace-id hash: tiers sampling at different rates use different salts.
+    #[serde(default)]
+    pub hash_salt: String,
+    /// Share of traces kept, in percent.
+    #[serde(default)]
+    pub sampling_percentage: f64,
+}
+
+/// `status_code`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusCodeConfig {
+    /// `OK`, `ERROR`, `UNSET`.
+    #[serde(default)]
+    pub status_codes: Vec<String>,
+}
+
+/// `string_attribute`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StringConfig {
+    /// The attribute.
+    #[serde(default)]
+    pub key: String,
+    /// Values (or regular expressions) that keep a trace.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// `values` are regular expressions (Go syntax, unanchored).
+    #[serde(default)]
+    pub enabled_regex_matching: bool,
+    /// Accepted: regex results are not cached.
+    #[serde(default)]
+    pub cache_max_size: Option<u64>,
+    /// Keep traces without such a value instead.
+    #[serde(default)]
+    pub invert_match: bool,
+}
+
+/// `rate_limiting`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateConfig {
+    /// Spans per second let through (a token bucket).
+    #[serde(default)]
+    pub spans_per_second: i64,
+    /// The bucket's size (default twice `spans_per_second`).
+    #[serde(default)]
+    pub burst_capacity: Option<i64>,
+}
+
+/// `span_count`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpanCountConfig {
+    /// At least this many spans.
+    #[serde(default)]
+    pub min_spans: i64,
+    /// At most this many (0: no limit).
+    #[serde(default)]
+    pub max_spans: i64,
+}
+
+/// `trace_state`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceStateConfig {
+    /// The tracestate member's key.
+    #[serde(default)]
+    pub key: String,
+    /// Its values that keep a trace.
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+/// `boolean_attribute`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BooleanConfig {
+    /// The attribute.
+    #[serde(default)]
+    pub key: String,
+    /// The value that keeps a trace.
+    #[serde(default)]
+    pub value: bool,
+    /// Keep traces without it instead.
+    #[serde(default)]
+    pub invert_match: bool,
+}
+
+/// `ottl_condition`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OttlConfig {
+    /// `propagate` (default), `ignore` or `silent`.
+    #[serde(default)]
+    pub error_mode: Option<String>,
+    /// Span conditions: any true for any span keeps the trace.
+    #[serde(default)]
+    pub span: Vec<String>,
+    /// Span-event conditions, likewise.
+    #[serde(default)]
+    pub spanevent: Vec<String>,
+}
+
+/// `and`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AndConfig {
+    /// Every one must keep the trace.
+    #[serde(default)]
+    pub and_sub_policy: Vec<PolicyConfig>,
+}
+
+/// `drop`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropConfig {
+    /// When every one keeps the trace, it is dropped.
+    #[serde(default)]
+    pub drop_sub_policy: Vec<PolicyConfig>,
+}
+
+/// How `string_attribute` compares.
+#[derive(Debug)]
+pub enum Matcher {
+    /// One of these values (empty ones left out, as in the Collector).
+    Exact(HashSet<String>),
+    /// Any of these expressions finds a match.
+    Regex(Vec<regex::Regex>),
+}
+
+impl Matcher {
+    fn matches(&self, s: &str) -> bool {
+        match self {
+            Matcher::Exact(set) => set.contains(s),
+            Matcher::Regex(list) => list.iter().any(|r| r.is_match(s)),
+        }
+    }
+}
+
+/// A token bucket of spans, as `golang.org/x/time/rate` keeps it.
+#[derive(Debug)]
+struct Bucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Option<Instant>,
+}
+
+impl Bucket {
+    fn allow(&mut self, now: Instant, n: usize) -> bool {
+        if let Some(at) = self.at {
+            let refill = now.saturating_duration_since(at).as_secs_f64() * self.rate;
+            self.tokens = (self.tokens + refill).min(self.burst);
+        }
+        self.at = Some(now);
+        let n = n as f64;
+        if n <= self.tokens {
+            self.tokens -= n;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// A compiled policy.
+#[derive(Debug)]
+pub enum Rule {
+    /// `always_sample`.
+    Always,
+    /// `latency`.
+    Latency {
+        /// ms.
+        lower: i64,
+        /// ms, 0: none.
+        upper: i64,
+    },
+    /// `numeric_attribute`.
+    Numeric {
+        /// Attribute.
+        key: String,
+        /// Inclusive range.
+        min: i64,
+        /// Inclusive range.
+        max: i64,
+        /// Inverted.
+        invert: bool,
+    },
+    /// `probabilistic`.
+    Probabilistic {
+        /// Hash at or below this keeps the trace.
+        threshold: u64,
+        /// Salt.
+        salt: String,
+    },
+    /// `status_code`: OK, ERROR, UNSET kept.
+    Status([bool; 3]),
+    /// `string_attribute`.
+    Str {
+        /// Attribute.
+        key: String,
+        /// Values.
+        matcher: Matcher,
+        /// Inverted.
+        invert: bool,
+    },
+    /// `rate_limiting`.
+    Rate(Mutex<TokenBucket>),
+    /// `span_count`.
+    SpanCount {
+        /// At least.
+        min: i64,
+        /// At most (0: no limit).
+        max: i64,
+    },
+    /// `trace_state`.
+    TraceState {
+        /// Member key.
+        key: String,
+        /// Values.
+        values: HashSet<String>,
+    },
+    /// `boolean_attribute`.
+    Bool {
+        /// Attribute.
+        key: String,
+        /// Value.
+        value: bool,
+        /// Inverted.
+        invert: bool,
+    },
+    /// `ottl_condition`.
+    Ottl {
+        /// Span conditions.
+        spans: Box<ConditionSet<Span>>,
+        /// Span-event conditions.
+        events: Box<ConditionSet<SpanEvent>>,
+    },
+    /// `and`.
+    And(Vec<Rule>),
+    /// `drop`.
+    Drop(Vec<Rule>),
+}
+
+/// The bucket behind `rate_limiting`.
+#[derive(Debug)]
+pub struct TokenBucket(Bucket);
+
+/// What a policy reads of a trace: its requests, and how many spans they hold.
+pub struct Trace<'a> {
+    /// The trace id.
+    pub id: [u8; 16],
+    /// The requests holding its spans, in arrival order.
+    pub parts: &'a [Batch],
+    /// Spans in `parts`.
+    pub spans: usize,
+    /// When it is evaluated (for `rate_limiting`).
+    pub now: Instant,
+}
+
+impl Trace<'_> {
+    /// Every resource, each followed by its spans, in arrival order: `resource` is called for
+    /// a resource, `span` for each of its spans; the first `Some` ends the walk.
+    fn walk<T>(
+        &self,
+        mut resource: impl FnMut(ResourceView<'_>) -> Option<T>,
+        mut span: impl FnMut(&SpanView<'_>) -> Option<T>,
+    ) -> Option<T> {
+        for part in self.parts {
+            for rs in TracesView::new(part.bytes()).resource_spans() {
+                if let Some(t) = resource(rs.resource()) {
+                    return Some(t);
+                }
+                for ss in rs.scope_spans() {
+                    for s in ss.spans() {
+                        if let Some(t) = span(&s) {
+                            return Some(t);
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether any span matches.
+    fn any_span(&self, mut f: impl FnMut(&SpanView<'_>) -> bool) -> bool {
+        self.walk(|_| None, |s| f(s).then_some(())).is_some()
+    }
+
+    /// `hasResourceOrSpanWithCondition`, or its inversion, on one attribute predicate.
+    fn attribute_verdict(
+        &self,
+        invert: bool,
+        on_resource: impl Fn(&Attributes<'_>) -> bool,
+        on_span: impl Fn(&Attributes<'_>) -> bool,
+    ) -> Verdict {
+        let found = self
+            .walk(
+                |r| on_resource(&r.attributes()).then_some(()),
+                |s| on_span(&s.attributes()).then_some(()),
+            )
+            .is_some();
+        match (invert, found) {
+            (false, true) => Verdict::Sampled,
+            (false, false) => Verdict::NotSampled,
+            (true, true) => Verdict::InvertNotSampled,
+            (true, false) => Verdict::InvertSampled,
+        }
+    }
+}
+
+/// pdata's `Value.Int()`: 0 for a value of another type.
+fn as_int(v: Option<AnyValueRef<'_>>) -> Option<i64> {
+    v.map(|v| match v {
+        AnyValueRef::Int(i) => i,
+        _ => 0,
+    })
+}
+
+/// pdata's `Value.Str()`: empty for a value of another type.
+fn as_str(v: Option<AnyValueRef<'_>>) -> Option<&str> {
+    v.map(|v| match v {
+        AnyValueRef::Str(s) => s,
+        _ => "",
+    })
+}
+
+impl Rule {
+    /// The verdict on `trace`; `Err` is an evaluation error (the policy is left out, counted).
+    pub fn evaluate(&self, trace: &Trace<'_>) -> Result<Verdict, String> {
+        let yes = |b: bool| {
+            if b {
+                Verdict::Sampled
+            } else {
+                Verdict::NotSampled
+            }
+        };
+        Ok(match self {
+            Rule::Always => Verdict::Sampled,
+            Rule::Latency { lower, upper } => {
+                // The Collector widens the span of time span by span and stops at the first
+                // point where it qualifies.
+                let (mut min, mut max) = (0u64, 0u64);
+                yes(trace.any_span(|s| {
+                    let (start, end) = (s.start_time_unix_nano(), s.end_time_unix_nano());
+                    if min == 0 || start < min {
+                        min = start;
+                    }
+                    if max == 0 || end > max {
+                        max = end;
+                    }
+                    let ms = i64::try_from(max.saturating_sub(min) / 1_000_000).unwrap_or(i64::MAX);
+                    if *upper == 0 {
+                        ms >= *lower
+                    } else {
+                        *lower < ms && ms <= *upper
+                    }
+                }))
+            }
+            Rule::Numeric {
+                key,
+                min,
+                max,
+                invert,
+            } => {
+                let hit =
+                    |a: &Attributes<'_>| as_int(a.get(key)).is_some_and(|v| *min <= v && v <= *max);
+                trace.attribute_verdict(*invert, hit, hit)
+            }
+            Rule::Probabilistic { threshold, salt } => {
+                yes(fnv1a64(salt.as_bytes(), &trace.id) <= *threshold)
+            }
+            Rule::Status(codes) => yes(trace.any_span(|s| {
+                let i = match s.status_code() {
+                    1 => 0,
+                    2 => 1,
+                    _ => 2,
+                };
+                codes.get(i).copied().unwrap_or(false)
+            })),
+            Rule::Str {
+                key,
+                matcher,
+                invert,
+            } => trace.attribute_verdict(
+                *invert,
+                |a| as_str(a.get(key)).is_some_and(|v| matcher.matches(v)),
+                |a| as_str(a.get(key)).is_some_and(|v| !v.is_empty() && matcher.matches(v)),
+            ),
+            Rule::Rate(bucket) => yes(bucket
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .0
+                .allow(trace.now, trace.spans)),
+            Rule::SpanCount { min, max } => {
+                let n = i64::try_from(trace.spans).unwrap_or(i64::MAX);
+                yes(n >= *min && (*max == 0 || n <= *max))
+            }
+            Rule::TraceState { key, values } => yes(trace.any_span(|s| {
+                s.trace_state().split(',').any(|member| {
+                    member
+                        .trim()
+                        .split_once('=')
+                        .is_some_and(|(k, v)| k == key && values.contains(v))
+                })
+            })),
+            Rule::Bool { key, value, invert } => {
+                let hit = |a: &Attributes<'_>| matches!(a.get(key), Some(AnyValueRef::Bool(b)) if b == *value);
+                trace.attribute_verdict(*invert, hit, hit)
+            }
+            Rule::Ottl { spans, events } => {
+                let mut failure = None;
+                let mut cache = ContextCache::default();
+                let mut hit = false;
+                'parts: for part in trace.parts {
+                    for (rs, ss, span) in TracesView::new(part.bytes()).spans() {
+                        let ctx: SpanCtx<'_> = cache.get(&rs, &ss, &span);
+                        match spans.matches(&ctx, |_, _| {}) {
+                            Ok(true) => {
+                                hit = true;
+                                break 'parts;
+                            }
+                            Ok(false) => {}
+                            Err(e) => {
+                                failure = Some(e.to_string());
+                                break 'parts;
+                            }
+                        }
+                        for event in span.events() {
+                            let ectx = EventCtx { span: ctx, event };
+                            match events.matches(&ectx, |_, _| {}) {
+                                Ok(true) => {
+                                    hit = true;
+                                    break 'parts;
+                                }
+                                Ok(false) => {}
+                                Err(e) => {
+                                    failure = Some(e.to_string());
+                                    break 'parts;
+                                }
+                            }
+                        }
+                    }
+                }
+                if let Some(f) = failure {
+                    return Err(f);
+                }
+                yes(hit)
+            }
+            Rule::And(subs) => {
+                for sub in subs {
+                    match sub.evaluate(trace)? {
+                        Verdict::NotSampled | Verdict::InvertNotSampled | Verdict::Dropped => {
+                            return Ok(Verdict::NotSampled);
+                        }
+                        Verdict::Sampled | Verdict::InvertSampled => {}
+                    }
+                }
+                Verdict::Sampled
+            }
+            Rule::Drop(subs) => {
+                for sub in subs {
+                    if !sub.evaluate(trace)?.sampled() {
+                        return Ok(Verdict::NotSampled);
+                    }
+                }
+                Verdict::Dropped
+            }
+        })
+    }
+}
+
+/// FNV-1a (64 bits) of the salt then the trace id: the Collector's `hashTraceID`.
+pub fn fnv1a64(salt: &[u8], id: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in salt.iter().chain(id) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The hash threshold of a percentage: `u64::MAX × ratio`, every trace at 100 % or more.
+pub fn threshold(percentage: f64) -> u64 {
+    let ratio = percentage / 100.0;
+    if ratio >= 1.0 {
+        u64::MAX
+    } else if ratio <= 0.0 || ratio.is_nan() {
+        0
+    } else {
+        // 2^64 × ratio fits: ratio < 1.
+        (ratio * 18_446_744_073_709_551_616.0) as u64
+    }
+}
+
+impl PolicyConfig {
+    /// Checks and compiles the policy at `field` (`policies[2]`); `nested` refuses `and` and
+    /// `drop` inside them, as the Collector does.
+    pub fn compile(&self, field: &str, nested: bool) -> Result<Rule, Vec<ConfigError>> {
+        let err = |sub: &str, reason: String| {
+            let f = if sub.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{field}.{sub}")
+            };
+            vec![ConfigError::new(reason).field(f)]
+        };
+        if self.name.trim().is_empty() {
+            return Err(err("name", "must not be empty".into()));
+        }
+        let t = self.type_.as_str();
+        let section = |present: bool| -> Result<(), Vec<ConfigError>> {
+            if present {
+                Ok(())
+            } else {
+                Err(err(
+                    t,
+                    format!("a policy of type {t:?} needs its `{t}` settings"),
+                ))
+            }
+        };
+        Ok(match t {
+            "always_sample" => Rule::Always,
+            "latency" => {
+                let c = self.latency.clone().unwrap_or_default();
+                section(self.latency.is_some())?;
+                if c.upper_threshold_ms != 0 && c.upper_threshold_ms < c.threshold_ms {
+                    return Err(err(
+                        "latency.upper_threshold_ms",
+                        "must be at least threshold_ms".into(),
+                    ));
+                }
+                Rule::Latency {
+                    lower: c.threshold_ms,
+                    upper: c.upper_threshold_ms,
+                }
+            }
+            "numeric_attribute" => {
+                section(self.numeric_attribute.is_some())?;
+                let c = self.numeric_attribute.clone().unwrap_or_default();
+                if c.key.is_empty() {
+                    return Err(err("numeric_attribute.key", "must not be empty".into()));
+                }
+                if c.min_value.is_none() && c.max_value.is_none() {
+                    return Err(err(
+                        "numeric_attribute",
+                        "set min_value, max_value or both".into(),
+                    ));
+                }
+                let (min, max) = (
+                    c.min_value.unwrap_or(i64::MIN),
+                    c.max_value.unwrap_or(i64::MAX),
+                );
+                if min > max {
+                    return Err(err(
+                        "numeric_attribute.max_value",
+                        "must be at least min_value".into(),
+                    ));
+                }
+                Rule::Numeric {
+                    key: c.key,
+                    min,
+                    max,
+                    invert: c.invert_match,
+                }
+            }
+            "probabilistic" => {
+                section(self.probabilistic.is_some())?;
+                let c = self.probabilistic.clone().unwrap_or_default();
+                if c.sampling_percentage.is_nan() || c.sampling_percentage < 0.0 {
+                    return Err(err(
+                        "probabilistic.sampling_percentage",
+                        "must not be negative".into(),
+                    ));
+                }
+                Rule::Probabilistic {
+                    threshold: threshold(c.sampling_percentage),
+                    salt: if c.hash_salt.is_empty() {
+                        DEFAULT_HASH_SALT.to_owned()
+                    } else {
+                        c.hash_salt
+                    },
+                }
+            }
+            "status_code" => {
+                section(self.status_code.is_some())?;
+                let c = self.status_code.clone().unwrap_or_default();
+                if c.status_codes.is_empty() {
+                    return Err(err("status_code.status_codes", "must not be empty".into()));
+                }
+                let mut codes = [false; 3];
+                for s in &c.status_codes {
+                    match s.as_str() {
+                        "OK" => codes[0] = true,
+                        "ERROR" => codes[1] = true,
+                        "UNSET" => codes[2] = true,
+                        other => {
+                            return Err(err(
+                                "status_code.status_codes",
+                                format!("unknown status code {other:?}: use OK, ERROR or UNSET"),
+                            ));
+                        }
+                    }
+                }
+                Rule::Status(codes)
+            }
+            "string_attribute" => {
+                section(self.string_attribute.is_some())?;
+                let c = self.string_attribute.clone().unwrap_or_default();
+                if c.key.is_empty() {
+                    return Err(err("string_attribute.key", "must not be empty".into()));
+                }
+                if c.values.is_empty() {
+                    return Err(err("string_attribute.values", "must not be empty".into()));
+                }
+                let matcher = if c.enabled_regex_matching {
+                    let mut list = Vec::new();
+                    for (i, v) in c.values.iter().enumerate() {
+                        match meshtrace_ottl::compile_go_regex(v) {
+                            Ok(r) => list.push(r),
+                            Err(e) => {
+                                return Err(err(
+                                    &format!("string_attribute.values[{i}]"),
+                                    format!("invalid regular expression {v:?}: {e}"),
+                                ));
+                            }
+                        }
+                    }
+                    Matcher::Regex(list)
+                } else {
+                    Matcher::Exact(c.values.into_iter().filter(|v| !v.is_empty()).collect())
+                };
+                Rule::Str {
+                    key: c.key,
+                    matcher,
+                    invert: c.invert_match,
+                }
+            }
+            "rate_limiting" => {
+                section(self.rate_limiting.is_some())?;
+                let c = self.rate_limiting.clone().unwrap_or_default();
+                if c.spans_per_second <= 0 {
+                    return Err(err(
+                        "rate_limiting.spans_per_second",
+                        "must be positive".into(),
+                    ));
+                }
+                let burst = c
+                    .burst_capacity
+                    .unwrap_or(c.spans_per_second.saturating_mul(2));
+                if burst <= 0 {
+                    return Err(err(
+                        "rate_limiting.burst_capacity",
+                        "must be positive".into(),
+                    ));
+                }
+                Rule::Rate(Mutex::new(TokenBucket(Bucket {
+                    rate: c.spans_per_second as f64,
+                    burst: burst as f64,
+                    tokens: burst as f64,
+                    at: None,
+                })))
+            }
+            "span_count" => {
+                section(self.span_count.is_some())?;
+                let c = self.span_count.clone().unwrap_or_default();
+                if c.max_spans != 0 && c.max_spans < c.min_spans {
+                    return Err(err(
+                        "span_count.max_spans",
+                        "must be at least min_spans".into(),
+                    ));
+                }
+                Rule::SpanCount {
+                    min: c.min_spans,
+                    max: c.max_spans,
+                }
+            }
+            "trace_state" => {
+                section(self.trace_state.is_some())?;
+                let c = self.trace_state.clone().unwrap_or_default();
+                if c.key.is_empty() {
+                    return Err(err("trace_state.key", "must not be empty".into()));
+                }
+                if c.values.is_empty() {
+                    return Err(err("trace_state.values", "must not be empty".into()));
+                }
+                Rule::TraceState {
+                    key: c.key,
+                    values: c.values.into_iter().collect(),
+                }
+            }
+            "boolean_attribute" => {
+                section(self.boolean_attribute.is_some())?;
+                let c = self.boolean_attribute.clone().unwrap_or_default();
+                if c.key.is_empty() {
+                    return Err(err("boolean_attribute.key", "must not be empty".into()));
+                }
+                Rule::Bool {
+                    key: c.key,
+                    value: c.value,
+                    invert: c.invert_match,
+                }
+            }
+            "ottl_condition" => {
+                section(self.ottl_condition.is_some())?;
+                let c = self.ottl_condition.clone().unwrap_or_default();
+                if c.span.is_empty() && c.spanevent.is_empty() {
+                    return Err(err(
+                        "ottl_condition",
+                        "set `span` or `spanevent` conditions".into(),
+                    ));
+                }
+                let mode = match c.error_mode.as_deref() {
+                    None => ErrorMode::Propagate,
+                    Some(m) => m
+                        .parse()
+                        .map_err(|e: String| err("ottl_condition.error_mode", e))?,
+                };
+                let spans = ConditionSet::<Span>::parse(&c.span, mode).map_err(|e| {
+                    err(
+                        &format!("ottl_condition.span[{}]", e.index),
+                        format!("invalid OTTL condition: {}", e.error),
+                    )
+                })?;
+                let events = ConditionSet::<SpanEvent>::parse(&c.spanevent, mode).map_err(|e| {
+                    err(
+                        &format!("ottl_condition.spanevent[{}]", e.index),
+                        format!("invalid OTTL condition: {}", e.error),
+                    )
+                })?;
+                Rule::Ottl {
+                    spans: Box::new(spans),
+                    events: Box::new(events),
+                }
+            }
+            "and" | "drop" if nested => {
+                return Err(err(
+                    "type",
+                    format!("a {t:?} policy cannot be nested in another"),
+                ));
+            }
+            "and" | "drop" => {
+                let subs = if t == "and" {
+                    section(self.and.is_some())?;
+                    self.and.clone().unwrap_or_default().and_sub_policy
+                } else {
+                    section(self.drop.is_some())?;
+                    self.drop.clone().unwrap_or_default().drop_sub_policy
+                };
+                let list = if t == "and" {
+                    "and.and_sub_policy"
+                } else {
+                    "drop.drop_sub_policy"
+                };
+                if subs.is_empty() {
+                    return Err(err(list, "must not be empty".into()));
+                }
+                let mut rules = Vec::new();
+                let mut errors = Vec::new();
+                for (i, s) in subs.iter().enumerate() {
+                    match s.compile(&format!("{field}.{list}[{i}]"), true) {
+                        Ok(r) => rules.push(r),
+                        Err(e) => errors.extend(e),
+                    }
+                }
+                if !errors.is_empty() {
+                    return Err(errors);
+                }
+                if t == "and" {
+                    Rule::And(rules)
+                } else {
+                    Rule::Drop(rules)
+                }
+            }
+            "composite" => {
+                return Err(err(
+                    "type",
+                    "composite policies are not supported: use `and`, `drop`, `rate_limiting` and the order of `policies`".into(),
+                ));
+            }
+            "" => return Err(err("type", "must be set".into())),
+            other => {
+                return Err(err(
+                    "type",
+                    format!(
+                        "unknown policy type {other:?} (supported: always_sample, latency, numeric_attribute, probabilistic, status_code, string_attribute, rate_limiting, span_count, trace_state, boolean_attribute, ottl_condition, and, drop)"
+                    ),
+                ));
+            }
+        })
+    }
+}

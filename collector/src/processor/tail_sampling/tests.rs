@@ -1,0 +1,616 @@
+//! `tail_sampling`: each policy's verdict on hand-built traces, the Collector's precedence of
+//! verdicts, the config's errors, and the running processor on tokio's paused clock (traces
+//! held until their decision, released whole, late spans, eviction, shutdown).
+
+use super::policy::{Verdict, decide, fnv1a64, threshold};
+use super::*;
+use crate::otlp::Limits;
+use crate::otlp::proto::collector::trace::v1::ExportTraceServiceRequest;
+use crate::otlp::proto::common::v1::{AnyValue, KeyValue, any_value};
+use crate::otlp::proto::resource::v1::Resource;
+use crate::otlp::proto::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
+use crate::processor::testspans::ctx;
+use crate::testutil::Recorder;
+use prost::Message;
+use std::time::Instant as StdInstant;
+
+fn kv(key: &str, v: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
+    }
+}
+
+fn s(v: &str) -> any_value::Value {
+    any_value::Value::StringValue(v.into())
+}
+
+const T0: u64 = 1_700_000_000_000_000_000;
+const MS: u64 = 1_000_000;
+
+/// A span of trace `trace` (its last byte), numbered `n`, from `start` ms to `end` ms.
+fn span(trace: u8, n: u64, start: u64, end: u64, attrs: Vec<KeyValue>) -> Span {
+    Span {
+        trace_id: [&[0x5b; 15][..], &[trace]].concat(),
+        span_id: n.to_be_bytes().to_vec(),
+        name: format!("op-{n}"),
+        start_time_unix_nano: T0 + start * MS,
+        end_time_unix_nano: T0 + end * MS,
+        attributes: attrs,
+        ..Default::default()
+    }
+}
+
+/// One request: `spans` under a resource with `service.name`.
+fn request(service: &str, spans: Vec<Span>) -> Batch {
+    let pb = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", s(service))],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec();
+    Batch::new_validated(Signal::Traces, pb.into(), &Limits::default()).unwrap()
+}
+
+fn rule(yaml: &str) -> Rule {
+    let v = crate::config::value::from_yaml(yaml).unwrap();
+    let p: PolicyConfig = crate::registry::parse_typed(&v).unwrap();
+    p.compile("policies[0]", false).unwrap()
+}
+
+fn verdict(yaml: &str, parts: &[Batch]) -> Verdict {
+    let spans = parts.iter().map(Batch::items).sum();
+    let trace = Trace {
+        id: [&[0x5b; 15][..], &[1]].concat().try_into().unwrap(),
+        parts,
+        spans,
+        now: StdInstant::now(),
+    };
+    rule(yaml).evaluate(&trace).unwrap()
+}
+
+/// A checkout trace in two requests: a 120 ms SERVER span with route and status code, and a
+/// CLIENT span that failed with an exception event, tracestate `ot=th:8`.
+fn checkout() -> Vec<Batch> {
+    let mut server = span(
+        1,
+        1,
+        0,
+        120,
+        vec![
+            kv("http.route", s("/api/checkout")),
+            kv("http.response.status_code", any_value::Value::IntValue(503)),
+            kv("retried", any_value::Value::BoolValue(true)),
+        ],
+    );
+    server.kind = span::SpanKind::Server as i32;
+    let mut client = span(1, 2, 10, 40, vec![kv("peer.service", s("payments"))]);
+    client.status = Some(Status {
+        code: 2,
+        ..Default::default()
+    });
+    client.trace_state = "vendor=x,ot=th:8".into();
+    client.events = vec![span::Event {
+        name: "exception".into(),
+        ..Default::default()
+    }];
+    vec![
+        request("frontend", vec![server]),
+        request("checkout", vec![client]),
+    ]
+}
+
+#[test]
+fn each_policy_gives_the_collectors_verdict() {
+    use Verdict::*;
+    let t = checkout();
+    let table: &[(&str, Verdict)] = &[
+        ("name: a\ntype: always_sample", Sampled),
+        (
+            "name: a\ntype: latency\nlatency: {threshold_ms: 100}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: latency\nlatency: {threshold_ms: 121}",
+            NotSampled,
+        ),
+        // Widened span by span: 0-120 ms is reached at once, past the upper bound of 100.
+        (
+            "name: a\ntype: latency\nlatency: {threshold_ms: 10, upper_threshold_ms: 100}",
+            NotSampled,
+        ),
+        (
+            "name: a\ntype: latency\nlatency: {threshold_ms: 100, upper_threshold_ms: 200}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: status_code\nstatus_code: {status_codes: [ERROR]}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: status_code\nstatus_code: {status_codes: [OK]}",
+            NotSampled,
+        ),
+        (
+            "name: a\ntype: status_code\nstatus_code: {status_codes: [OK, UNSET]}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: string_attribute\nstring_attribute: {key: http.route, values: [/api/checkout]}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: string_attribute\nstring_attribute: {key: http.route, values: [/api/cart]}",
+            NotSampled,
+        ),
+        (
+            "name: a\ntype: string_attribute\nstring_attribute: {key: http.route, values: ['/api/.*'], enabled_regex_matching: true}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: string_attribute\nstring_attribute: {key: http.route, values: ['^/api$'], enabled_regex_matching: true}",
+            NotSampled,
+        ),
+        // Resource attributes count too.
+        (
+            "name: a\ntype: string_attribute\nstring_attribute: {key: service.name, values: [checkout]}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: string_attribute\nstring_attribute: {key: http.route, values: [/api/checkout], invert_match: true}",
+            InvertNotSampled,
+        ),
+        (
+            "name: a\ntype: string_attribute\nstring_attribute: {key: http.route, values: [/healthz], invert_match: true}",
+            InvertSampled,
+        ),
+        (
+            "name: a\ntype: numeric_attribute\nnumeric_attribute: {key: http.response.status_code, min_value: 500, max_value: 599}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: numeric_attribute\nnumeric_attribute: {key: http.response.status_code, min_value: 400, max_value: 499}",
+            NotSampled,
+        ),
+        (
+            "name: a\ntype: numeric_attribute\nnumeric_attribute: {key: http.response.status_code, min_value: 500}",
+            Sampled,
+        ),
+        // A string value reads as 0, as pdata's Int() reads it.
+        (
+            "name: a\ntype: numeric_attribute\nnumeric_attribute: {key: http.route, max_value: 0}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: numeric_attribute\nnumeric_attribute: {key: http.response.status_code, min_value: 500, invert_match: true}",
+            InvertNotSampled,
+        ),
+        (
+            "name: a\ntype: boolean_attribute\nboolean_attribute: {key: retried, value: true}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: boolean_attribute\nboolean_attribute: {key: retried, value: false}",
+            NotSampled,
+        ),
+        (
+            "name: a\ntype: boolean_attribute\nboolean_attribute: {key: retried, value: true, invert_match: true}",
+            InvertNotSampled,
+        ),
+        (
+            "name: a\ntype: span_count\nspan_count: {min_spans: 2}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: span_count\nspan_count: {min_spans: 3}",
+            NotSampled,
+        ),
+        (
+            "name: a\ntype: span_count\nspan_count: {min_spans: 1, max_spans: 1}",
+            NotSampled,
+        ),
+        (
+            "name: a\ntype: trace_state\ntrace_state: {key: ot, values: ['th:8']}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: trace_state\ntrace_state: {key: ot, values: ['th:c']}",
+            NotSampled,
+        ),
+        (
+            "name: a\ntype: ottl_condition\nottl_condition: {span: ['attributes[\"peer.service\"] == \"payments\"']}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: ottl_condition\nottl_condition: {span: ['kind == SPAN_KIND_CONSUMER']}",
+            NotSampled,
+        ),
+        (
+            "name: a\ntype: ottl_condition\nottl_condition: {spanevent: ['name == \"exception\"']}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: and\nand: {and_sub_policy: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}, {name: r, type: string_attribute, string_attribute: {key: http.route, values: [/api/checkout]}}]}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: and\nand: {and_sub_policy: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}, {name: r, type: string_attribute, string_attribute: {key: http.route, values: [/api/cart]}}]}",
+            NotSampled,
+        ),
+        (
+            "name: a\ntype: drop\ndrop: {drop_sub_policy: [{name: r, type: string_attribute, string_attribute: {key: http.route, values: [/api/checkout]}}]}",
+            Dropped,
+        ),
+        (
+            "name: a\ntype: drop\ndrop: {drop_sub_policy: [{name: r, type: string_attribute, string_attribute: {key: http.route, values: [/healthz]}}]}",
+            NotSampled,
+        ),
+    ];
+    for (yaml, want) in table {
+        assert_eq!(verdict(yaml, &t), *want, "{yaml}");
+    }
+}
+
+#[test]
+fn the_probabilistic_policy_hashes_as_the_collector_does() {
+    // FNV-1a 64 of "default-hash-seed" then the trace id, computed apart from this code.
+    let table = [
+        (
+            "0af7651916cd43dd8448eb211c80319c",
+            0x33bf_83d4_5f51_634c_u64,
+        ),
+        ("4bf92f3577b34da6a3ce929d0e0e4736", 0xa545_33ba_2e49_70b5),
+        ("ffffffffffffffffffffffffffffffff", 0x17be_c373_9634_fe2d),
+    ];
+    for (id, want) in table {
+        let bytes: Vec<u8> = (0..16)
+            .map(|i| u8::from_str_radix(&id[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(fnv1a64(b"default-hash-seed", &bytes), want, "{id}");
+    }
+    assert_eq!(threshold(100.0), u64::MAX);
+    assert_eq!(threshold(0.0), 0);
+    assert_eq!(threshold(50.0), 1 << 63);
+    // At 10 % the third is kept (its hash is 9.3 % of the range), the first is not.
+    assert!(0x17be_c373_9634_fe2d <= threshold(10.0));
+    assert!(0x33bf_83d4_5f51_634c > threshold(10.0));
+}
+
+#[test]
+fn rate_limiting_lets_spans_through_up_to_its_bucket() {
+    let r = rule("name: a\ntype: rate_limiting\nrate_limiting: {spans_per_second: 2}");
+    let t = checkout();
+    let now = StdInstant::now();
+    let trace = |now| Trace {
+        id: [1; 16],
+        parts: &t,
+        spans: 2,
+        now,
+    };
+    // A bucket of 4 (twice the rate): two traces of two spans, then none until it refills.
+    assert_eq!(r.evaluate(&trace(now)), Ok(Verdict::Sampled));
+    assert_eq!(r.evaluate(&trace(now)), Ok(Verdict::Sampled));
+    assert_eq!(r.evaluate(&trace(now)), Ok(Verdict::NotSampled));
+    assert_eq!(
+        r.evaluate(&trace(now + Duration::from_millis(999))),
+        Ok(Verdict::NotSampled)
+    );
+    assert_eq!(
+        r.evaluate(&trace(now + Duration::from_millis(2000))),
+        Ok(Verdict::Sampled)
+    );
+}
+
+#[test]
+fn verdicts_combine_by_the_collectors_precedence() {
+    use Verdict::*;
+    let table: &[(&[Verdict], bool)] = &[
+        (&[], false),
+        (&[NotSampled], false),
+        (&[Sampled], true),
+        (&[NotSampled, Sampled], true),
+        (&[Sampled, Dropped], false),
+        (&[Sampled, InvertNotSampled], false),
+        (&[InvertSampled], true),
+        (&[InvertSampled, NotSampled], false),
+        (&[InvertSampled, NotSampled, Sampled], true),
+        (&[InvertSampled, InvertNotSampled], false),
+    ];
+    for (v, want) in table {
+        assert_eq!(decide(v), *want, "{v:?}");
+    }
+}
+
+#[test]
+fn configs_are_checked_policy_by_policy() {
+    let check = |yaml: &str| -> Vec<String> {
+        let v = crate::config::value::from_yaml(yaml).unwrap();
+        match crate::registry::parse_typed::<TailSamplingConfig>(&v) {
+            Ok(c) => c
+                .validate()
+                .into_iter()
+                .map(|e| format!("{}: {}", e.field.unwrap_or_default(), e.reason))
+                .collect(),
+            Err(e) => vec![format!("{}: {}", e.field.unwrap_or_default(), e.reason)],
+        }
+    };
+    let table: &[(&str, &[&str])] = &[
+        ("policies: [{name: all, type: always_sample}]", &[]),
+        (
+            "decision_wait: 10s\nnum_traces: 100\npolicies: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}]",
+            &[],
+        ),
+        ("{}", &["policies: no policies: list at least one"]),
+        (
+            "decision_wait: 0s\npolicies: [{name: all, type: always_sample}]",
+            &["decision_wait: must be positive"],
+        ),
+        (
+            "policies: [{type: always_sample}]",
+            &["policies[0].name: must not be empty"],
+        ),
+        (
+            "policies: [{name: a, type: always_sample}, {name: a, type: always_sample}]",
+            &["policies[1].name: duplicate policy name \"a\""],
+        ),
+        (
+            "policies: [{name: a, type: latency}]",
+            &["policies[0].latency: a policy of type \"latency\" needs its `latency` settings"],
+        ),
+        (
+            "policies: [{name: a, type: status_code, status_code: {status_codes: [FAILED]}}]",
+            &[
+                "policies[0].status_code.status_codes: unknown status code \"FAILED\": use OK, ERROR or UNSET",
+            ],
+        ),
+        (
+            "policies: [{name: a, type: numeric_attribute, numeric_attribute: {key: x}}]",
+            &["policies[0].numeric_attribute: set min_value, max_value or both"],
+        ),
+        (
+            "policies: [{name: a, type: string_attribute, string_attribute: {key: x, values: ['(a'], enabled_regex_matching: true}}]",
+            &[
+                "policies[0].string_attribute.values[0]: invalid regular expression \"(a\": unclosed group",
+            ],
+        ),
+        (
+            "policies: [{name: a, type: composite, composite: {}}]",
+            &[
+                "policies[0].type: composite policies are not supported: use `and`, `drop`, `rate_limiting` and the order of `policies`",
+            ],
+        ),
+        (
+            "policies: [{name: a, type: groupbytrace}]",
+            &[
+                "policies[0].type: unknown policy type \"groupbytrace\" (supported: always_sample, latency, numeric_attribute, probabilistic, status_code, string_attribute, rate_limiting, span_count, trace_state, boolean_attribute, ottl_condition, and, drop)",
+            ],
+        ),
+        (
+            "policies: [{name: a, type: and, and: {and_sub_policy: [{name: b, type: and, and: {}}]}}]",
+            &[
+                "policies[0].and.and_sub_policy[0].type: a \"and\" policy cannot be nested in another",
+            ],
+        ),
+        (
+            "policies: [{name: a, type: ottl_condition, ottl_condition: {span: ['attributes[\"x\" == 1']}}]",
+            &["policies[0].ottl_condition.span[0]: invalid OTTL condition"],
+        ),
+        (
+            "policies: [{name: a, type: rate_limiting, rate_limiting: {spans_per_second: 0}}]",
+            &["policies[0].rate_limiting.spans_per_second: must be positive"],
+        ),
+        (
+            "decision_waits: 1s",
+            &[
+                "decision_waits: unknown field `decision_waits`, expected one of `decision_wait`, `num_traces`, `expected_new_traces_per_sec`, `sample_on_first_match`, `decision_cache`, `policies`",
+            ],
+        ),
+    ];
+    for (yaml, want) in table {
+        let got = check(yaml);
+        // OTTL messages carry the parser's caret drawing: compare their first words.
+        let got: Vec<String> = got
+            .iter()
+            .zip(want.iter())
+            .map(|(g, w)| {
+                if g.starts_with(w) {
+                    (*w).to_owned()
+                } else {
+                    g.clone()
+                }
+            })
+            .chain(got.iter().skip(want.len()).cloned())
+            .collect();
+        assert_eq!(got, *want, "{yaml}");
+    }
+}
+
+/// A sampler keeping traces with an error span, deciding 10 s after a trace's first span.
+fn sampler(extra: &str) -> (Arc<TailSampler>, Arc<Recorder>, Context) {
+    let yaml = format!(
+        "decision_wait: 10s\n{extra}policies:\n  - name: errors\n    type: status_code\n    status_code: {{status_codes: [ERROR]}}\n"
+    );
+    let v = crate::config::value::from_yaml(&yaml).unwrap();
+    let cfg: TailSamplingConfig = crate::registry::parse_typed(&v).unwrap();
+    let ctx = ctx("tail_sampling");
+    let rec = Arc::new(Recorder::default());
+    let p = TailSampler::spawn(&ctx, &cfg, cfg.compile().unwrap(), rec.clone());
+    (p, rec, ctx)
+}
+
+fn failed(mut s: Span) -> Span {
+    s.status = Some(Status {
+        code: 2,
+        ..Default::default()
+    });
+    s
+}
+
+fn metric(ctx: &Context, name: &str, labels: &str) -> String {
+    let text = ctx.telemetry.render();
+    text.lines()
+        .find(|l| l.starts_with(&format!("{name}{{")) && l.contains(labels))
+        .and_then(|l| l.rsplit_once(' '))
+        .map_or_else(|| "absent".to_owned(), |(_, v)| v.to_owned())
+}
+
+#[tokio::test(start_paused = true)]
+async fn traces_wait_for_their_decision_and_go_on_whole() {
+    let (p, rec, ctx) = sampler("");
+    // Trace 1 fails in its second request; trace 2 never fails.
+    p.consume(request(
+        "a",
+        vec![span(1, 10, 0, 5, vec![]), span(2, 20, 0, 5, vec![])],
+    ))
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    p.consume(request(
+        "b",
+        vec![failed(span(1, 11, 1, 4, vec![])), span(2, 21, 1, 4, vec![])],
+    ))
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(rec.numbers().is_empty(), "decided before decision_wait");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Trace 1 whole, in one request, both resources; trace 2 not at all.
+    assert_eq!(rec.numbers(), [10, 11]);
+    assert_eq!(rec.sizes(), [2]);
+    let got = ExportTraceServiceRequest::decode(rec.0.lock().unwrap()[0].bytes().as_ref()).unwrap();
+    assert_eq!(got.resource_spans.len(), 2);
+
+    // Late spans follow the decision: trace 1's pass at once, trace 2's are dropped.
+    p.consume(request(
+        "c",
+        vec![span(1, 12, 5, 6, vec![]), span(2, 22, 5, 6, vec![])],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(rec.numbers(), [10, 11, 12]);
+    for (name, labels, want) in [
+        (
+            "otelcol_processor_tail_sampling_global_count_traces_sampled_total",
+            "sampled=\"true\"",
+            "1",
+        ),
+        (
+            "otelcol_processor_tail_sampling_global_count_traces_sampled_total",
+            "sampled=\"false\"",
+            "1",
+        ),
+        (
+            "otelcol_processor_tail_sampling_count_traces_sampled_total",
+            "policy=\"errors\",processor=\"tail_sampling\",sampled=\"true\"",
+            "1",
+        ),
+        (
+            "otelcol_processor_tail_sampling_new_trace_id_received_total",
+            "",
+            "2",
+        ),
+        (
+            "otelcol_processor_tail_sampling_sampling_traces_on_memory",
+            "",
+            "2",
+        ),
+        (
+            "meshtrace_processor_tail_sampling_late_spans_dropped_total",
+            "",
+            "1",
+        ),
+        ("otelcol_processor_incoming_items_total", "", "6"),
+        ("otelcol_processor_outgoing_items_total", "", "3"),
+    ] {
+        assert_eq!(metric(&ctx, name, labels), want, "{name}{{{labels}}}");
+    }
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn past_num_traces_the_oldest_is_dropped_undecided() {
+    let (p, rec, ctx) = sampler("num_traces: 2\n");
+    for t in 1..=3u8 {
+        p.consume(request(
+            "a",
+            vec![failed(span(t, u64::from(t), 0, 1, vec![]))],
+        ))
+        .await
+        .unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert_eq!(rec.numbers(), [2, 3]);
+    assert_eq!(
+        metric(
+            &ctx,
+            "otelcol_processor_tail_sampling_sampling_trace_dropped_too_early_total",
+            ""
+        ),
+        "1"
+    );
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_decides_every_waiting_trace() {
+    let (p, rec, _) = sampler("");
+    p.consume(request(
+        "a",
+        vec![failed(span(1, 1, 0, 1, vec![])), span(2, 2, 0, 1, vec![])],
+    ))
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(rec.numbers().is_empty());
+    p.shutdown().await;
+    assert_eq!(rec.numbers(), [1]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn decision_caches_remember_traces_that_left_memory() {
+    let (p, rec, _) = sampler("num_traces: 1\ndecision_cache: {sampled_cache_size: 10}\n");
+    p.consume(request("a", vec![failed(span(1, 1, 0, 1, vec![]))]))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    // Trace 2 pushes trace 1 out of memory; the cache still knows it was kept.
+    p.consume(request("a", vec![span(2, 2, 0, 1, vec![])]))
+        .await
+        .unwrap();
+    p.consume(request("a", vec![span(1, 3, 0, 1, vec![])]))
+        .await
+        .unwrap();
+    assert_eq!(rec.numbers(), [1, 3]);
+    p.shutdown().await;
+}
+
+/// The example of docs/collector.md loads and validates as written.
+#[test]
+fn the_documented_example_is_valid() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/collector.md"))
+        .unwrap();
+    let section = doc.split("### Processor `tail_sampling`").nth(1).unwrap();
+    let yaml = section
+        .split("```yaml\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let v = crate::config::value::from_yaml(yaml).unwrap();
+    let cfg: TailSamplingConfig =
+        crate::registry::parse_typed(v.get("processors").unwrap().get("tail_sampling").unwrap())
+            .unwrap();
+    assert_eq!(cfg.validate(), []);
+    assert_eq!(cfg.policies.len(), 4);
+    assert_eq!(cfg.compile().unwrap().len(), 4);
+}

@@ -1,0 +1,127 @@
+//! `tail_sampling` in the real binary: traces with an error kept whole after `decision_wait`,
+//! the others dropped, and waiting traces decided at shutdown instead of lost.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::*;
+use opentelemetry_proto::tonic::trace::v1::{Span, Status};
+
+fn config(wait: &str) -> String {
+    format!(
+        "receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+processors:
+  tail_sampling:
+    decision_wait: {wait}
+    policies:
+      - name: errors
+        type: status_code
+        status_code: {{status_codes: [ERROR]}}
+      - name: slow
+        type: latency
+        latency: {{threshold_ms: 500}}
+exporters:
+  file:
+    path: {{dir}}/kept.jsonl
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [tail_sampling]
+      exporters: [file]
+{TEST_TELEMETRY}"
+    )
+}
+
+/// Span `id` of trace `trace`, lasting `ms`, failed or not.
+fn span(trace: u8, id: u64, ms: u64, error: bool) -> Span {
+    Span {
+        trace_id: vec![trace; 16],
+        span_id: id.to_be_bytes().to_vec(),
+        name: format!("op-{id}"),
+        start_time_unix_nano: 1_700_000_000_000_000_000,
+        end_time_unix_nano: 1_700_000_000_000_000_000 + ms * 1_000_000,
+        status: error.then(|| Status {
+            code: 2,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn errors_and_slow_traces_are_kept_whole_and_the_rest_dropped() {
+    let c = Collector::start(&config("300ms"));
+    let base = c.http_url();
+    // Trace 1 fails in its second request; trace 2 is slow; trace 3 is neither.
+    let first = vec![
+        span(1, 10, 5, false),
+        span(2, 20, 900, false),
+        span(3, 30, 5, false),
+    ];
+    assert_eq!(
+        post_spans(&base, service_request("frontend", first)),
+        Ok(200)
+    );
+    let second = vec![span(1, 11, 5, true), span(3, 31, 5, false)];
+    assert_eq!(
+        post_spans(&base, service_request("checkout", second)),
+        Ok(200)
+    );
+    let kept = eventually("the kept traces", || {
+        let ids = span_ids_in_file(&c.dir.path("kept.jsonl"));
+        (ids.len() >= 3).then_some(ids)
+    });
+    let mut sorted = kept.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [10, 11, 20]);
+    eventually("the decisions counted", || {
+        (c.metric("otelcol_processor_tail_sampling_global_count_traces_sampled_total") >= 3.0)
+            .then_some(())
+    });
+    let text = c.metrics_text().unwrap();
+    let value = |needle: &[&str]| -> f64 {
+        text.lines()
+            .find(|l| needle.iter().all(|n| l.contains(n)))
+            .and_then(|l| l.rsplit_once(' ')?.1.parse().ok())
+            .unwrap_or(-1.0)
+    };
+    assert_eq!(
+        value(&["global_count_traces_sampled_total{", "sampled=\"true\""]),
+        2.0
+    );
+    assert_eq!(
+        value(&["global_count_traces_sampled_total{", "sampled=\"false\""]),
+        1.0
+    );
+    assert_eq!(
+        value(&[
+            "count_traces_sampled_total{",
+            "policy=\"slow\"",
+            "sampled=\"true\""
+        ]),
+        1.0
+    );
+}
+
+#[test]
+fn waiting_traces_are_decided_at_shutdown() {
+    let mut c = Collector::start(&config("1h"));
+    let spans = vec![span(1, 1, 5, true), span(2, 2, 5, false)];
+    assert_eq!(
+        post_spans(&c.http_url(), service_request("a", spans)),
+        Ok(200)
+    );
+    c.stop();
+    assert_eq!(span_ids_in_file(&c.dir.path("kept.jsonl")), [1]);
+}
