@@ -315,6 +315,56 @@ table:
     g.finish();
 }
 
+/// A gateway's batch: 200 sidecar requests of 10 spans (a resource each), 2,000 traces, cut
+/// into a part per trace as `tail_sampling` cuts it, and into 4 parts as `loadbalancing` does.
+fn gateway_batch(c: &mut Criterion<CpuTime>) {
+    let one = ExportTraceServiceRequest::decode(envoy::envoy_request(10).as_slice()).unwrap();
+    let mut req = ExportTraceServiceRequest::default();
+    for copy in 0..200u8 {
+        let mut rs = one.resource_spans[0].clone();
+        for span in &mut rs.scope_spans[0].spans {
+            span.trace_id[0] = copy;
+        }
+        req.resource_spans.push(rs);
+    }
+    let batch = Batch::new_validated(
+        Signal::Traces,
+        Bytes::from(req.encode_to_vec()),
+        &Limits::default(),
+    )
+    .unwrap();
+    let mut g = c.benchmark_group("gateway_batch/2000_spans");
+    g.throughput(Throughput::Elements(batch.items() as u64));
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+    g.bench_function("cut into a part per trace (2,000 parts)", |b| {
+        b.iter(|| {
+            use meshtrace_collector::otlp::views::SpanView;
+            let mut index = std::collections::HashMap::new();
+            batching::partition_items(black_box(&batch), batch.items(), |_, item| {
+                let id = SpanView::parse(item).trace_id();
+                let next = index.len();
+                Some(*index.entry(id).or_insert(next))
+            })
+        })
+    });
+    let ring = meshtrace_collector::exporter::loadbalancing::Ring::new(&[
+        "10.0.0.1:4317",
+        "10.0.0.2:4317",
+        "10.0.0.3:4317",
+        "10.0.0.4:4317",
+    ]);
+    g.bench_function("cut by trace id for 4 backends", |b| {
+        b.iter(|| {
+            batching::partition_items(black_box(&batch), 4, |_, item| {
+                use meshtrace_collector::otlp::views::SpanView;
+                ring.backend(&SpanView::parse(item).trace_id())
+            })
+        })
+    });
+    g.finish();
+}
+
 /// One `/debug/tracez` record (start and end), as a receiver makes per request.
 fn tracez(c: &mut Criterion<CpuTime>) {
     let t = meshtrace_collector::telemetry::tracez::Tracez::default();
@@ -332,6 +382,6 @@ fn tracez(c: &mut Criterion<CpuTime>) {
 criterion_group! {
     name = processors;
     config = Criterion::default().with_measurement(CpuTime);
-    targets = benches, tracez
+    targets = benches, gateway_batch, tracez
 }
 criterion_main!(processors);

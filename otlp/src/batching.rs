@@ -139,9 +139,9 @@ pub fn split(batch: &Batch, max_items: usize) -> Vec<Batch> {
     while lo < total {
         let hi = (lo + max_items).min(total);
         let chunk = Chunk { lo, hi, total };
-        let size = index.size(0, &chunk, &mut sizes);
+        let size = index.size(0, chunk, &mut sizes);
         let mut buf = Vec::with_capacity(size);
-        index.write(0, &chunk, &sizes, batch.bytes(), &mut buf);
+        index.write(0, chunk, &sizes, batch.bytes(), &mut buf);
         out.push(Batch::from_trusted(
             batch.signal(),
             Bytes::from(buf),
@@ -219,7 +219,8 @@ pub fn partition_items(
     let signal = batch.signal();
     let src = batch.bytes();
     let index = Index::build(signal, src);
-    let mut mine: Vec<Vec<usize>> = vec![Vec::new(); outputs];
+    // Each item's output (`usize::MAX`: dropped), then the items of each output side by side.
+    let mut dest: Vec<usize> = Vec::with_capacity(index.leaves.len());
     // The containers above the current node: where each ends (a node index) and its body.
     let mut ends: Vec<usize> = Vec::new();
     let mut bodies: Vec<&[u8]> = Vec::new();
@@ -244,28 +245,69 @@ pub fn partition_items(
                 .zip(index.leaves.get(leaf))
                 .and_then(|(&start, record)| src.get(start..record.end))
                 .unwrap_or(&[]);
-            if let Some(out) = route(&bodies, item).and_then(|o| mine.get_mut(o)) {
-                out.push(leaf);
-            }
+            dest.push(
+                route(&bodies, item)
+                    .filter(|&o| o < outputs)
+                    .unwrap_or(usize::MAX),
+            );
+        }
+    }
+    // A counting sort: `starts[o]..starts[o + 1]` of `order` are output o's items, in order.
+    let mut starts = vec![0usize; outputs + 1];
+    for &o in &dest {
+        if let Some(c) = starts.get_mut(o.wrapping_add(1)) {
+            *c += 1;
+        }
+    }
+    for o in 0..outputs {
+        let before = starts.get(o).copied().unwrap_or(0);
+        if let Some(c) = starts.get_mut(o + 1) {
+            *c += before;
+        }
+    }
+    let mut fill = starts.clone();
+    let mut order = vec![0usize; starts.last().copied().unwrap_or(0)];
+    for (leaf, &o) in dest.iter().enumerate() {
+        if let Some(at) = fill.get_mut(o)
+            && let Some(slot) = order.get_mut(*at)
+        {
+            *slot = leaf;
+            *at += 1;
         }
     }
     let total = index.leaves.len();
-    let mut sizes = vec![0usize; index.nodes.len()];
-    mine.iter()
-        .map(|leaves| {
+    let mut scratch = Scratch {
+        sizes: vec![0usize; index.nodes.len()],
+        ..Scratch::default()
+    };
+    starts
+        .windows(2)
+        .map(|w| {
+            let leaves = match w {
+                [a, b] => order.get(*a..*b).unwrap_or(&[]),
+                _ => &[],
+            };
             if leaves.is_empty() {
                 return Batch::empty(signal);
             }
             if leaves.len() == total {
                 return batch.clone();
             }
-            let pick = Pick(leaves);
-            let size = index.size(0, &pick, &mut sizes);
-            let mut buf = Vec::with_capacity(size);
-            index.write(0, &pick, &sizes, src, &mut buf);
+            let buf = index.pick(leaves, src, &mut scratch);
             Batch::from_trusted(signal, Bytes::from(buf), leaves.len())
         })
         .collect()
+}
+
+/// Buffers [`Index::pick`] reuses from one output to the next.
+#[derive(Default)]
+struct Scratch {
+    /// Body size per node.
+    sizes: Vec<usize>,
+    /// The containers the walk is in, with their body size so far.
+    path: Vec<(usize, usize)>,
+    /// Containers to enter, innermost first.
+    chain: Vec<usize>,
 }
 
 /// Child field numbers at each nesting level, from the request root down to the messages
@@ -321,6 +363,8 @@ struct Node {
     field: u32,
     /// Where its encoded body lies in the request.
     body: Range<usize>,
+    /// The container holding it (the request's own is 0).
+    parent: usize,
     /// Non-child fields, as ranges into [`Index::segs`]: copied verbatim.
     header: Range<usize>,
     /// Index of the first node after this subtree.
@@ -342,6 +386,8 @@ struct Index {
     leaves: Vec<Range<usize>>,
     /// Where each item's payload starts (past its tag and length).
     leaf_data: Vec<usize>,
+    /// The container each item is in.
+    leaf_node: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -351,18 +397,7 @@ struct Chunk {
     total: usize,
 }
 
-/// Which items of the request an output request holds.
-trait Select {
-    /// Whether a container whose items are `leaves` is written: one holding any of the
-    /// output's items (and, for a [`Chunk`], an item-less one where its position falls).
-    fn includes(&self, leaves: &Range<usize>) -> bool;
-    /// The output's items among `leaves` (a leaf parent's), in order.
-    fn items(&self, leaves: &Range<usize>) -> impl Iterator<Item = usize>;
-    /// Whether the request's own fields other than its resources are written.
-    fn root_header(&self) -> bool;
-}
-
-impl Select for Chunk {
+impl Chunk {
     fn includes(&self, leaves: &Range<usize>) -> bool {
         if leaves.is_empty() {
             // An item-less container goes where its position falls.
@@ -372,45 +407,24 @@ impl Select for Chunk {
             leaves.start < self.hi && leaves.end > self.lo
         }
     }
-    fn items(&self, leaves: &Range<usize>) -> impl Iterator<Item = usize> {
-        leaves.start.max(self.lo)..leaves.end.min(self.hi)
-    }
-    fn root_header(&self) -> bool {
-        self.lo == 0
-    }
-}
-
-/// The items of one output of [`partition_items`], as ascending leaf indices.
-struct Pick<'a>(&'a [usize]);
-
-impl Pick<'_> {
-    fn within(&self, leaves: &Range<usize>) -> &[usize] {
-        let a = self.0.partition_point(|&l| l < leaves.start);
-        let b = self.0.partition_point(|&l| l < leaves.end);
-        self.0.get(a..b).unwrap_or(&[])
-    }
-}
-
-impl Select for Pick<'_> {
-    fn includes(&self, leaves: &Range<usize>) -> bool {
-        !self.within(leaves).is_empty()
-    }
-    fn items(&self, leaves: &Range<usize>) -> impl Iterator<Item = usize> {
-        self.within(leaves).iter().copied()
-    }
-    fn root_header(&self) -> bool {
-        true
-    }
 }
 
 impl Index {
     fn build(signal: Signal, buf: &[u8]) -> Index {
         let mut ix = Index::default();
-        ix.container(levels(signal), buf, 0, 0, 0);
+        ix.container(levels(signal), buf, 0, 0, 0, 0);
         ix
     }
 
-    fn container(&mut self, levels: &[&[u32]], buf: &[u8], base: usize, level: usize, field: u32) {
+    fn container(
+        &mut self,
+        levels: &[&[u32]],
+        buf: &[u8],
+        base: usize,
+        level: usize,
+        field: u32,
+        parent: usize,
+    ) {
         let children: &[u32] = levels.get(level).copied().unwrap_or(&[]);
         let leaf_parent = level + 1 == levels.len();
         // Pass 1: header segments, merged when adjacent. For a metric, also where the
@@ -439,6 +453,7 @@ impl Index {
         self.nodes.push(Node {
             field,
             body: base..base + buf.len(),
+            parent,
             header: header_start..self.segs.len(),
             end: me + 1,
             leaves: first_leaf..first_leaf,
@@ -453,8 +468,9 @@ impl Index {
             if leaf_parent {
                 self.leaves.push(base + f.start..base + f.end);
                 self.leaf_data.push(base + f.data_start());
+                self.leaf_node.push(me);
             } else {
-                self.container(levels, body, base + f.data_start(), level + 1, f.num);
+                self.container(levels, body, base + f.data_start(), level + 1, f.num, me);
             }
         }
         let (end, leaves_end) = (self.nodes.len(), self.leaves.len());
@@ -484,26 +500,28 @@ impl Index {
         })
     }
 
-    /// The records of the items of leaf-parent `n` that `sel` holds.
-    fn leaves_in<'s>(
-        &'s self,
-        n: &Node,
-        sel: &'s impl Select,
-    ) -> impl Iterator<Item = &'s Range<usize>> {
-        sel.items(&n.leaves).filter_map(|l| self.leaves.get(l))
+    /// Leaf records of leaf-parent `n` that fall in the chunk.
+    fn leaves_in(&self, n: &Node, c: Chunk) -> &[Range<usize>] {
+        let a = n.leaves.start.max(c.lo);
+        let b = n.leaves.end.min(c.hi);
+        if a < b {
+            self.leaves.get(a..b).unwrap_or(&[])
+        } else {
+            &[]
+        }
     }
 
     /// Body size of node `i` restricted to the chunk; records it (and its descendants') in
     /// `sizes` for [`Index::write`].
-    fn size(&self, i: usize, c: &impl Select, sizes: &mut [usize]) -> usize {
+    fn size(&self, i: usize, c: Chunk, sizes: &mut [usize]) -> usize {
         let Some(n) = self.nodes.get(i) else { return 0 };
-        let mut size = if i == 0 && !c.root_header() {
+        let mut size = if i == 0 && c.lo != 0 {
             0
         } else {
             self.header_len(n)
         };
         if n.leaf_parent {
-            size += self.leaves_in(n, c).map(|r| r.len()).sum::<usize>();
+            size += self.leaves_in(n, c).iter().map(|r| r.len()).sum::<usize>();
         } else {
             for j in self.children(i) {
                 let Some(child) = self.nodes.get(j) else {
@@ -520,9 +538,9 @@ impl Index {
         size
     }
 
-    fn write(&self, i: usize, c: &impl Select, sizes: &[usize], src: &[u8], out: &mut Vec<u8>) {
+    fn write(&self, i: usize, c: Chunk, sizes: &[usize], src: &[u8], out: &mut Vec<u8>) {
         let Some(n) = self.nodes.get(i) else { return };
-        if i != 0 || c.root_header() {
+        if i != 0 || c.lo == 0 {
             for r in self.segs.get(n.header.clone()).unwrap_or(&[]) {
                 out.extend_from_slice(src.get(r.clone()).unwrap_or(&[]));
             }
@@ -540,6 +558,96 @@ impl Index {
             if c.includes(&child.leaves) {
                 put_len_header(out, child.field, sizes.get(j).copied().unwrap_or(0));
                 self.write(j, c, sizes, src, out);
+            }
+        }
+    }
+
+    /// The request holding only the items `leaves` (ascending), with the containers above
+    /// them: one walk over those items and their ancestors, so that cutting a request into
+    /// many (a part per trace) stays linear in its items.
+    fn pick(&self, leaves: &[usize], src: &[u8], scratch: &mut Scratch) -> Vec<u8> {
+        let Scratch { sizes, path, chain } = scratch;
+        // Pass 1: each container's body size, closed when the walk leaves it.
+        path.clear();
+        path.push((0, self.nodes.first().map_or(0, |n| self.header_len(n))));
+        for &leaf in leaves {
+            let Some(record) = self.leaves.get(leaf) else {
+                continue;
+            };
+            let parent = self.leaf_node.get(leaf).copied().unwrap_or(0);
+            self.descend(path, chain, parent, sizes, |_| {});
+            if let Some(top) = path.last_mut() {
+                top.1 += record.len();
+            }
+        }
+        self.close_to(path, 0, sizes);
+        let total = path.first().map_or(0, |&(_, size)| size);
+        // Pass 2: the same walk, writing each container's header as it is entered.
+        let mut out = Vec::with_capacity(total);
+        if let Some(n) = self.nodes.first() {
+            for r in self.segs.get(n.header.clone()).unwrap_or(&[]) {
+                out.extend_from_slice(src.get(r.clone()).unwrap_or(&[]));
+            }
+        }
+        path.clear();
+        path.push((0, 0));
+        for &leaf in leaves {
+            let Some(record) = self.leaves.get(leaf) else {
+                continue;
+            };
+            let parent = self.leaf_node.get(leaf).copied().unwrap_or(0);
+            self.descend(path, chain, parent, &mut [], |n| {
+                if let Some(node) = self.nodes.get(n) {
+                    put_len_header(&mut out, node.field, sizes.get(n).copied().unwrap_or(0));
+                    for r in self.segs.get(node.header.clone()).unwrap_or(&[]) {
+                        out.extend_from_slice(src.get(r.clone()).unwrap_or(&[]));
+                    }
+                }
+            });
+            out.extend_from_slice(src.get(record.clone()).unwrap_or(&[]));
+        }
+        out
+    }
+
+    /// Moves the walk's `path` (containers entered, with the body size so far) to `target`:
+    /// closes the containers that do not hold it (recording their sizes in `sizes`, when it
+    /// has room, and adding them to their parents) and enters the ones between, calling
+    /// `enter` for each from the outermost.
+    fn descend(
+        &self,
+        path: &mut Vec<(usize, usize)>,
+        chain: &mut Vec<usize>,
+        target: usize,
+        sizes: &mut [usize],
+        mut enter: impl FnMut(usize),
+    ) {
+        let holds = |a: usize| a <= target && self.nodes.get(a).is_some_and(|n| target < n.end);
+        let keep = path.iter().rposition(|&(n, _)| holds(n)).unwrap_or(0);
+        self.close_to(path, keep, sizes);
+        let top = path.last().map_or(0, |&(n, _)| n);
+        chain.clear();
+        let mut n = target;
+        while n != top && n != 0 {
+            chain.push(n);
+            n = self.nodes.get(n).map_or(0, |node| node.parent);
+        }
+        for &n in chain.iter().rev() {
+            enter(n);
+            let header = self.nodes.get(n).map_or(0, |node| self.header_len(node));
+            path.push((n, header));
+        }
+    }
+
+    /// Closes the containers of `path` above index `keep`.
+    fn close_to(&self, path: &mut Vec<(usize, usize)>, keep: usize, sizes: &mut [usize]) {
+        while path.len() > keep + 1 {
+            let Some((n, size)) = path.pop() else { return };
+            if let Some(slot) = sizes.get_mut(n) {
+                *slot = size;
+            }
+            let field = self.nodes.get(n).map_or(0, |node| node.field);
+            if let Some(parent) = path.last_mut() {
+                parent.1 += len_field_size(field, size);
             }
         }
     }

@@ -531,7 +531,7 @@ proptest! {
     #[test]
     fn partition_items_sends_each_item_where_the_route_says(
         (signal, pb) in any_request(),
-        outputs in 1usize..4,
+        outputs in 1usize..12,
         choices in proptest::collection::vec(any::<u8>(), 1..16),
     ) {
         let b = batch(signal, pb.clone());
