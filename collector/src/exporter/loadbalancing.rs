@@ -441,7 +441,7 @@ impl Validate for LoadBalancingConfig {
 impl ExporterConfig for LoadBalancingConfig {
     fn build(&self, ctx: &Context, signal: Signal) -> Result<Arc<dyn Exporter>, ComponentError> {
         let key = RoutingKey::parse(self.routing_key.as_deref(), Some(signal))
-            .map_err(|e| ctx.error(format!("routing_key: {e}")))?;
+            .map_err(|e| ctx.error(e))?;
         let source = self.source().map_err(|e| ctx.config_errors(&[e]))?;
         let lb = Arc::new(LoadBalancer::new(
             ctx,

@@ -724,3 +724,19 @@ fn a_name_gets_the_default_port_only_when_it_has_none() {
         assert_eq!(with_port(name), want, "{name}");
     }
 }
+
+#[test]
+fn a_routing_key_that_does_not_fit_the_pipeline_fails_the_build() {
+    let c = config(&format!("{STATIC}routing_key: traceID\n"));
+    let err = c
+        .build(&ctx("loadbalancing"), Signal::Metrics)
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some(
+            "exporters::loadbalancing: routing_key traceID does not apply to metrics: use service, resource or metric"
+        )
+    );
+    assert!(c.build(&ctx("loadbalancing"), Signal::Logs).is_ok());
+}
