@@ -75,19 +75,23 @@ impl Collector {
     pub fn start(port: u16) -> Result<Self> {
         let bin = collector_binary()?;
         let dir = TempDir::new("collector")?;
-        // The spans also feed the span-to-metrics connectors, flushed often, as a gateway
-        // collector behind a mesh would run them.
+        // The spans also feed the span-to-metrics connectors, flushed often, and a
+        // tail-sampling pipeline keeping the traces with an error, as a gateway collector
+        // behind a mesh would run them.
         let config = format!(
             "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:{port}\n      grpc:\n        endpoint: 127.0.0.1:0\n\
-             exporters:\n  file:\n    path: {}\n  file/metrics:\n    path: {}\n\
+             processors:\n  tail_sampling:\n    decision_wait: 300ms\n    policies: [{{name: errors, type: status_code, status_code: {{status_codes: [ERROR]}}}}]\n\
+             exporters:\n  file:\n    path: {}\n  file/metrics:\n    path: {}\n  file/kept:\n    path: {}\n\
              connectors:\n  spanmetrics:\n    metrics_flush_interval: 200ms\n    dimensions: [{{name: http.response.status_code}}]\n\
              \x20 servicegraph:\n    metrics_flush_interval: 200ms\n    store: {{ttl: 300ms}}\n    store_expiration_loop: 100ms\n\
              \x20   virtual_node_peer_attributes: [peer.service, server.address]\n\
              service:\n  telemetry:\n    logs:\n      level: info\n      encoding: json\n    metrics:\n      address: 127.0.0.1:0\n\
              \x20 pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [file, spanmetrics, servicegraph]\n\
+             \x20   traces/kept:\n      receivers: [otlp]\n      processors: [tail_sampling]\n      exporters: [file/kept]\n\
              \x20   metrics:\n      receivers: [spanmetrics, servicegraph]\n      exporters: [file/metrics]\n",
             dir.path().join("spans.jsonl").display(),
-            dir.path().join("metrics.jsonl").display()
+            dir.path().join("metrics.jsonl").display(),
+            dir.path().join("kept.jsonl").display()
         );
         let config_path = dir.path().join("collector.yaml");
         std::fs::write(&config_path, config).context("writing the collector config")?;
@@ -134,7 +138,16 @@ impl Collector {
 
     /// Every export request written so far.
     pub fn requests(&self) -> Result<Vec<ExportTraceServiceRequest>> {
-        let path = self.dir.path().join("spans.jsonl");
+        self.read_requests("spans.jsonl")
+    }
+
+    /// The spans the tail-sampling pipeline kept (the traces with an error span).
+    pub fn kept_spans(&self) -> Result<Vec<FlatSpan>> {
+        Ok(FlatSpan::from_requests(&self.read_requests("kept.jsonl")?))
+    }
+
+    fn read_requests(&self, file: &str) -> Result<Vec<ExportTraceServiceRequest>> {
+        let path = self.dir.path().join(file);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

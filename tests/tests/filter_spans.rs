@@ -612,4 +612,40 @@ fn the_sidecars_spans_make_red_metrics_and_a_service_graph() {
             (service.clone(), "503".to_owned(), "1".to_owned()),
         ]
     );
+
+    // Tail sampling on the same spans keeps the one failed trace, whole: its SERVER span and
+    // the CLIENT span of the call that failed, and nothing of the two that succeeded.
+    let failed: Vec<&FlatSpan> = spans
+        .iter()
+        .filter(|s| s.span.status.as_ref().is_some_and(|st| st.code == 2))
+        .collect();
+    assert!(!failed.is_empty(), "no failed span among {spans:#?}");
+    let failed_trace = failed[0].span.trace_id.clone();
+    let mut want: Vec<Vec<u8>> = spans
+        .iter()
+        .filter(|s| s.span.trace_id == failed_trace)
+        .map(|s| s.span.span_id.clone())
+        .collect();
+    want.sort();
+    assert_eq!(want.len(), 2, "the failed trace: {spans:#?}");
+    let deadline = Instant::now() + WAIT;
+    let kept = loop {
+        let kept = mesh
+            .collector
+            .kept_spans()
+            .unwrap_or_else(|e| panic!("{e}"));
+        if kept.len() >= want.len() {
+            break kept;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tail sampling kept {} spans in {WAIT:?}\n{}",
+            kept.len(),
+            mesh.collector.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut got: Vec<Vec<u8>> = kept.iter().map(|s| s.span.span_id.clone()).collect();
+    got.sort();
+    assert_eq!(got, want);
 }
