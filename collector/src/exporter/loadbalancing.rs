@@ -432,6 +432,16 @@ impl Validate for LoadBalancingConfig {
                     .into_iter()
                     .map(|m| format!("protocol.otlp.{m}")),
             );
+            // A queue on disk belongs to one backend: when DNS no longer names it (a pod
+            // replaced), what it holds waits for an address that will not come back.
+            if self.resolver.dns.is_some()
+                && o.sending_queue.enabled
+                && o.sending_queue.storage.is_some()
+            {
+                w.push(
+                    "protocol.otlp.sending_queue.storage: a backend's queue on disk is stranded when DNS stops naming it (a replaced pod); put the persistent queue in front of the routing instead (`sending_queue` and `retry_on_failure` at the top level, `protocol.otlp.sending_queue.enabled: false`)".into(),
+                );
+            }
         }
         w.extend(self.settings().warnings());
         w

@@ -740,3 +740,27 @@ fn a_routing_key_that_does_not_fit_the_pipeline_fails_the_build() {
     );
     assert!(c.build(&ctx("loadbalancing"), Signal::Logs).is_ok());
 }
+
+#[test]
+fn a_per_backend_disk_queue_behind_dns_is_warned_about() {
+    let warn = |yaml: &str| config(yaml).warnings();
+    let dns = "protocol:\n  otlp:\n    sending_queue: {storage: file_storage}\nresolver: {dns: {hostname: gw}}\n";
+    assert_eq!(
+        warn(dns),
+        [
+            "protocol.otlp.sending_queue.storage: a backend's queue on disk is stranded when DNS stops naming it (a replaced pod); put the persistent queue in front of the routing instead (`sending_queue` and `retry_on_failure` at the top level, `protocol.otlp.sending_queue.enabled: false`)"
+        ]
+    );
+    // Static backends come back under the same name; the recommended shape warns of nothing.
+    let fixed = "protocol:\n  otlp:\n    sending_queue: {storage: file_storage}\nresolver: {static: {hostnames: [gw-0]}}\n";
+    assert_eq!(warn(fixed), Vec::<String>::new());
+    let front = "protocol:\n  otlp:\n    sending_queue: {enabled: false}\nresolver: {dns: {hostname: gw}}\nsending_queue: {storage: file_storage}\nretry_on_failure: {enabled: true}\n";
+    assert_eq!(warn(front), Vec::<String>::new());
+    assert_eq!(
+        config(front).referenced_extensions(),
+        [(
+            "sending_queue.storage".to_owned(),
+            "file_storage".to_owned()
+        )]
+    );
+}
