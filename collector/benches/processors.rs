@@ -287,12 +287,12 @@ table:
         "tail_sampling, four policies on the request as one trace",
         |b| {
             b.iter(|| {
-                let trace = meshtrace_collector::processor::tail_sampling::policy::Trace {
-                    id: [7; 16],
-                    parts: black_box(&parts),
+                let trace = meshtrace_collector::processor::tail_sampling::policy::Trace::new(
+                    [7; 16],
+                    black_box(&parts),
                     spans,
-                    now: std::time::Instant::now(),
-                };
+                    std::time::Instant::now(),
+                );
                 rules.iter().filter_map(|r| r.evaluate(&trace).ok()).last()
             })
         },

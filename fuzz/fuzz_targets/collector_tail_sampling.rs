@@ -51,9 +51,9 @@ fuzz_target!(|data: &[u8]| {
         Err(_) => return,
     };
     let whole = [any.clone()];
-    let trace = Trace { id: [7; 16], parts: &whole, spans: any.items(), now };
+    let trace = Trace::new([7; 16], &whole, any.items(), now);
     let per_span: Vec<Batch> = batching::split(&any, 1);
-    let cut = Trace { id: [7; 16], parts: &per_span, spans: any.items(), now };
+    let cut = Trace::new([7; 16], &per_span, any.items(), now);
     for (i, r) in rules.iter().enumerate() {
         let a = r.evaluate(&trace);
         let b = r.evaluate(&cut);

@@ -444,12 +444,7 @@ impl Shared {
         let mut kept: Vec<Batch> = Vec::new();
         let mut outcomes = Vec::with_capacity(due.len());
         for (id, seq, parts, spans) in due {
-            let sampled = self.evaluate(&Trace {
-                id,
-                parts: &parts,
-                spans,
-                now: now.into_std(),
-            });
+            let sampled = self.evaluate(&Trace::new(id, &parts, spans, now.into_std()));
             if sampled {
                 kept.extend(parts);
             }

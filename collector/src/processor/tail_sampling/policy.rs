@@ -392,9 +392,44 @@ pub struct Trace<'a> {
     pub spans: usize,
     /// When it is evaluated (for `rate_limiting`).
     pub now: Instant,
+    /// The resources and spans, read once for every policy that walks them.
+    read: std::cell::OnceCell<Read<'a>>,
 }
 
-impl Trace<'_> {
+/// A trace's resources, each with the end of its spans in `spans`.
+struct Read<'a> {
+    resources: Vec<(ResourceView<'a>, usize)>,
+    spans: Vec<SpanView<'a>>,
+}
+
+impl<'a> Trace<'a> {
+    /// The trace `id` held in `parts` (`spans` spans), evaluated at `now`.
+    pub fn new(id: [u8; 16], parts: &'a [Batch], spans: usize, now: Instant) -> Self {
+        Trace {
+            id,
+            parts,
+            spans,
+            now,
+            read: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn read(&self) -> &Read<'a> {
+        self.read.get_or_init(|| {
+            let mut r = Read {
+                resources: Vec::new(),
+                spans: Vec::with_capacity(self.spans),
+            };
+            for part in self.parts {
+                for rs in TracesView::new(part.bytes()).resource_spans() {
+                    r.spans.extend(rs.scope_spans().flat_map(|ss| ss.spans()));
+                    r.resources.push((rs.resource(), r.spans.len()));
+                }
+            }
+            r
+        })
+    }
+
     /// Every resource, each followed by its spans, in arrival order: `resource` is called for
     /// a resource, `span` for each of its spans; the first `Some` ends the walk.
     fn walk<T>(
@@ -402,19 +437,18 @@ impl Trace<'_> {
         mut resource: impl FnMut(ResourceView<'_>) -> Option<T>,
         mut span: impl FnMut(&SpanView<'_>) -> Option<T>,
     ) -> Option<T> {
-        for part in self.parts {
-            for rs in TracesView::new(part.bytes()).resource_spans() {
-                if let Some(t) = resource(rs.resource()) {
+        let read = self.read();
+        let mut from = 0;
+        for &(r, end) in &read.resources {
+            if let Some(t) = resource(r) {
+                return Some(t);
+            }
+            for s in read.spans.get(from..end).unwrap_or(&[]) {
+                if let Some(t) = span(s) {
                     return Some(t);
                 }
-                for ss in rs.scope_spans() {
-                    for s in ss.spans() {
-                        if let Some(t) = span(&s) {
-                            return Some(t);
-                        }
-                    }
-                }
             }
+            from = end;
         }
         None
     }

@@ -69,12 +69,8 @@ fn rule(yaml: &str) -> Rule {
 
 fn verdict(yaml: &str, parts: &[Batch]) -> Verdict {
     let spans = parts.iter().map(Batch::items).sum();
-    let trace = Trace {
-        id: [&[0x5b; 15][..], &[1]].concat().try_into().unwrap(),
-        parts,
-        spans,
-        now: StdInstant::now(),
-    };
+    let id = [&[0x5b; 15][..], &[1]].concat().try_into().unwrap();
+    let trace = Trace::new(id, parts, spans, StdInstant::now());
     rule(yaml).evaluate(&trace).unwrap()
 }
 
@@ -290,12 +286,7 @@ fn rate_limiting_lets_spans_through_up_to_its_bucket() {
     let r = rule("name: a\ntype: rate_limiting\nrate_limiting: {spans_per_second: 2}");
     let t = checkout();
     let now = StdInstant::now();
-    let trace = |now| Trace {
-        id: [1; 16],
-        parts: &t,
-        spans: 2,
-        now,
-    };
+    let trace = |now| Trace::new([1; 16], &t, 2, now);
     // A bucket of 4 (twice the rate): two traces of two spans, then none until it refills.
     assert_eq!(r.evaluate(&trace(now)), Ok(Verdict::Sampled));
     assert_eq!(r.evaluate(&trace(now)), Ok(Verdict::Sampled));
