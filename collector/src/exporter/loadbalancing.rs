@@ -805,37 +805,44 @@ impl LoadBalancer {
             last = Some((at.0, at.1, b));
             b
         });
-        let mut sends = tokio::task::JoinSet::new();
-        for (backend, part) in table.backends.iter().zip(parts) {
-            if part.is_empty() {
-                continue;
-            }
-            let backend = backend.clone();
-            sends.spawn(async move {
-                let started = Instant::now();
-                let r = backend.exporter.consume(part).await;
+        // The backends' exporters take their parts side by side, polled here: each is a
+        // queue push, or a send when a backend has no queue.
+        let started = Instant::now();
+        let mut sends: Vec<(&Backend, BoxFuture<'_, Result<(), ConsumeError>>)> = table
+            .backends
+            .iter()
+            .zip(parts)
+            .filter(|(_, part)| !part.is_empty())
+            .map(|(backend, part)| (backend.as_ref(), backend.exporter.consume(part)))
+            .collect();
+        let (mut retryable, mut permanent) = (None, None);
+        std::future::poll_fn(|cx| {
+            sends.retain_mut(|(backend, send)| {
+                let std::task::Poll::Ready(r) = send.as_mut().poll(cx) else {
+                    return true;
+                };
                 let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 backend.latency.observe(ms);
-                match &r {
+                match r {
                     Ok(()) => backend.ok.add(1),
-                    Err(_) => backend.failed.add(1),
+                    Err(e) => {
+                        backend.failed.add(1);
+                        if e.is_retryable() {
+                            retryable = retryable.take().or(Some(e));
+                        } else {
+                            permanent = permanent.take().or(Some(e));
+                        }
+                    }
                 }
-                r
+                false
             });
-        }
-        let (mut retryable, mut permanent) = (None, None);
-        while let Some(joined) = sends.join_next().await {
-            match joined {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) if e.is_retryable() => retryable = retryable.or(Some(e)),
-                Ok(Err(e)) => permanent = permanent.or(Some(e)),
-                Err(e) => {
-                    retryable = retryable.or(Some(ConsumeError::retryable(format!(
-                        "a backend's send failed: {e}"
-                    ))));
-                }
+            if sends.is_empty() {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
             }
-        }
+        })
+        .await;
         match (retryable, permanent) {
             (Some(e), _) | (None, Some(e)) => Err(e),
             (None, None) => Ok(()),
