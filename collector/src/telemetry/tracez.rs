@@ -134,15 +134,21 @@ impl Running<'_> {
     pub fn end(self, items: u64, detail: &'static str, error: Option<&dyn std::fmt::Display>) {
         let duration = self.start.elapsed();
         let b = bucket(duration);
-        if let Some(c) = self.op.latency.get(b) {
-            c.fetch_add(1, Ordering::Relaxed);
-        }
-        if error.is_some() {
-            self.op.errors.fetch_add(1, Ordering::Relaxed);
-        }
-        // A sample is a nicety: when another request holds the lock, this one is not kept
-        // rather than made to wait.
-        if let Ok(mut s) = self.op.samples.try_lock() {
+        // A sample of a success is a nicety: when another request holds the lock, it is not
+        // kept rather than made to wait. A failure is rare and what the page is read for: it
+        // waits its turn. Samples go in before the counts, so a page that counts a failure
+        // lists it.
+        let samples = if error.is_some() {
+            Some(
+                self.op
+                    .samples
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+        } else {
+            self.op.samples.try_lock().ok()
+        };
+        if let Some(mut s) = samples {
             let sample = Sample {
                 start: self.wall,
                 duration,
@@ -156,6 +162,12 @@ impl Running<'_> {
             if let Some(q) = s.latency.get_mut(b) {
                 keep(q, sample);
             }
+        }
+        if let Some(c) = self.op.latency.get(b) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        if error.is_some() {
+            self.op.errors.fetch_add(1, Ordering::Relaxed);
         }
         // `drop` takes the operation off the running count.
     }
@@ -229,6 +241,30 @@ mod tests {
         for (d, want) in table {
             assert_eq!(bucket(d), want, "{d:?}");
         }
+    }
+
+    #[test]
+    fn a_failure_waits_for_the_lock_and_a_success_under_contention_is_not_kept() {
+        let op = Arc::new(Operation::default());
+        let held = op.samples.lock().unwrap();
+        // A success finds the lock taken: counted, its sample not kept.
+        op.start().end(1, "grpc", None);
+        let failing = std::thread::spawn({
+            let op = op.clone();
+            move || op.start().end(2, "grpc", Some(&"refused"))
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        // The failure waits for the lock: not counted before its sample is in.
+        assert_eq!(op.errors(), 0);
+        drop(held);
+        failing.join().unwrap();
+        assert_eq!(op.errors(), 1);
+        let errors = op.samples(None);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].error.as_deref(), Some("refused"));
+        assert_eq!(op.latency_counts().iter().sum::<u64>(), 2);
+        let kept: usize = (0..9).map(|b| op.samples(Some(b)).len()).sum();
+        assert_eq!(kept, 1, "only the failure's sample");
     }
 
     #[test]
