@@ -56,7 +56,7 @@ pub struct LoadBalancingConfig {
     #[serde(default)]
     pub routing_attributes: Option<Value>,
     /// Per-request timeout of the exporter as a whole (default none: each backend's own).
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub timeout: Option<Duration>,
     /// Retries of the whole request, routed again on every attempt (default off).
     #[serde(default)]
@@ -64,10 +64,6 @@ pub struct LoadBalancingConfig {
     /// A queue in front of the routing (default off: each backend has its own).
     #[serde(default)]
     pub sending_queue: Option<QueueConfig>,
-}
-
-fn opt_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    duration::de(d).map(Some)
 }
 
 /// `protocol`.
@@ -118,10 +114,10 @@ pub struct DnsResolver {
     #[serde(default)]
     pub port: Option<Value>,
     /// How often to resolve (default 5s).
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub interval: Option<Duration>,
     /// How long a resolution may take (default 1s).
-    #[serde(default, deserialize_with = "opt_duration")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub timeout: Option<Duration>,
 }
 
@@ -789,20 +785,27 @@ impl LoadBalancer {
                 Duration::from_secs(1),
             ));
         }
-        // Keys that hold for a whole resource group are looked up once per group.
-        let per_group = matches!(self.key, RoutingKey::Service | RoutingKey::Resource);
-        let mut last: Option<(usize, usize, Option<usize>)> = None;
+        // A key read from a container (the resource group, the metric) is looked up once per
+        // container, not per item.
+        let holder = match self.key {
+            RoutingKey::Service | RoutingKey::Resource => Some(0),
+            RoutingKey::Metric => Some(2),
+            RoutingKey::TraceId => None,
+        };
+        let mut last: Option<((usize, usize), Option<usize>)> = None;
         let parts = partition_items(&batch, n, |holders, item| {
-            let group = holders.first().copied().unwrap_or(&[]);
-            let at = (group.as_ptr() as usize, group.len());
-            if per_group
-                && let Some((p, l, b)) = last
-                && (p, l) == at
+            let at = holder
+                .and_then(|h| holders.get(h))
+                .map(|c| (c.as_ptr() as usize, c.len()));
+            if let (Some(at), Some((seen, b))) = (at, last)
+                && at == seen
             {
                 return b;
             }
             let b = self.route(&table.ring, n, holders, item);
-            last = Some((at.0, at.1, b));
+            if let Some(at) = at {
+                last = Some((at, b));
+            }
             b
         });
         // The backends' exporters take their parts side by side, polled here: each is a

@@ -132,6 +132,21 @@ pub(crate) fn config<T: serde::de::DeserializeOwned>(yaml: &str) -> T {
     crate::registry::parse_typed(&v).unwrap()
 }
 
+/// What validation says of a config written in YAML, as `field: reason` lines (a config that
+/// does not parse: the parse error, the same way).
+pub(crate) fn validation_messages<T>(yaml: &str) -> Vec<String>
+where
+    T: serde::de::DeserializeOwned + crate::component::Validate,
+{
+    let v = crate::config::value::from_yaml(yaml).unwrap();
+    let line =
+        |e: crate::config::ConfigError| format!("{}: {}", e.field.unwrap_or_default(), e.reason);
+    match crate::registry::parse_typed::<T>(&v) {
+        Ok(c) => c.validate().into_iter().map(line).collect(),
+        Err(e) => vec![line(e)],
+    }
+}
+
 /// A metrics request with one gauge data point (resource `service.name`).
 pub(crate) fn metrics_batch(service: &str) -> Batch {
     use crate::otlp::proto::collector::metrics::v1::ExportMetricsServiceRequest;

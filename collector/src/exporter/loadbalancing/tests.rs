@@ -40,8 +40,7 @@ fn render(ctx: &Context) -> String {
 }
 
 fn config(yaml: &str) -> LoadBalancingConfig {
-    let v = crate::config::value::from_yaml(yaml).unwrap();
-    crate::registry::parse_typed(&v).unwrap()
+    crate::processor::testspans::config(yaml)
 }
 
 /// A backend that records what it gets, and can be made to fail.
@@ -604,17 +603,7 @@ async fn top_level_retries_route_again() {
 
 #[test]
 fn configs_are_checked_field_by_field() {
-    let check = |yaml: &str| -> Vec<String> {
-        let v = crate::config::value::from_yaml(yaml).unwrap();
-        match crate::registry::parse_typed::<LoadBalancingConfig>(&v) {
-            Ok(c) => c
-                .validate()
-                .into_iter()
-                .map(|e| format!("{}: {}", e.field.unwrap_or_default(), e.reason))
-                .collect(),
-            Err(e) => vec![format!("{}: {}", e.field.unwrap_or_default(), e.reason)],
-        }
-    };
+    let check = crate::processor::testspans::validation_messages::<LoadBalancingConfig>;
     let table: &[(&str, &[&str])] = &[
         (STATIC, &[]),
         (

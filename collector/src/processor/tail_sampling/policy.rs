@@ -680,21 +680,27 @@ impl PolicyConfig {
             return Err(err("name", "must not be empty".into()));
         }
         let t = self.type_.as_str();
-        let section = |present: bool| -> Result<(), Vec<ConfigError>> {
-            if present {
-                Ok(())
+        // The type's own settings, which the policy must have.
+        fn need<'c, T>(v: &'c Option<T>, field: &str, t: &str) -> Result<&'c T, Vec<ConfigError>> {
+            v.as_ref().ok_or_else(|| {
+                vec![
+                    ConfigError::new(format!("a policy of type {t:?} needs its `{t}` settings"))
+                        .field(format!("{field}.{t}")),
+                ]
+            })
+        }
+        // A setting that must not be empty.
+        let filled = |empty: bool, sub: &str| {
+            if empty {
+                Err(err(sub, "must not be empty".into()))
             } else {
-                Err(err(
-                    t,
-                    format!("a policy of type {t:?} needs its `{t}` settings"),
-                ))
+                Ok(())
             }
         };
         Ok(match t {
             "always_sample" => Rule::Always,
             "latency" => {
-                let c = self.latency.clone().unwrap_or_default();
-                section(self.latency.is_some())?;
+                let c = need(&self.latency, field, t)?;
                 if c.upper_threshold_ms != 0 && c.upper_threshold_ms < c.threshold_ms {
                     return Err(err(
                         "latency.upper_threshold_ms",
@@ -707,11 +713,8 @@ impl PolicyConfig {
                 }
             }
             "numeric_attribute" => {
-                section(self.numeric_attribute.is_some())?;
-                let c = self.numeric_attribute.clone().unwrap_or_default();
-                if c.key.is_empty() {
-                    return Err(err("numeric_attribute.key", "must not be empty".into()));
-                }
+                let c = need(&self.numeric_attribute, field, t)?;
+                filled(c.key.is_empty(), "numeric_attribute.key")?;
                 if c.min_value.is_none() && c.max_value.is_none() {
                     return Err(err(
                         "numeric_attribute",
@@ -729,15 +732,14 @@ impl PolicyConfig {
                     ));
                 }
                 Rule::Numeric {
-                    key: c.key,
+                    key: c.key.clone(),
                     min,
                     max,
                     invert: c.invert_match,
                 }
             }
             "probabilistic" => {
-                section(self.probabilistic.is_some())?;
-                let c = self.probabilistic.clone().unwrap_or_default();
+                let c = need(&self.probabilistic, field, t)?;
                 if c.sampling_percentage.is_nan() || c.sampling_percentage < 0.0 {
                     return Err(err(
                         "probabilistic.sampling_percentage",
@@ -749,16 +751,13 @@ impl PolicyConfig {
                     salt: if c.hash_salt.is_empty() {
                         DEFAULT_HASH_SALT.to_owned()
                     } else {
-                        c.hash_salt
+                        c.hash_salt.clone()
                     },
                 }
             }
             "status_code" => {
-                section(self.status_code.is_some())?;
-                let c = self.status_code.clone().unwrap_or_default();
-                if c.status_codes.is_empty() {
-                    return Err(err("status_code.status_codes", "must not be empty".into()));
-                }
+                let c = need(&self.status_code, field, t)?;
+                filled(c.status_codes.is_empty(), "status_code.status_codes")?;
                 let mut codes = [false; 3];
                 for s in &c.status_codes {
                     match s.as_str() {
@@ -776,14 +775,9 @@ impl PolicyConfig {
                 Rule::Status(codes)
             }
             "string_attribute" => {
-                section(self.string_attribute.is_some())?;
-                let c = self.string_attribute.clone().unwrap_or_default();
-                if c.key.is_empty() {
-                    return Err(err("string_attribute.key", "must not be empty".into()));
-                }
-                if c.values.is_empty() {
-                    return Err(err("string_attribute.values", "must not be empty".into()));
-                }
+                let c = need(&self.string_attribute, field, t)?;
+                filled(c.key.is_empty(), "string_attribute.key")?;
+                filled(c.values.is_empty(), "string_attribute.values")?;
                 let matcher = if c.enabled_regex_matching {
                     let mut list = Vec::new();
                     for (i, v) in c.values.iter().enumerate() {
@@ -799,17 +793,16 @@ impl PolicyConfig {
                     }
                     Matcher::Regex(list)
                 } else {
-                    Matcher::Exact(c.values.into_iter().filter(|v| !v.is_empty()).collect())
+                    Matcher::Exact(c.values.iter().filter(|v| !v.is_empty()).cloned().collect())
                 };
                 Rule::Str {
-                    key: c.key,
+                    key: c.key.clone(),
                     matcher,
                     invert: c.invert_match,
                 }
             }
             "rate_limiting" => {
-                section(self.rate_limiting.is_some())?;
-                let c = self.rate_limiting.clone().unwrap_or_default();
+                let c = need(&self.rate_limiting, field, t)?;
                 if c.spans_per_second <= 0 {
                     return Err(err(
                         "rate_limiting.spans_per_second",
@@ -833,8 +826,7 @@ impl PolicyConfig {
                 })))
             }
             "span_count" => {
-                section(self.span_count.is_some())?;
-                let c = self.span_count.clone().unwrap_or_default();
+                let c = need(&self.span_count, field, t)?;
                 if c.max_spans != 0 && c.max_spans < c.min_spans {
                     return Err(err(
                         "span_count.max_spans",
@@ -847,34 +839,25 @@ impl PolicyConfig {
                 }
             }
             "trace_state" => {
-                section(self.trace_state.is_some())?;
-                let c = self.trace_state.clone().unwrap_or_default();
-                if c.key.is_empty() {
-                    return Err(err("trace_state.key", "must not be empty".into()));
-                }
-                if c.values.is_empty() {
-                    return Err(err("trace_state.values", "must not be empty".into()));
-                }
+                let c = need(&self.trace_state, field, t)?;
+                filled(c.key.is_empty(), "trace_state.key")?;
+                filled(c.values.is_empty(), "trace_state.values")?;
                 Rule::TraceState {
-                    key: c.key,
-                    values: c.values.into_iter().collect(),
+                    key: c.key.clone(),
+                    values: c.values.iter().cloned().collect(),
                 }
             }
             "boolean_attribute" => {
-                section(self.boolean_attribute.is_some())?;
-                let c = self.boolean_attribute.clone().unwrap_or_default();
-                if c.key.is_empty() {
-                    return Err(err("boolean_attribute.key", "must not be empty".into()));
-                }
+                let c = need(&self.boolean_attribute, field, t)?;
+                filled(c.key.is_empty(), "boolean_attribute.key")?;
                 Rule::Bool {
-                    key: c.key,
+                    key: c.key.clone(),
                     value: c.value,
                     invert: c.invert_match,
                 }
             }
             "ottl_condition" => {
-                section(self.ottl_condition.is_some())?;
-                let c = self.ottl_condition.clone().unwrap_or_default();
+                let c = need(&self.ottl_condition, field, t)?;
                 if c.span.is_empty() && c.spanevent.is_empty() {
                     return Err(err(
                         "ottl_condition",
@@ -912,11 +895,9 @@ impl PolicyConfig {
             }
             "and" | "drop" => {
                 let subs = if t == "and" {
-                    section(self.and.is_some())?;
-                    self.and.clone().unwrap_or_default().and_sub_policy
+                    &need(&self.and, field, t)?.and_sub_policy
                 } else {
-                    section(self.drop.is_some())?;
-                    self.drop.clone().unwrap_or_default().drop_sub_policy
+                    &need(&self.drop, field, t)?.drop_sub_policy
                 };
                 let list = if t == "and" {
                     "and.and_sub_policy"

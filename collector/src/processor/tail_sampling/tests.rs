@@ -9,7 +9,7 @@ use crate::otlp::proto::collector::trace::v1::ExportTraceServiceRequest;
 use crate::otlp::proto::common::v1::{AnyValue, KeyValue, any_value};
 use crate::otlp::proto::resource::v1::Resource;
 use crate::otlp::proto::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
-use crate::processor::testspans::ctx;
+use crate::processor::testspans::{config, ctx};
 use crate::testutil::Recorder;
 use prost::Message;
 use std::time::Instant as StdInstant;
@@ -62,8 +62,7 @@ fn request(service: &str, spans: Vec<Span>) -> Batch {
 }
 
 fn rule(yaml: &str) -> Rule {
-    let v = crate::config::value::from_yaml(yaml).unwrap();
-    let p: PolicyConfig = crate::registry::parse_typed(&v).unwrap();
+    let p: PolicyConfig = config(yaml);
     p.compile("policies[0]", false).unwrap()
 }
 
@@ -323,17 +322,7 @@ fn verdicts_combine_by_the_collectors_precedence() {
 
 #[test]
 fn configs_are_checked_policy_by_policy() {
-    let check = |yaml: &str| -> Vec<String> {
-        let v = crate::config::value::from_yaml(yaml).unwrap();
-        match crate::registry::parse_typed::<TailSamplingConfig>(&v) {
-            Ok(c) => c
-                .validate()
-                .into_iter()
-                .map(|e| format!("{}: {}", e.field.unwrap_or_default(), e.reason))
-                .collect(),
-            Err(e) => vec![format!("{}: {}", e.field.unwrap_or_default(), e.reason)],
-        }
-    };
+    let check = crate::processor::testspans::validation_messages::<TailSamplingConfig>;
     let table: &[(&str, &[&str])] = &[
         ("policies: [{name: all, type: always_sample}]", &[]),
         (
@@ -430,8 +419,7 @@ fn sampler(extra: &str) -> (Arc<TailSampler>, Arc<Recorder>, Context) {
     let yaml = format!(
         "decision_wait: 10s\n{extra}policies:\n  - name: errors\n    type: status_code\n    status_code: {{status_codes: [ERROR]}}\n"
     );
-    let v = crate::config::value::from_yaml(&yaml).unwrap();
-    let cfg: TailSamplingConfig = crate::registry::parse_typed(&v).unwrap();
+    let cfg: TailSamplingConfig = config(&yaml);
     let ctx = ctx("tail_sampling");
     let rec = Arc::new(Recorder::default());
     let p = TailSampler::spawn(&ctx, &cfg, cfg.compile().unwrap(), rec.clone());
