@@ -352,22 +352,20 @@ fn the_istio_guides_span_metrics_snippet_validates_on_the_shipped_config() {
     assert_eq!(got, (0, String::new()));
 }
 
-/// The load-balancing tier of §6 (its second yaml block) on the shipped base config, as the
-/// agent overlay would carry it: it must validate, and name the gateway's headless Service.
+/// The load-balancing tier of §6 (its second yaml block) on the shipped base config: it must
+/// validate, and name the two-tier overlay's gateway Service as the shipped agent config does.
 #[test]
 fn the_istio_guides_load_balancing_tier_validates_on_the_shipped_config() {
     let snippet = istio_guide_snippet(SECTION_6, 2);
     assert!(snippet.contains("loadbalancing"), "{snippet}");
-    // The name the tier resolves is the shipped headless Service's, in the shipped namespace.
-    assert!(
-        snippet.contains("hostname: meshtrace-collector-headless.observability.svc.cluster.local"),
-        "{snippet}"
-    );
+    let hostname = "hostname: meshtrace-collector-gateway.observability.svc.cluster.local\n";
+    assert!(snippet.contains(hostname), "{snippet}");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let service =
-        std::fs::read_to_string(root.join("istio-manifests/collector/base/service.yaml")).unwrap();
-    assert!(service.contains("name: meshtrace-collector-headless\n"));
-    assert!(service.contains("clusterIP: None"));
+    let agent = std::fs::read_to_string(
+        root.join("istio-manifests/collector/overlays/two-tier/agent/config.yaml"),
+    )
+    .unwrap();
+    assert!(agent.contains(hostname), "{agent}");
     // The base's placeholder exporter is what the tier replaces.
     assert_eq!(
         validate_on_shipped("base/config.yaml", &snippet, &[]),

@@ -348,3 +348,33 @@ class Duration:
             raise ValueError(f"bad duration {s!r}")
         scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
         return cls(float(m.group(1)) * scale)
+
+
+# --------------------------------------------------------------------------- the real collector
+
+# Secrets the shipped configs read, with values of the right shape.
+DUMMY_ENV = {
+    "NEW_RELIC_LICENSE_KEY": "0123456789abcdef0123456789abcdef01234567",
+    "OTLP_ENDPOINT": "https://otlp.example.com",
+    "OTLP_AUTHORIZATION": "Bearer test-token",
+}
+
+
+def collector_bin() -> str:
+    """The collector binary (`MESHTRACE_COLLECTOR_BIN`, else the workspace's debug build)."""
+    path = os.environ.get("MESHTRACE_COLLECTOR_BIN") or str(ROOT / "target" / "debug" / "meshtrace-collector")
+    if not Path(path).is_file():
+        raise ManifestError(f"no collector binary at {path}: build it with `cargo build -p meshtrace-collector`")
+    return path
+
+
+def run_validate(binary: str, cfg_path: Path) -> subprocess.CompletedProcess:
+    """`meshtrace-collector validate --config=CFG_PATH`, with the dummy secrets set."""
+    return subprocess.run(
+        [binary, "validate", f"--config={cfg_path}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **DUMMY_ENV},
+        check=False,
+    )

@@ -19,6 +19,7 @@ def test_found_the_layout():
         "collector/overlays/tempo",
         "collector/overlays/newrelic",
         "collector/overlays/otlp-http",
+        "collector/overlays/two-tier",
         "istio/modes/tracer",
         "istio/modes/enricher",
         "istio/modes/native",

@@ -3,9 +3,7 @@ sidecars and kubelets can reach them, ports that line up from Service to contain
 every variant sharing the same receivers and processors, secrets wired for every topology,
 and each config accepted by the real `meshtrace-collector validate`."""
 
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -203,46 +201,7 @@ def test_gateway_scaling_objects_target_the_deployment(tmp_path):
 
 # ------------------------------------------------------------------ the real collector
 
-BROKEN = "receivers:\n  bogus: {}\nexporters:\n  debug: {}\nservice:\n  pipelines:\n    traces:\n      receivers: [bogus]\n      exporters: [debug]\n"
-DUMMY_ENV = {
-    "NEW_RELIC_LICENSE_KEY": "0123456789abcdef0123456789abcdef01234567",
-    "OTLP_ENDPOINT": "https://otlp.example.com",
-    "OTLP_AUTHORIZATION": "Bearer test-token",
-}
-
-
-def collector_bin():
-    path = os.environ.get("MESHTRACE_COLLECTOR_BIN") or str(ml.ROOT / "target" / "debug" / "meshtrace-collector")
-    if not Path(path).is_file():
-        pytest.fail(f"no collector binary at {path}: build it with `cargo build -p meshtrace-collector`")
-    return path
-
-
-def run_validate(binary, cfg_path):
-    return subprocess.run(
-        [binary, "validate", f"--config={cfg_path}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **DUMMY_ENV},
-        check=False,
-    )
-
-
-@pytest.fixture(scope="module")
-def validating_collector(tmp_path_factory):
-    """The collector binary, once it is shown to refuse a broken config (a `validate` that
-    accepts everything would make the real test below meaningless)."""
-    binary = collector_bin()
-    bad = tmp_path_factory.mktemp("bad") / "broken.yaml"
-    bad.write_text(BROKEN)
-    res = run_validate(binary, bad)
-    assert res.returncode != 0, "meshtrace-collector validate accepted a config with an unknown receiver"
-    assert 'receivers::bogus: unknown receiver type "bogus"' in res.stdout + res.stderr, res.stdout + res.stderr
-    return binary
-
-
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_real_collector_validates_config(validating_collector, tmp_path, name):
-    res = run_validate(validating_collector, VARIANTS[name])
+    res = ml.run_validate(validating_collector, VARIANTS[name])
     assert res.returncode == 0, f"{name}: meshtrace-collector validate said:\n{res.stdout}{res.stderr}"
