@@ -280,7 +280,13 @@ table:
         .unwrap();
     let rules: Vec<_> = policies
         .iter()
-        .map(|p| p.compile("bench", false).unwrap())
+        .map(|p| {
+            p.compile(
+                "bench",
+                meshtrace_collector::processor::tail_sampling::policy::Level::Top,
+            )
+            .unwrap()
+        })
         .collect();
     let parts = [batch.clone()];
     g.bench_function(

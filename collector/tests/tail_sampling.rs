@@ -14,14 +14,8 @@ use common::*;
 use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 
 fn config(wait: &str) -> String {
-    format!(
-        "receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:0
-processors:
-  tail_sampling:
+    with_processor(&format!(
+        "  tail_sampling:
     decision_wait: {wait}
     policies:
       - name: errors
@@ -30,7 +24,20 @@ processors:
       - name: slow
         type: latency
         latency: {{threshold_ms: 500}}
-exporters:
+"
+    ))
+}
+
+/// A collector running `processors:` (one `tail_sampling`) between OTLP/HTTP and a file.
+fn with_processor(processors: &str) -> String {
+    format!(
+        "receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+processors:
+{processors}exporters:
   file:
     path: {{dir}}/kept.jsonl
 service:
@@ -124,4 +131,71 @@ fn waiting_traces_are_decided_at_shutdown() {
     );
     c.stop();
     assert_eq!(span_ids_in_file(&c.dir.path("kept.jsonl")), [1]);
+}
+
+/// A `composite` budget in the real binary: traces decided in the same second are kept while
+/// the share of the sub-policy that matched them has room, and `validate` warns about a
+/// sub-policy given no share.
+#[test]
+fn a_composite_budget_caps_what_each_sub_policy_keeps() {
+    let composite = "  tail_sampling:
+    decision_wait: 300ms
+    policies:
+      - name: budget
+        type: composite
+        composite:
+          max_total_spans_per_second: 10
+          composite_sub_policy:
+            - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
+            - {name: rest, type: always_sample}
+          rate_allocation: [{policy: errors, percent: 50}, {policy: rest, percent: 50}]
+";
+    let c = Collector::start(&with_processor(composite));
+    // Four failed and four fine traces of two spans each, in one request: 5 spans a second
+    // for each sub-policy keep two of each.
+    let spans = (1..=8u8)
+        .flat_map(|t| {
+            let id = u64::from(t) * 10;
+            [span(t, id, 5, t <= 4), span(t, id + 1, 5, false)]
+        })
+        .collect();
+    assert_eq!(
+        post_spans(&c.http_url(), service_request("frontend", spans)),
+        Ok(200)
+    );
+    let kept = eventually("the kept traces", || {
+        let ids = span_ids_in_file(&c.dir.path("kept.jsonl"));
+        (ids.len() >= 8).then_some(ids)
+    });
+    let traces: std::collections::BTreeSet<u64> = kept.iter().map(|id| id / 10).collect();
+    assert_eq!(kept.len(), 8, "{kept:?}");
+    assert_eq!(traces.iter().filter(|t| **t <= 4).count(), 2, "{traces:?}");
+    assert_eq!(traces.iter().filter(|t| **t > 4).count(), 2, "{traces:?}");
+    eventually("every decision", || {
+        (c.metric("otelcol_processor_tail_sampling_global_count_traces_sampled_total") >= 8.0)
+            .then_some(())
+    });
+
+    let dir = TempDir::new();
+    let path = dir.path("c.yaml");
+    std::fs::write(
+        &path,
+        with_processor(&composite.replace(", {policy: rest, percent: 50}", ""))
+            .replace("{dir}", dir.0.to_str().unwrap()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["validate", &format!("--config={}", path.display())])
+        .output()
+        .unwrap();
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).as_ref()
+        ),
+        (
+            Some(0),
+            "warning: processors::tail_sampling: policies[0].composite.rate_allocation: no share for sub-policy \"rest\": it keeps no trace (as in the Collector); give it a `percent`\n"
+        )
+    );
 }

@@ -1,13 +1,14 @@
 //! `tail_sampling` policies over arbitrary requests: every policy type evaluates any bytes
 //! without panicking, and over a valid traces request the verdicts are the same on the
 //! request whole and on it cut into one part per span (the policies read the trace, not how
-//! it arrived), except `rate_limiting`, whose bucket drains.
+//! it arrived), except `rate_limiting`, whose bucket drains (`composite`'s budget here is too
+//! large to run out).
 #![no_main]
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use meshtrace_collector::otlp::{Batch, Limits, Signal, batching, validate};
-use meshtrace_collector::processor::tail_sampling::policy::{PolicyConfig, Rule, Trace};
+use meshtrace_collector::processor::tail_sampling::policy::{Level, PolicyConfig, Rule, Trace};
 
 const POLICIES: &str = r#"
 - {name: a, type: always_sample}
@@ -24,6 +25,7 @@ const POLICIES: &str = r#"
 - {name: o, type: ottl_condition, ottl_condition: {error_mode: ignore, span: ['attributes["k"] == "v"'], spanevent: ['name == "e"']}}
 - {name: and, type: and, and: {and_sub_policy: [{name: x, type: span_count, span_count: {min_spans: 1}}, {name: y, type: status_code, status_code: {status_codes: [OK]}}]}}
 - {name: d, type: drop, drop: {drop_sub_policy: [{name: x, type: string_attribute, string_attribute: {key: k, values: [v]}}]}}
+- {name: cp, type: composite, composite: {max_total_spans_per_second: 1000000000000000, composite_sub_policy: [{name: x, type: string_attribute, string_attribute: {key: k, values: [v], invert_match: true}}, {name: y, type: and, and: {and_sub_policy: [{name: z, type: span_count, span_count: {min_spans: 2}}, {name: w, type: status_code, status_code: {status_codes: [ERROR]}}]}}], rate_allocation: [{policy: x, percent: 40}, {policy: y}]}}
 "#;
 
 /// Compiled once: regexes and OTTL are the slow part of an input otherwise.
@@ -38,7 +40,7 @@ fn compile() -> Vec<Rule> {
         meshtrace_collector::registry::parse_typed(&v).unwrap_or_else(|e| panic!("{e}"));
     list.iter()
         .enumerate()
-        .map(|(i, p)| p.compile(&format!("policies[{i}]"), false).unwrap_or_else(|e| panic!("{e:?}")))
+        .map(|(i, p)| p.compile(&format!("policies[{i}]"), Level::Top).unwrap_or_else(|e| panic!("{e:?}")))
         .collect()
 }
 

@@ -91,7 +91,7 @@ impl TailSamplingConfig {
                         .field(format!("{field}.name")),
                 );
             }
-            match p.compile(&field, false) {
+            match p.compile(&field, policy::Level::Top) {
                 Ok(r) => rules.push((p.name.clone(), r)),
                 Err(e) => errors.extend(e),
             }
@@ -117,6 +117,14 @@ impl Validate for TailSamplingConfig {
             e.push(ConfigError::new("must be positive").field("num_traces"));
         }
         e
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.policies
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| p.warnings(&format!("policies[{i}]")))
+            .collect()
     }
 }
 

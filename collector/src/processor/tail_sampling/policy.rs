@@ -3,7 +3,6 @@
 //! look at each resource, then its spans; `invert_match` turns a match into a veto).
 
 use crate::config::ConfigError;
-use crate::config::Value;
 use crate::otlp::Batch;
 use crate::otlp::views::{AnyValueRef, Attributes, ResourceView, SpanView, TracesView};
 use crate::processor::ottl_views::{ContextCache, EventCtx, SpanCtx};
@@ -48,7 +47,19 @@ pub fn decide(verdicts: &[Verdict]) -> bool {
     has(Verdict::Sampled) || (has(Verdict::InvertSampled) && !has(Verdict::NotSampled))
 }
 
-/// One entry of `policies` (and of `and.and_sub_policy`, `drop.drop_sub_policy`).
+/// Where a policy sits: what may be nested in it follows the Collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// An entry of `policies`: any type.
+    Top,
+    /// In `composite.composite_sub_policy`: any type but `composite` and `drop`.
+    Composite,
+    /// In `and.and_sub_policy` or `drop.drop_sub_policy`: no combinator.
+    Sub,
+}
+
+/// One entry of `policies` (and of `and.and_sub_policy`, `drop.drop_sub_policy`,
+/// `composite.composite_sub_policy`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
@@ -94,9 +105,9 @@ pub struct PolicyConfig {
     /// `drop`.
     #[serde(default)]
     pub drop: Option<DropConfig>,
-    /// Refused: `composite` is not implemented.
+    /// `composite`.
     #[serde(default)]
-    pub composite: Option<Value>,
+    pub composite: Option<CompositeConfig>,
 }
 
 /// `latency`.
@@ -255,6 +266,152 @@ pub struct DropConfig {
     pub drop_sub_policy: Vec<PolicyConfig>,
 }
 
+/// `composite`: the first sub-policy that keeps a trace decides, within its share of a
+/// budget of spans per second.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompositeConfig {
+    /// The budget: spans per second the sub-policies keep, each within its share.
+    #[serde(default)]
+    pub max_total_spans_per_second: i64,
+    /// Accepted: the Collector evaluates the sub-policies in the order of
+    /// `composite_sub_policy`, and so does this.
+    #[serde(default)]
+    pub policy_order: Vec<String>,
+    /// The sub-policies, in order.
+    #[serde(default)]
+    pub composite_sub_policy: Vec<PolicyConfig>,
+    /// Each sub-policy's share of the budget.
+    #[serde(default)]
+    pub rate_allocation: Vec<RateAllocationConfig>,
+}
+
+/// One entry of `composite.rate_allocation`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateAllocationConfig {
+    /// The sub-policy's name.
+    #[serde(default)]
+    pub policy: String,
+    /// Its share of `max_total_spans_per_second`, in percent; 0 or less: an equal share.
+    #[serde(default)]
+    pub percent: i64,
+}
+
+impl CompositeConfig {
+    /// Spans per second of each sub-policy, as the Collector computes them: `percent` of the
+    /// budget, an equal share for a percent of 0 or less, nothing for a sub-policy without an
+    /// entry (the last entry for a name wins).
+    fn allocations(&self) -> Vec<i64> {
+        let total = self.max_total_spans_per_second as f64;
+        let equal = total / self.composite_sub_policy.len().max(1) as f64;
+        self.composite_sub_policy
+            .iter()
+            .map(|sub| {
+                self.rate_allocation
+                    .iter()
+                    .rev()
+                    .find(|a| a.policy == sub.name)
+                    .map_or(0, |a| {
+                        let sps = if a.percent > 0 {
+                            a.percent as f64 / 100.0 * total
+                        } else {
+                            equal
+                        };
+                        // Go's int64(float64) truncates; the budget is far inside i64.
+                        sps as i64
+                    })
+            })
+            .collect()
+    }
+
+    /// What is accepted but will not do what it seems to.
+    fn warnings(&self, field: &str) -> Vec<String> {
+        let mut w = Vec::new();
+        let names: Vec<&str> = self
+            .composite_sub_policy
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        for (sub, sps) in names.iter().zip(self.allocations()) {
+            if sps == 0 && !sub.is_empty() {
+                w.push(format!(
+                    "{field}.composite.rate_allocation: no share for sub-policy {sub:?}: it keeps no trace (as in the Collector); give it a `percent`"
+                ));
+            }
+        }
+        for (i, a) in self.rate_allocation.iter().enumerate() {
+            if !names.contains(&a.policy.as_str()) {
+                w.push(format!(
+                    "{field}.composite.rate_allocation[{i}].policy: {:?} is not a sub-policy of this composite; ignored",
+                    a.policy
+                ));
+            }
+        }
+        let sum: i64 = self.rate_allocation.iter().map(|a| a.percent.max(0)).sum();
+        if sum > 100 {
+            w.push(format!(
+                "{field}.composite.rate_allocation: the shares add up to {sum} %: together the sub-policies can keep more than max_total_spans_per_second"
+            ));
+        }
+        if !self.policy_order.is_empty() && self.policy_order != names {
+            w.push(format!(
+                "{field}.composite.policy_order: not used: sub-policies are evaluated in the order of composite_sub_policy, as in the Collector"
+            ));
+        }
+        w
+    }
+}
+
+/// A compiled `composite`.
+#[derive(Debug)]
+pub struct Composite {
+    /// `max_total_spans_per_second`.
+    max_total: i64,
+    /// Each sub-policy with its spans per second.
+    subs: Vec<(Rule, i64)>,
+    /// Spans kept by each sub-policy in the current second.
+    window: Mutex<Window>,
+}
+
+/// The one-second window of a `composite`.
+#[derive(Debug)]
+struct Window {
+    /// The first evaluation: seconds count from it.
+    start: Option<Instant>,
+    /// The second `kept` counts in.
+    second: u64,
+    /// Spans kept per sub-policy this second.
+    kept: Vec<i64>,
+}
+
+impl Composite {
+    /// The Collector's `Composite.Evaluate`: the first sub-policy that keeps the trace decides.
+    /// Within its share (and the total) this second, the trace is kept and counted; past it,
+    /// it is not kept, and nothing is counted, so a smaller trace may still fit.
+    fn evaluate(&self, trace: &Trace<'_>) -> Result<Verdict, String> {
+        let mut w = self.window.lock().unwrap_or_else(PoisonError::into_inner);
+        let start = *w.start.get_or_insert(trace.now);
+        let second = trace.now.saturating_duration_since(start).as_secs();
+        if second != w.second {
+            w.second = second;
+            w.kept.fill(0);
+        }
+        for ((rule, share), kept) in self.subs.iter().zip(w.kept.iter_mut()) {
+            if rule.evaluate(trace)?.sampled() {
+                let spans = i64::try_from(trace.spans).unwrap_or(i64::MAX);
+                let after = kept.saturating_add(spans);
+                if after <= *share && after <= self.max_total {
+                    *kept = after;
+                    return Ok(Verdict::Sampled);
+                }
+                return Ok(Verdict::NotSampled);
+            }
+        }
+        Ok(Verdict::NotSampled)
+    }
+}
+
 /// How `string_attribute` compares.
 #[derive(Debug)]
 pub enum Matcher {
@@ -376,6 +533,8 @@ pub enum Rule {
     And(Vec<Rule>),
     /// `drop`.
     Drop(Vec<Rule>),
+    /// `composite`.
+    Composite(Box<Composite>),
 }
 
 /// The bucket behind `rate_limiting`.
@@ -637,6 +796,7 @@ impl Rule {
                 }
                 Verdict::Dropped
             }
+            Rule::Composite(c) => c.evaluate(trace)?,
         })
     }
 }
@@ -665,9 +825,9 @@ pub fn threshold(percentage: f64) -> u64 {
 }
 
 impl PolicyConfig {
-    /// Checks and compiles the policy at `field` (`policies[2]`); `nested` refuses `and` and
-    /// `drop` inside them, as the Collector does.
-    pub fn compile(&self, field: &str, nested: bool) -> Result<Rule, Vec<ConfigError>> {
+    /// Checks and compiles the policy at `field` (`policies[2]`), which sits at `level`: the
+    /// combinators nest as in the Collector (`and` in `composite`, nothing in `and` or `drop`).
+    pub fn compile(&self, field: &str, level: Level) -> Result<Rule, Vec<ConfigError>> {
         let err = |sub: &str, reason: String| {
             let f = if sub.is_empty() {
                 field.to_owned()
@@ -887,7 +1047,9 @@ impl PolicyConfig {
                     events: Box::new(events),
                 }
             }
-            "and" | "drop" if nested => {
+            "and" | "drop" | "composite"
+                if level == Level::Sub || (level == Level::Composite && t != "and") =>
+            {
                 return Err(err(
                     "type",
                     format!("a {t:?} policy cannot be nested in another"),
@@ -910,7 +1072,7 @@ impl PolicyConfig {
                 let mut rules = Vec::new();
                 let mut errors = Vec::new();
                 for (i, s) in subs.iter().enumerate() {
-                    match s.compile(&format!("{field}.{list}[{i}]"), true) {
+                    match s.compile(&format!("{field}.{list}[{i}]"), Level::Sub) {
                         Ok(r) => rules.push(r),
                         Err(e) => errors.extend(e),
                     }
@@ -925,20 +1087,64 @@ impl PolicyConfig {
                 }
             }
             "composite" => {
-                return Err(err(
-                    "type",
-                    "composite policies are not supported: use `and`, `drop`, `rate_limiting` and the order of `policies`".into(),
-                ));
+                let c = need(&self.composite, field, t)?;
+                if c.max_total_spans_per_second <= 0 {
+                    return Err(err(
+                        "composite.max_total_spans_per_second",
+                        "must be positive".into(),
+                    ));
+                }
+                filled(
+                    c.composite_sub_policy.is_empty(),
+                    "composite.composite_sub_policy",
+                )?;
+                let mut subs = Vec::new();
+                let mut errors = Vec::new();
+                for (i, (s, share)) in c
+                    .composite_sub_policy
+                    .iter()
+                    .zip(c.allocations())
+                    .enumerate()
+                {
+                    let at = format!("{field}.composite.composite_sub_policy[{i}]");
+                    match s.compile(&at, Level::Composite) {
+                        Ok(r) => subs.push((r, share)),
+                        Err(e) => errors.extend(e),
+                    }
+                }
+                if !errors.is_empty() {
+                    return Err(errors);
+                }
+                let kept = vec![0; subs.len()];
+                Rule::Composite(Box::new(Composite {
+                    max_total: c.max_total_spans_per_second,
+                    subs,
+                    window: Mutex::new(Window {
+                        start: None,
+                        second: 0,
+                        kept,
+                    }),
+                }))
             }
             "" => return Err(err("type", "must be set".into())),
             other => {
                 return Err(err(
                     "type",
                     format!(
-                        "unknown policy type {other:?} (supported: always_sample, latency, numeric_attribute, probabilistic, status_code, string_attribute, rate_limiting, span_count, trace_state, boolean_attribute, ottl_condition, and, drop)"
+                        "unknown policy type {other:?} (supported: always_sample, latency, numeric_attribute, probabilistic, status_code, string_attribute, rate_limiting, span_count, trace_state, boolean_attribute, ottl_condition, and, drop, composite)"
                     ),
                 ));
             }
         })
+    }
+}
+
+impl PolicyConfig {
+    /// What the policy at `field` accepts but will not do as it seems to.
+    pub fn warnings(&self, field: &str) -> Vec<String> {
+        match (&self.composite, self.type_.as_str()) {
+            (Some(c), "composite") => c.warnings(field),
+            _ => Vec::new(),
+        }
     }
 }

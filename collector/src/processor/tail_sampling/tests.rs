@@ -63,7 +63,7 @@ fn request(service: &str, spans: Vec<Span>) -> Batch {
 
 fn rule(yaml: &str) -> Rule {
     let p: PolicyConfig = config(yaml);
-    p.compile("policies[0]", false).unwrap()
+    p.compile("policies[0]", policy::Level::Top).unwrap()
 }
 
 fn verdict(yaml: &str, parts: &[Batch]) -> Verdict {
@@ -249,6 +249,34 @@ fn each_policy_gives_the_collectors_verdict() {
             "name: a\ntype: drop\ndrop: {drop_sub_policy: [{name: r, type: string_attribute, string_attribute: {key: http.route, values: [/healthz]}}]}",
             NotSampled,
         ),
+        // The first sub-policy that keeps it decides, within its share.
+        (
+            "name: a\ntype: composite\ncomposite: {max_total_spans_per_second: 100, composite_sub_policy: [{name: x, type: span_count, span_count: {min_spans: 5}}, {name: e, type: status_code, status_code: {status_codes: [ERROR]}}], rate_allocation: [{policy: e, percent: 10}]}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: composite\ncomposite: {max_total_spans_per_second: 100, composite_sub_policy: [{name: x, type: span_count, span_count: {min_spans: 5}}, {name: o, type: status_code, status_code: {status_codes: [OK]}}], rate_allocation: [{policy: x, percent: 50}, {policy: o, percent: 50}]}",
+            NotSampled,
+        ),
+        // An inverted yes counts as a yes; an inverted no passes to the next sub-policy.
+        (
+            "name: a\ntype: composite\ncomposite: {max_total_spans_per_second: 100, composite_sub_policy: [{name: i, type: string_attribute, string_attribute: {key: http.route, values: [/healthz], invert_match: true}}], rate_allocation: [{policy: i, percent: 100}]}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: composite\ncomposite: {max_total_spans_per_second: 100, composite_sub_policy: [{name: i, type: string_attribute, string_attribute: {key: http.route, values: [/api/checkout], invert_match: true}}, {name: all, type: always_sample}], rate_allocation: [{policy: i, percent: 50}, {policy: all, percent: 50}]}",
+            Sampled,
+        ),
+        // A sub-policy without a share keeps nothing, as in the Collector.
+        (
+            "name: a\ntype: composite\ncomposite: {max_total_spans_per_second: 100, composite_sub_policy: [{name: all, type: always_sample}]}",
+            NotSampled,
+        ),
+        // `and` nests in `composite`.
+        (
+            "name: a\ntype: composite\ncomposite: {max_total_spans_per_second: 100, composite_sub_policy: [{name: both, type: and, and: {and_sub_policy: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}, {name: c, type: span_count, span_count: {min_spans: 2}}]}}], rate_allocation: [{policy: both}]}",
+            Sampled,
+        ),
     ];
     for (yaml, want) in table {
         assert_eq!(verdict(yaml, &t), *want, "{yaml}");
@@ -297,6 +325,82 @@ fn rate_limiting_lets_spans_through_up_to_its_bucket() {
     assert_eq!(
         r.evaluate(&trace(now + Duration::from_millis(2000))),
         Ok(Verdict::Sampled)
+    );
+}
+
+#[test]
+fn composite_keeps_within_each_share_of_the_second() {
+    // 10 spans a second: 50 % for errors, an equal share (10 / 2) for the rest.
+    let r = rule(
+        "name: a\ntype: composite\ncomposite:\n  max_total_spans_per_second: 10\n  composite_sub_policy:\n    - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}\n    - {name: rest, type: always_sample}\n  rate_allocation: [{policy: errors, percent: 50}, {policy: rest, percent: 0}]",
+    );
+    let failed = checkout();
+    let fine = [request(
+        "frontend",
+        vec![span(2, 1, 0, 5, vec![]), span(2, 2, 0, 5, vec![])],
+    )];
+    let lone_error = {
+        let mut s = span(3, 1, 0, 5, vec![]);
+        s.status = Some(Status {
+            code: 2,
+            ..Default::default()
+        });
+        [request("frontend", vec![s])]
+    };
+    let now = StdInstant::now();
+    let at = |parts: &[Batch], ms: u64| {
+        let spans = parts.iter().map(Batch::items).sum();
+        r.evaluate(&Trace::new(
+            [1; 16],
+            parts,
+            spans,
+            now + Duration::from_millis(ms),
+        ))
+    };
+    use Verdict::*;
+    // Two 2-span error traces fit in 5; the third would make 6.
+    assert_eq!(at(&failed, 0), Ok(Sampled));
+    assert_eq!(at(&failed, 100), Ok(Sampled));
+    assert_eq!(
+        at(&failed, 200),
+        Ok(NotSampled),
+        "past its share, a trace is not kept even where the next sub-policy has room"
+    );
+    // What did not fit was not counted: a 1-span error trace still fits (5).
+    assert_eq!(at(&lone_error, 300), Ok(Sampled));
+    assert_eq!(at(&lone_error, 400), Ok(NotSampled));
+    // The others have their own share.
+    assert_eq!(at(&fine, 500), Ok(Sampled));
+    assert_eq!(at(&fine, 600), Ok(Sampled));
+    assert_eq!(at(&fine, 700), Ok(NotSampled));
+    // The next second starts every share again.
+    assert_eq!(at(&failed, 1000), Ok(Sampled));
+    assert_eq!(at(&fine, 1100), Ok(Sampled));
+}
+
+#[test]
+fn composite_shares_that_do_not_do_what_they_seem_are_warned_about() {
+    let warnings = |yaml: &str| {
+        let c: TailSamplingConfig = config(yaml);
+        assert_eq!(c.validate(), [], "{yaml}");
+        c.warnings()
+    };
+    assert_eq!(
+        warnings(
+            "policies: [{name: c, type: composite, composite: {max_total_spans_per_second: 100, policy_order: [a, b], composite_sub_policy: [{name: a, type: always_sample}, {name: b, type: always_sample}], rate_allocation: [{policy: a, percent: 60}, {policy: b, percent: 40}]}}]"
+        ),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        warnings(
+            "policies:\n  - {name: ok, type: always_sample}\n  - {name: c, type: composite, composite: {max_total_spans_per_second: 100, policy_order: [b, a], composite_sub_policy: [{name: a, type: always_sample}, {name: b, type: always_sample}], rate_allocation: [{policy: a, percent: 80}, {policy: bb, percent: 40}]}}"
+        ),
+        [
+            "policies[1].composite.rate_allocation: no share for sub-policy \"b\": it keeps no trace (as in the Collector); give it a `percent`",
+            "policies[1].composite.rate_allocation[1].policy: \"bb\" is not a sub-policy of this composite; ignored",
+            "policies[1].composite.rate_allocation: the shares add up to 120 %: together the sub-policies can keep more than max_total_spans_per_second",
+            "policies[1].composite.policy_order: not used: sub-policies are evaluated in the order of composite_sub_policy, as in the Collector",
+        ]
     );
 }
 
@@ -363,15 +467,48 @@ fn configs_are_checked_policy_by_policy() {
             ],
         ),
         (
-            "policies: [{name: a, type: composite, composite: {}}]",
+            "policies: [{name: a, type: composite}]",
             &[
-                "policies[0].type: composite policies are not supported: use `and`, `drop`, `rate_limiting` and the order of `policies`",
+                "policies[0].composite: a policy of type \"composite\" needs its `composite` settings",
+            ],
+        ),
+        (
+            "policies: [{name: a, type: composite, composite: {composite_sub_policy: [{name: b, type: always_sample}]}}]",
+            &["policies[0].composite.max_total_spans_per_second: must be positive"],
+        ),
+        (
+            "policies: [{name: a, type: composite, composite: {max_total_spans_per_second: 10}}]",
+            &["policies[0].composite.composite_sub_policy: must not be empty"],
+        ),
+        (
+            "policies: [{name: a, type: composite, composite: {max_total_spans_per_second: 10, composite_sub_policy: [{name: b, type: always_sample}, {name: c, type: status_code, status_code: {status_codes: [BAD]}}, {name: d, type: drop, drop: {}}]}}]",
+            &[
+                "policies[0].composite.composite_sub_policy[1].status_code.status_codes: unknown status code \"BAD\": use OK, ERROR or UNSET",
+                "policies[0].composite.composite_sub_policy[2].type: a \"drop\" policy cannot be nested in another",
+            ],
+        ),
+        (
+            "policies: [{name: a, type: composite, composite: {max_total_spans_per_second: 10, composite_sub_policy: [{name: b, type: composite, composite: {}}]}}]",
+            &[
+                "policies[0].composite.composite_sub_policy[0].type: a \"composite\" policy cannot be nested in another",
+            ],
+        ),
+        (
+            "policies: [{name: a, type: composite, composite: {max_total_spans_per_second: 10, composite_sub_policy: [{name: b, type: and, and: {and_sub_policy: [{name: c, type: and, and: {}}]}}]}}]",
+            &[
+                "policies[0].composite.composite_sub_policy[0].and.and_sub_policy[0].type: a \"and\" policy cannot be nested in another",
+            ],
+        ),
+        (
+            "policies: [{name: a, type: and, and: {and_sub_policy: [{name: b, type: composite, composite: {}}]}}]",
+            &[
+                "policies[0].and.and_sub_policy[0].type: a \"composite\" policy cannot be nested in another",
             ],
         ),
         (
             "policies: [{name: a, type: groupbytrace}]",
             &[
-                "policies[0].type: unknown policy type \"groupbytrace\" (supported: always_sample, latency, numeric_attribute, probabilistic, status_code, string_attribute, rate_limiting, span_count, trace_state, boolean_attribute, ottl_condition, and, drop)",
+                "policies[0].type: unknown policy type \"groupbytrace\" (supported: always_sample, latency, numeric_attribute, probabilistic, status_code, string_attribute, rate_limiting, span_count, trace_state, boolean_attribute, ottl_condition, and, drop, composite)",
             ],
         ),
         (
@@ -592,4 +729,31 @@ fn the_documented_example_is_valid() {
     assert_eq!(cfg.validate(), []);
     assert_eq!(cfg.policies.len(), 4);
     assert_eq!(cfg.compile().unwrap().len(), 4);
+}
+
+/// The `composite` example of docs/collector.md validates without a warning.
+#[test]
+fn the_documented_composite_example_is_valid() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/collector.md"))
+        .unwrap();
+    let section = doc.split("### Processor `tail_sampling`").nth(1).unwrap();
+    let block = section
+        .split("```yaml\n")
+        .nth(2)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    assert!(block.contains("type: composite"), "{block}");
+    let cfg: TailSamplingConfig = config(&format!("policies:\n{block}"));
+    assert_eq!(cfg.validate(), []);
+    assert_eq!(cfg.warnings(), Vec::<String>::new());
+    let policy::PolicyConfig {
+        composite: Some(c), ..
+    } = &cfg.policies[0]
+    else {
+        panic!("no composite settings");
+    };
+    assert_eq!(c.max_total_spans_per_second, 2000);
+    assert_eq!(c.composite_sub_policy.len(), 3);
 }
