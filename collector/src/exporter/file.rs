@@ -36,7 +36,7 @@ pub struct FileConfig {
     #[serde(default)]
     pub append: bool,
     /// Accepted for compatibility: every request is flushed as it is written.
-    #[serde(default, deserialize_with = "opt_dur")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub flush_interval: Option<Duration>,
     /// Create the parent directory when missing (default false).
     #[serde(default)]
@@ -50,10 +50,6 @@ pub struct FileConfig {
     /// Grouping by resource attribute: not supported yet.
     #[serde(default)]
     pub group_by: Option<Value>,
-}
-
-fn opt_dur<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    duration::de(d).map(Some)
 }
 
 impl Validate for FileConfig {

@@ -27,18 +27,14 @@ use tonic::transport::Endpoint;
 #[serde(deny_unknown_fields)]
 pub struct ClientKeepalive {
     /// Ping the server after this long without activity.
-    #[serde(default, deserialize_with = "opt_dur")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub time: Option<Duration>,
     /// Close the connection if a ping is not answered within this long.
-    #[serde(default, deserialize_with = "opt_dur")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub timeout: Option<Duration>,
     /// Ping even without active calls.
     #[serde(default)]
     pub permit_without_stream: bool,
-}
-
-fn opt_dur<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    duration::de(d).map(Some)
 }
 
 /// `exporters: otlp_grpc:` (and `otlp:`).

@@ -91,7 +91,7 @@ pub struct OtlpHttpConfig {
     #[serde(default)]
     pub max_conns_per_host: Option<usize>,
     /// How long idle connections are kept (default 90s).
-    #[serde(default, deserialize_with = "opt_dur")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub idle_conn_timeout: Option<Duration>,
     /// One connection per request, closed after it (no connection is kept idle).
     #[serde(default)]
@@ -99,10 +99,10 @@ pub struct OtlpHttpConfig {
     /// HTTP/2 health checks: after this long without a frame from the backend, a PING is sent,
     /// and the connection is closed when it is not answered within `http2_ping_timeout`
     /// (default 15s), so that the next request opens a new one. Unset or 0: no pings.
-    #[serde(default, deserialize_with = "opt_dur")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub http2_read_idle_timeout: Option<Duration>,
     /// See `http2_read_idle_timeout`.
-    #[serde(default, deserialize_with = "opt_dur")]
+    #[serde(default, deserialize_with = "duration::de_opt")]
     pub http2_ping_timeout: Option<Duration>,
     /// `false`: HTTP/1.1 only, even where the backend offers HTTP/2 (default `true`).
     #[serde(default = "yes")]
@@ -128,10 +128,6 @@ pub struct CookiesConfig {
     /// Keep and send back cookies (default `false`).
     #[serde(default)]
     pub enabled: bool,
-}
-
-fn opt_dur<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    duration::de(d).map(Some)
 }
 
 fn default_timeout() -> Duration {
