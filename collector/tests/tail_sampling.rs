@@ -199,3 +199,49 @@ fn a_composite_budget_caps_what_each_sub_policy_keeps() {
         )
     );
 }
+
+/// Every policy type the Collector documents, in the flow style of its README, passes
+/// `validate` without a warning.
+#[test]
+fn every_collector_policy_type_validates() {
+    let processors = r#"  tail_sampling:
+    decision_wait: 10s
+    num_traces: 100
+    expected_new_traces_per_sec: 10
+    decision_cache: {sampled_cache_size: 100_000, non_sampled_cache_size: 100_000}
+    policies:
+      [
+        {name: p1, type: always_sample},
+        {name: p2, type: latency, latency: {threshold_ms: 5000, upper_threshold_ms: 10000}},
+        {name: p3, type: numeric_attribute, numeric_attribute: {key: key1, min_value: 50, max_value: 100}},
+        {name: p4, type: probabilistic, probabilistic: {sampling_percentage: 10}},
+        {name: p5, type: status_code, status_code: {status_codes: [ERROR, UNSET]}},
+        {name: p6, type: string_attribute, string_attribute: {key: key2, values: [value1, value2]}},
+        {name: p7, type: string_attribute, string_attribute: {key: key2, values: [value1, val*], enabled_regex_matching: true, cache_max_size: 10}},
+        {name: p8, type: rate_limiting, rate_limiting: {spans_per_second: 35}},
+        {name: p9, type: bytes_limiting, bytes_limiting: {bytes_per_second: 1048576, burst_capacity: 4194304}},
+        {name: p10, type: span_count, span_count: {min_spans: 2, max_spans: 20}},
+        {name: p11, type: trace_state, trace_state: {key: key3, values: [value1, value2]}},
+        {name: p12, type: boolean_attribute, boolean_attribute: {key: key4, value: true}},
+        {name: p13, type: ottl_condition, ottl_condition: {error_mode: ignore, span: ["attributes[\"k\"] == \"v\""], spanevent: ["name != \"e\""]}},
+        {name: p14, type: and, and: {and_sub_policy: [{name: a1, type: numeric_attribute, numeric_attribute: {key: key1, min_value: 50}}, {name: a2, type: always_sample}]}},
+        {name: p15, type: drop, drop: {drop_sub_policy: [{name: d1, type: string_attribute, string_attribute: {key: url.path, values: [\/health, \/metrics], enabled_regex_matching: true}}]}},
+        {name: p16, type: composite, composite: {max_total_spans_per_second: 1000, policy_order: [c1, c2, c3], composite_sub_policy: [{name: c1, type: numeric_attribute, numeric_attribute: {key: key1, min_value: 50}}, {name: c2, type: string_attribute, string_attribute: {key: key2, values: [value1]}}, {name: c3, type: always_sample}], rate_allocation: [{policy: c1, percent: 50}, {policy: c2, percent: 25}, {policy: c3, percent: 25}]}},
+      ]
+"#;
+    let dir = TempDir::new();
+    let path = dir.path("c.yaml");
+    std::fs::write(
+        &path,
+        with_processor(processors).replace("{dir}", dir.0.to_str().unwrap()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["validate", &format!("--config={}", path.display())])
+        .output()
+        .unwrap();
+    assert_eq!(
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).as_ref()),
+        (Some(0), "")
+    );
+}

@@ -1,8 +1,8 @@
 //! `tail_sampling` policies over arbitrary requests: every policy type evaluates any bytes
 //! without panicking, and over a valid traces request the verdicts are the same on the
 //! request whole and on it cut into one part per span (the policies read the trace, not how
-//! it arrived), except `rate_limiting`, whose bucket drains (`composite`'s budget here is too
-//! large to run out).
+//! it arrived), except `rate_limiting`, whose bucket drains (`bytes_limiting`'s bucket and
+//! `composite`'s budget here are too large to run out).
 #![no_main]
 
 use bytes::Bytes;
@@ -25,6 +25,7 @@ const POLICIES: &str = r#"
 - {name: o, type: ottl_condition, ottl_condition: {error_mode: ignore, span: ['attributes["k"] == "v"'], spanevent: ['name == "e"']}}
 - {name: and, type: and, and: {and_sub_policy: [{name: x, type: span_count, span_count: {min_spans: 1}}, {name: y, type: status_code, status_code: {status_codes: [OK]}}]}}
 - {name: d, type: drop, drop: {drop_sub_policy: [{name: x, type: string_attribute, string_attribute: {key: k, values: [v]}}]}}
+- {name: by, type: bytes_limiting, bytes_limiting: {bytes_per_second: 1000000000000000}}
 - {name: cp, type: composite, composite: {max_total_spans_per_second: 1000000000000000, composite_sub_policy: [{name: x, type: string_attribute, string_attribute: {key: k, values: [v], invert_match: true}}, {name: y, type: and, and: {and_sub_policy: [{name: z, type: span_count, span_count: {min_spans: 2}}, {name: w, type: status_code, status_code: {status_codes: [ERROR]}}]}}], rate_allocation: [{policy: x, percent: 40}, {policy: y}]}}
 "#;
 

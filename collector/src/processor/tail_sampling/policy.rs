@@ -87,6 +87,9 @@ pub struct PolicyConfig {
     /// `rate_limiting`.
     #[serde(default)]
     pub rate_limiting: Option<RateConfig>,
+    /// `bytes_limiting`.
+    #[serde(default)]
+    pub bytes_limiting: Option<BytesConfig>,
     /// `span_count`.
     #[serde(default)]
     pub span_count: Option<SpanCountConfig>,
@@ -192,6 +195,18 @@ pub struct RateConfig {
     /// The bucket's size (default twice `spans_per_second`).
     #[serde(default)]
     pub burst_capacity: Option<i64>,
+}
+
+/// `bytes_limiting`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BytesConfig {
+    /// Bytes per second let through (a token bucket), counted as the trace's protobuf size.
+    #[serde(default)]
+    pub bytes_per_second: i64,
+    /// The bucket's size (default, or 0: twice `bytes_per_second`).
+    #[serde(default)]
+    pub burst_capacity: i64,
 }
 
 /// `span_count`.
@@ -499,6 +514,8 @@ pub enum Rule {
     },
     /// `rate_limiting`.
     Rate(Mutex<TokenBucket>),
+    /// `bytes_limiting`.
+    Bytes(Mutex<TokenBucket>),
     /// `span_count`.
     SpanCount {
         /// At least.
@@ -537,9 +554,21 @@ pub enum Rule {
     Composite(Box<Composite>),
 }
 
-/// The bucket behind `rate_limiting`.
+/// The bucket behind `rate_limiting` and `bytes_limiting`.
 #[derive(Debug)]
 pub struct TokenBucket(Bucket);
+
+impl TokenBucket {
+    /// A full bucket of `burst` refilled at `rate` a second.
+    fn full(rate: i64, burst: i64) -> Mutex<Self> {
+        Mutex::new(TokenBucket(Bucket {
+            rate: rate as f64,
+            burst: burst as f64,
+            tokens: burst as f64,
+            at: None,
+        }))
+    }
+}
 
 /// What a policy reads of a trace: its requests, and how many spans they hold.
 pub struct Trace<'a> {
@@ -549,7 +578,7 @@ pub struct Trace<'a> {
     pub parts: &'a [Batch],
     /// Spans in `parts`.
     pub spans: usize,
-    /// When it is evaluated (for `rate_limiting`).
+    /// When it is evaluated (for `rate_limiting`, `bytes_limiting` and `composite`).
     pub now: Instant,
     /// The resources and spans, read once for every policy that walks them.
     read: std::cell::OnceCell<Read<'a>>,
@@ -722,6 +751,16 @@ impl Rule {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0
                 .allow(trace.now, trace.spans)),
+            Rule::Bytes(bucket) => {
+                // The parts hold this trace's items alone: their encoded size is the trace's
+                // protobuf size, as the Collector measures it.
+                let bytes: usize = trace.parts.iter().map(|p| p.bytes().len()).sum();
+                yes(bucket
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+                    .allow(trace.now, bytes))
+            }
             Rule::SpanCount { min, max } => {
                 let n = i64::try_from(trace.spans).unwrap_or(i64::MAX);
                 yes(n >= *min && (*max == 0 || n <= *max))
@@ -978,12 +1017,28 @@ impl PolicyConfig {
                         "must be positive".into(),
                     ));
                 }
-                Rule::Rate(Mutex::new(TokenBucket(Bucket {
-                    rate: c.spans_per_second as f64,
-                    burst: burst as f64,
-                    tokens: burst as f64,
-                    at: None,
-                })))
+                Rule::Rate(TokenBucket::full(c.spans_per_second, burst))
+            }
+            "bytes_limiting" => {
+                let c = need(&self.bytes_limiting, field, t)?;
+                if c.bytes_per_second <= 0 {
+                    return Err(err(
+                        "bytes_limiting.bytes_per_second",
+                        "must be positive".into(),
+                    ));
+                }
+                if c.burst_capacity < 0 {
+                    return Err(err(
+                        "bytes_limiting.burst_capacity",
+                        "must not be negative".into(),
+                    ));
+                }
+                let burst = if c.burst_capacity == 0 {
+                    c.bytes_per_second.saturating_mul(2)
+                } else {
+                    c.burst_capacity
+                };
+                Rule::Bytes(TokenBucket::full(c.bytes_per_second, burst))
             }
             "span_count" => {
                 let c = need(&self.span_count, field, t)?;
@@ -1131,7 +1186,7 @@ impl PolicyConfig {
                 return Err(err(
                     "type",
                     format!(
-                        "unknown policy type {other:?} (supported: always_sample, latency, numeric_attribute, probabilistic, status_code, string_attribute, rate_limiting, span_count, trace_state, boolean_attribute, ottl_condition, and, drop, composite)"
+                        "unknown policy type {other:?} (supported: always_sample, latency, numeric_attribute, probabilistic, status_code, string_attribute, rate_limiting, bytes_limiting, span_count, trace_state, boolean_attribute, ottl_condition, and, drop, composite)"
                     ),
                 ));
             }

@@ -405,6 +405,37 @@ fn composite_shares_that_do_not_do_what_they_seem_are_warned_about() {
 }
 
 #[test]
+fn bytes_limiting_lets_bytes_through_up_to_its_bucket() {
+    let t = checkout();
+    // The trace's protobuf size: its two requests.
+    let size: usize = t.iter().map(|b| b.bytes().len()).sum();
+    assert!(size > 100, "{size}");
+    let r = rule(&format!(
+        "name: a\ntype: bytes_limiting\nbytes_limiting: {{bytes_per_second: {size}}}"
+    ));
+    let now = StdInstant::now();
+    let trace = |now| Trace::new([1; 16], &t, 2, now);
+    // A bucket of twice the rate: two traces, then none until it refills.
+    assert_eq!(r.evaluate(&trace(now)), Ok(Verdict::Sampled));
+    assert_eq!(r.evaluate(&trace(now)), Ok(Verdict::Sampled));
+    assert_eq!(r.evaluate(&trace(now)), Ok(Verdict::NotSampled));
+    assert_eq!(
+        r.evaluate(&trace(now + Duration::from_millis(999))),
+        Ok(Verdict::NotSampled)
+    );
+    assert_eq!(
+        r.evaluate(&trace(now + Duration::from_millis(1000))),
+        Ok(Verdict::Sampled)
+    );
+    // A burst smaller than the trace never lets it through.
+    let small = rule(&format!(
+        "name: a\ntype: bytes_limiting\nbytes_limiting: {{bytes_per_second: {size}, burst_capacity: {}}}",
+        size - 1
+    ));
+    assert_eq!(small.evaluate(&trace(now)), Ok(Verdict::NotSampled));
+}
+
+#[test]
 fn verdicts_combine_by_the_collectors_precedence() {
     use Verdict::*;
     let table: &[(&[Verdict], bool)] = &[
@@ -508,7 +539,7 @@ fn configs_are_checked_policy_by_policy() {
         (
             "policies: [{name: a, type: groupbytrace}]",
             &[
-                "policies[0].type: unknown policy type \"groupbytrace\" (supported: always_sample, latency, numeric_attribute, probabilistic, status_code, string_attribute, rate_limiting, span_count, trace_state, boolean_attribute, ottl_condition, and, drop, composite)",
+                "policies[0].type: unknown policy type \"groupbytrace\" (supported: always_sample, latency, numeric_attribute, probabilistic, status_code, string_attribute, rate_limiting, bytes_limiting, span_count, trace_state, boolean_attribute, ottl_condition, and, drop, composite)",
             ],
         ),
         (
@@ -524,6 +555,18 @@ fn configs_are_checked_policy_by_policy() {
         (
             "policies: [{name: a, type: rate_limiting, rate_limiting: {spans_per_second: 0}}]",
             &["policies[0].rate_limiting.spans_per_second: must be positive"],
+        ),
+        (
+            "policies: [{name: a, type: bytes_limiting, bytes_limiting: {burst_capacity: 10}}]",
+            &["policies[0].bytes_limiting.bytes_per_second: must be positive"],
+        ),
+        (
+            "policies: [{name: a, type: bytes_limiting, bytes_limiting: {bytes_per_second: 10, burst_capacity: -1}}]",
+            &["policies[0].bytes_limiting.burst_capacity: must not be negative"],
+        ),
+        (
+            "policies: [{name: a, type: bytes_limiting, bytes_limiting: {bytes_per_second: 1048576}}]",
+            &[],
         ),
         (
             "decision_waits: 1s",
