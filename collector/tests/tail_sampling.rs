@@ -226,6 +226,9 @@ fn every_collector_policy_type_validates() {
         {name: p13, type: ottl_condition, ottl_condition: {error_mode: ignore, span: ["attributes[\"k\"] == \"v\""], spanevent: ["name != \"e\""]}},
         {name: p14, type: and, and: {and_sub_policy: [{name: a1, type: numeric_attribute, numeric_attribute: {key: key1, min_value: 50}}, {name: a2, type: always_sample}]}},
         {name: p15, type: drop, drop: {drop_sub_policy: [{name: d1, type: string_attribute, string_attribute: {key: url.path, values: [\/health, \/metrics], enabled_regex_matching: true}}]}},
+        {name: p17, type: trace_flags},
+        {name: p18, type: not, not: {not_sub_policy: {name: n1, type: string_attribute, string_attribute: {key: http.route, values: [/health]}}}},
+        {name: p19, type: drop, drop: {drop_sub_policy: [{name: probe, type: string_attribute, string_attribute: {key: http.route, values: [/live, /ready]}}, {name: fine, type: not, not: {not_sub_policy: {name: any-error, type: status_code, status_code: {status_codes: [ERROR]}}}}]}},
         {name: p16, type: composite, composite: {max_total_spans_per_second: 1000, policy_order: [c1, c2, c3], composite_sub_policy: [{name: c1, type: numeric_attribute, numeric_attribute: {key: key1, min_value: 50}}, {name: c2, type: string_attribute, string_attribute: {key: key2, values: [value1]}}, {name: c3, type: always_sample}], rate_allocation: [{policy: c1, percent: 50}, {policy: c2, percent: 25}, {policy: c3, percent: 25}]}},
       ]
 "#;
@@ -241,7 +244,10 @@ fn every_collector_policy_type_validates() {
         .output()
         .unwrap();
     assert_eq!(
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).as_ref()),
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).as_ref()
+        ),
         (Some(0), "")
     );
 }

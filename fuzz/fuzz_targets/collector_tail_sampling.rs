@@ -25,6 +25,9 @@ const POLICIES: &str = r#"
 - {name: o, type: ottl_condition, ottl_condition: {error_mode: ignore, span: ['attributes["k"] == "v"'], spanevent: ['name == "e"']}}
 - {name: and, type: and, and: {and_sub_policy: [{name: x, type: span_count, span_count: {min_spans: 1}}, {name: y, type: status_code, status_code: {status_codes: [OK]}}]}}
 - {name: d, type: drop, drop: {drop_sub_policy: [{name: x, type: string_attribute, string_attribute: {key: k, values: [v]}}]}}
+- {name: tf, type: trace_flags}
+- {name: no, type: not, not: {not_sub_policy: {name: x, type: numeric_attribute, numeric_attribute: {key: k, min_value: 1}}}}
+- {name: dn, type: drop, drop: {drop_sub_policy: [{name: x, type: span_count, span_count: {min_spans: 1}}, {name: y, type: not, not: {not_sub_policy: {name: z, type: status_code, status_code: {status_codes: [ERROR]}}}}]}}
 - {name: by, type: bytes_limiting, bytes_limiting: {bytes_per_second: 1000000000000000}}
 - {name: cp, type: composite, composite: {max_total_spans_per_second: 1000000000000000, composite_sub_policy: [{name: x, type: string_attribute, string_attribute: {key: k, values: [v], invert_match: true}}, {name: y, type: and, and: {and_sub_policy: [{name: z, type: span_count, span_count: {min_spans: 2}}, {name: w, type: status_code, status_code: {status_codes: [ERROR]}}]}}], rate_allocation: [{policy: x, percent: 40}, {policy: y}]}}
 "#;

@@ -54,8 +54,10 @@ pub enum Level {
     Top,
     /// In `composite.composite_sub_policy`: any type but `composite` and `drop`.
     Composite,
-    /// In `and.and_sub_policy` or `drop.drop_sub_policy`: no combinator.
+    /// In `and.and_sub_policy` or `drop.drop_sub_policy`: no combinator but `not`.
     Sub,
+    /// In `not.not_sub_policy`: no combinator.
+    Leaf,
 }
 
 /// One entry of `policies` (and of `and.and_sub_policy`, `drop.drop_sub_policy`,
@@ -108,6 +110,9 @@ pub struct PolicyConfig {
     /// `drop`.
     #[serde(default)]
     pub drop: Option<DropConfig>,
+    /// `not`.
+    #[serde(default)]
+    pub not: Option<NotConfig>,
     /// `composite`.
     #[serde(default)]
     pub composite: Option<CompositeConfig>,
@@ -427,6 +432,15 @@ impl Composite {
     }
 }
 
+/// `not`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotConfig {
+    /// The policy whose yes and no are swapped.
+    #[serde(default)]
+    pub not_sub_policy: Option<Box<PolicyConfig>>,
+}
+
 /// How `string_attribute` compares.
 #[derive(Debug)]
 pub enum Matcher {
@@ -552,6 +566,10 @@ pub enum Rule {
     Drop(Vec<Rule>),
     /// `composite`.
     Composite(Box<Composite>),
+    /// `not`.
+    Not(Box<Rule>),
+    /// `trace_flags`: a span has the W3C sampled flag.
+    TraceFlags,
 }
 
 /// The bucket behind `rate_limiting` and `bytes_limiting`.
@@ -836,6 +854,14 @@ impl Rule {
                 Verdict::Dropped
             }
             Rule::Composite(c) => c.evaluate(trace)?,
+            // The Collector swaps yes and no only; an inverted verdict passes as it is.
+            Rule::Not(sub) => match sub.evaluate(trace)? {
+                Verdict::Sampled => Verdict::NotSampled,
+                Verdict::NotSampled => Verdict::Sampled,
+                other => other,
+            },
+            // The low byte of a span's `flags` holds the W3C trace flags.
+            Rule::TraceFlags => yes(trace.any_span(|s| s.flags() & 0x01 != 0)),
         })
     }
 }
@@ -1102,8 +1128,23 @@ impl PolicyConfig {
                     events: Box::new(events),
                 }
             }
+            "not" if level == Level::Leaf => {
+                return Err(err(
+                    "type",
+                    format!("a {t:?} policy cannot be nested in another"),
+                ));
+            }
+            "not" => {
+                let Some(sub) = &need(&self.not, field, t)?.not_sub_policy else {
+                    return Err(err("not.not_sub_policy", "must be set".into()));
+                };
+                let rule = sub.compile(&format!("{field}.not.not_sub_policy"), Level::Leaf)?;
+                Rule::Not(Box::new(rule))
+            }
+            "trace_flags" => Rule::TraceFlags,
             "and" | "drop" | "composite"
-                if level == Level::Sub || (level == Level::Composite && t != "and") =>
+                if matches!(level, Level::Sub | Level::Leaf)
+                    || (level == Level::Composite && t != "and") =>
             {
                 return Err(err(
                     "type",
@@ -1186,7 +1227,7 @@ impl PolicyConfig {
                 return Err(err(
                     "type",
                     format!(
-                        "unknown policy type {other:?} (supported: always_sample, latency, numeric_attribute, probabilistic, status_code, string_attribute, rate_limiting, bytes_limiting, span_count, trace_state, boolean_attribute, ottl_condition, and, drop, composite)"
+                        "unknown policy type {other:?} (supported: always_sample, latency, numeric_attribute, probabilistic, status_code, string_attribute, rate_limiting, bytes_limiting, span_count, trace_state, boolean_attribute, ottl_condition, trace_flags, and, drop, not, composite)"
                     ),
                 ));
             }

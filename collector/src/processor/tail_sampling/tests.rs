@@ -249,6 +249,30 @@ fn each_policy_gives_the_collectors_verdict() {
             "name: a\ntype: drop\ndrop: {drop_sub_policy: [{name: r, type: string_attribute, string_attribute: {key: http.route, values: [/healthz]}}]}",
             NotSampled,
         ),
+        // `not` swaps yes and no; an inverted verdict passes through.
+        (
+            "name: a\ntype: not\nnot: {not_sub_policy: {name: e, type: status_code, status_code: {status_codes: [ERROR]}}}",
+            NotSampled,
+        ),
+        (
+            "name: a\ntype: not\nnot: {not_sub_policy: {name: r, type: string_attribute, string_attribute: {key: http.route, values: [/api/cart]}}}",
+            Sampled,
+        ),
+        (
+            "name: a\ntype: not\nnot: {not_sub_policy: {name: r, type: string_attribute, string_attribute: {key: http.route, values: [/healthz], invert_match: true}}}",
+            InvertSampled,
+        ),
+        // Drop the checkout route unless it failed: it failed, so it stays.
+        (
+            "name: a\ntype: drop\ndrop: {drop_sub_policy: [{name: r, type: string_attribute, string_attribute: {key: http.route, values: [/api/checkout]}}, {name: ok, type: not, not: {not_sub_policy: {name: e, type: status_code, status_code: {status_codes: [ERROR]}}}}]}",
+            NotSampled,
+        ),
+        (
+            "name: a\ntype: drop\ndrop: {drop_sub_policy: [{name: r, type: string_attribute, string_attribute: {key: http.route, values: [/api/checkout]}}, {name: ok, type: not, not: {not_sub_policy: {name: e, type: status_code, status_code: {status_codes: [OK]}}}}]}",
+            Dropped,
+        ),
+        // No span carries the sampled flag.
+        ("name: a\ntype: trace_flags", NotSampled),
         // The first sub-policy that keeps it decides, within its share.
         (
             "name: a\ntype: composite\ncomposite: {max_total_spans_per_second: 100, composite_sub_policy: [{name: x, type: span_count, span_count: {min_spans: 5}}, {name: e, type: status_code, status_code: {status_codes: [ERROR]}}], rate_allocation: [{policy: e, percent: 10}]}",
@@ -281,6 +305,18 @@ fn each_policy_gives_the_collectors_verdict() {
     for (yaml, want) in table {
         assert_eq!(verdict(yaml, &t), *want, "{yaml}");
     }
+    // One span sampled upstream (W3C flags in the low byte; the high bits say whether the
+    // parent is remote).
+    let mut flagged = span(1, 3, 0, 5, vec![]);
+    flagged.flags = 0x0000_0301;
+    let mut parts = t.clone();
+    parts.push(request("frontend", vec![flagged]));
+    assert_eq!(verdict("name: a\ntype: trace_flags", &parts), Sampled);
+    let mut unflagged = span(1, 3, 0, 5, vec![]);
+    unflagged.flags = 0x0000_0300;
+    let mut parts = t.clone();
+    parts.push(request("frontend", vec![unflagged]));
+    assert_eq!(verdict("name: a\ntype: trace_flags", &parts), NotSampled);
 }
 
 #[test]
@@ -531,6 +567,28 @@ fn configs_are_checked_policy_by_policy() {
             ],
         ),
         (
+            "policies: [{name: a, type: not}]",
+            &["policies[0].not: a policy of type \"not\" needs its `not` settings"],
+        ),
+        (
+            "policies: [{name: a, type: not, not: {}}]",
+            &["policies[0].not.not_sub_policy: must be set"],
+        ),
+        (
+            "policies: [{name: a, type: not, not: {not_sub_policy: {name: b, type: not, not: {}}}}]",
+            &["policies[0].not.not_sub_policy.type: a \"not\" policy cannot be nested in another"],
+        ),
+        (
+            "policies: [{name: a, type: not, not: {not_sub_policy: {name: b, type: and, and: {}}}}]",
+            &["policies[0].not.not_sub_policy.type: a \"and\" policy cannot be nested in another"],
+        ),
+        (
+            "policies: [{name: a, type: and, and: {and_sub_policy: [{name: b, type: not, not: {not_sub_policy: {name: c, type: latency}}}]}}]",
+            &[
+                "policies[0].and.and_sub_policy[0].not.not_sub_policy.latency: a policy of type \"latency\" needs its `latency` settings",
+            ],
+        ),
+        (
             "policies: [{name: a, type: and, and: {and_sub_policy: [{name: b, type: composite, composite: {}}]}}]",
             &[
                 "policies[0].and.and_sub_policy[0].type: a \"composite\" policy cannot be nested in another",
@@ -539,7 +597,7 @@ fn configs_are_checked_policy_by_policy() {
         (
             "policies: [{name: a, type: groupbytrace}]",
             &[
-                "policies[0].type: unknown policy type \"groupbytrace\" (supported: always_sample, latency, numeric_attribute, probabilistic, status_code, string_attribute, rate_limiting, bytes_limiting, span_count, trace_state, boolean_attribute, ottl_condition, and, drop, composite)",
+                "policies[0].type: unknown policy type \"groupbytrace\" (supported: always_sample, latency, numeric_attribute, probabilistic, status_code, string_attribute, rate_limiting, bytes_limiting, span_count, trace_state, boolean_attribute, ottl_condition, trace_flags, and, drop, not, composite)",
             ],
         ),
         (
