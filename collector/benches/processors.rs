@@ -303,6 +303,37 @@ table:
             })
         },
     );
+    // A composite budget (the docs' example, with a budget too large to run out): its
+    // sub-policies in turn, and the window's bookkeeping, per decision.
+    let composite: meshtrace_collector::processor::tail_sampling::policy::PolicyConfig =
+        meshtrace_collector::registry::parse_typed(
+            &meshtrace_collector::config::parse_yaml(
+                "bench",
+                r#"{name: budget, type: composite, composite: {max_total_spans_per_second: 1000000000000, composite_sub_policy: [{name: errors, type: status_code, status_code: {status_codes: [ERROR]}}, {name: checkout, type: string_attribute, string_attribute: {key: http.route, values: [/api/checkout]}}, {name: the-rest, type: always_sample}], rate_allocation: [{policy: errors, percent: 50}, {policy: checkout, percent: 30}, {policy: the-rest, percent: 20}]}}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let composite = composite
+        .compile(
+            "bench",
+            meshtrace_collector::processor::tail_sampling::policy::Level::Top,
+        )
+        .unwrap();
+    g.bench_function(
+        "tail_sampling, a composite budget on the request as one trace",
+        |b| {
+            b.iter(|| {
+                let trace = meshtrace_collector::processor::tail_sampling::policy::Trace::new(
+                    [7; 16],
+                    black_box(&parts),
+                    spans,
+                    std::time::Instant::now(),
+                );
+                composite.evaluate(&trace)
+            })
+        },
+    );
     // Every span is half a call, stored until its other half comes: the store's insert path,
     // a fresh graph per request.
     let v = meshtrace_collector::config::parse_yaml("bench", "store: {max_items: 100000}").unwrap();
