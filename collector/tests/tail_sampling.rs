@@ -176,26 +176,11 @@ fn a_composite_budget_caps_what_each_sub_policy_keeps() {
             .then_some(())
     });
 
-    let dir = TempDir::new();
-    let path = dir.path("c.yaml");
-    std::fs::write(
-        &path,
-        with_processor(&composite.replace(", {policy: rest, percent: 50}", ""))
-            .replace("{dir}", dir.0.to_str().unwrap()),
-    )
-    .unwrap();
-    let out = std::process::Command::new(bin())
-        .args(["validate", &format!("--config={}", path.display())])
-        .output()
-        .unwrap();
     assert_eq!(
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).as_ref()
-        ),
+        validate(&composite.replace(", {policy: rest, percent: 50}", "")),
         (
             Some(0),
-            "warning: processors::tail_sampling: policies[0].composite.rate_allocation: no share for sub-policy \"rest\": it keeps no trace (as in the Collector); give it a `percent`\n"
+            "warning: processors::tail_sampling: policies[0].composite.rate_allocation: no share for sub-policy \"rest\": it keeps no trace (as in the Collector); give it a `percent`\n".to_owned()
         )
     );
 }
@@ -232,6 +217,11 @@ fn every_collector_policy_type_validates() {
         {name: p16, type: composite, composite: {max_total_spans_per_second: 1000, policy_order: [c1, c2, c3], composite_sub_policy: [{name: c1, type: numeric_attribute, numeric_attribute: {key: key1, min_value: 50}}, {name: c2, type: string_attribute, string_attribute: {key: key2, values: [value1]}}, {name: c3, type: always_sample}], rate_allocation: [{policy: c1, percent: 50}, {policy: c2, percent: 25}, {policy: c3, percent: 25}]}},
       ]
 "#;
+    assert_eq!(validate(processors), (Some(0), String::new()));
+}
+
+/// `validate` of a collector running `processors`: its exit code and stderr.
+fn validate(processors: &str) -> (Option<i32>, String) {
     let dir = TempDir::new();
     let path = dir.path("c.yaml");
     std::fs::write(
@@ -243,11 +233,8 @@ fn every_collector_policy_type_validates() {
         .args(["validate", &format!("--config={}", path.display())])
         .output()
         .unwrap();
-    assert_eq!(
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).as_ref()
-        ),
-        (Some(0), "")
-    );
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

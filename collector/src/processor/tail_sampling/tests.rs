@@ -344,24 +344,23 @@ fn the_probabilistic_policy_hashes_as_the_collector_does() {
     assert!(0x33bf_83d4_5f51_634c > threshold(10.0));
 }
 
+/// Two traces empty a full bucket of twice the rate; the next is let through once a second
+/// has refilled it, not before.
+fn assert_bucket_drains_and_refills(r: &Rule, t: &[Batch]) {
+    let now = StdInstant::now();
+    let trace = |ms| Trace::new([1; 16], t, 2, now + Duration::from_millis(ms));
+    assert_eq!(r.evaluate(&trace(0)), Ok(Verdict::Sampled));
+    assert_eq!(r.evaluate(&trace(0)), Ok(Verdict::Sampled));
+    assert_eq!(r.evaluate(&trace(0)), Ok(Verdict::NotSampled));
+    assert_eq!(r.evaluate(&trace(999)), Ok(Verdict::NotSampled));
+    assert_eq!(r.evaluate(&trace(1000)), Ok(Verdict::Sampled));
+}
+
 #[test]
 fn rate_limiting_lets_spans_through_up_to_its_bucket() {
+    // Two spans a second, for traces of two spans.
     let r = rule("name: a\ntype: rate_limiting\nrate_limiting: {spans_per_second: 2}");
-    let t = checkout();
-    let now = StdInstant::now();
-    let trace = |now| Trace::new([1; 16], &t, 2, now);
-    // A bucket of 4 (twice the rate): two traces of two spans, then none until it refills.
-    assert_eq!(r.evaluate(&trace(now)), Ok(Verdict::Sampled));
-    assert_eq!(r.evaluate(&trace(now)), Ok(Verdict::Sampled));
-    assert_eq!(r.evaluate(&trace(now)), Ok(Verdict::NotSampled));
-    assert_eq!(
-        r.evaluate(&trace(now + Duration::from_millis(999))),
-        Ok(Verdict::NotSampled)
-    );
-    assert_eq!(
-        r.evaluate(&trace(now + Duration::from_millis(2000))),
-        Ok(Verdict::Sampled)
-    );
+    assert_bucket_drains_and_refills(&r, &checkout());
 }
 
 #[test]
@@ -449,26 +448,14 @@ fn bytes_limiting_lets_bytes_through_up_to_its_bucket() {
     let r = rule(&format!(
         "name: a\ntype: bytes_limiting\nbytes_limiting: {{bytes_per_second: {size}}}"
     ));
-    let now = StdInstant::now();
-    let trace = |now| Trace::new([1; 16], &t, 2, now);
-    // A bucket of twice the rate: two traces, then none until it refills.
-    assert_eq!(r.evaluate(&trace(now)), Ok(Verdict::Sampled));
-    assert_eq!(r.evaluate(&trace(now)), Ok(Verdict::Sampled));
-    assert_eq!(r.evaluate(&trace(now)), Ok(Verdict::NotSampled));
-    assert_eq!(
-        r.evaluate(&trace(now + Duration::from_millis(999))),
-        Ok(Verdict::NotSampled)
-    );
-    assert_eq!(
-        r.evaluate(&trace(now + Duration::from_millis(1000))),
-        Ok(Verdict::Sampled)
-    );
+    assert_bucket_drains_and_refills(&r, &t);
     // A burst smaller than the trace never lets it through.
     let small = rule(&format!(
         "name: a\ntype: bytes_limiting\nbytes_limiting: {{bytes_per_second: {size}, burst_capacity: {}}}",
         size - 1
     ));
-    assert_eq!(small.evaluate(&trace(now)), Ok(Verdict::NotSampled));
+    let trace = Trace::new([1; 16], &t, 2, StdInstant::now());
+    assert_eq!(small.evaluate(&trace), Ok(Verdict::NotSampled));
 }
 
 #[test]
