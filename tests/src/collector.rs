@@ -80,7 +80,7 @@ impl Collector {
         // behind a mesh would run them.
         let config = format!(
             "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:{port}\n      grpc:\n        endpoint: 127.0.0.1:0\n\
-             processors:\n  tail_sampling:\n    decision_wait: 300ms\n    policies: [{{name: errors, type: status_code, status_code: {{status_codes: [ERROR]}}}}]\n\
+             processors:\n  tail_sampling:\n    decision_wait: 1h\n    decision_wait_after_root_received: 300ms\n    policies: [{{name: errors, type: status_code, status_code: {{status_codes: [ERROR]}}}}]\n\
              exporters:\n  file:\n    path: {}\n  file/metrics:\n    path: {}\n  file/kept:\n    path: {}\n\
              connectors:\n  spanmetrics:\n    metrics_flush_interval: 200ms\n    dimensions: [{{name: http.response.status_code}}]\n\
              \x20 servicegraph:\n    metrics_flush_interval: 200ms\n    store: {{ttl: 300ms}}\n    store_expiration_loop: 100ms\n\

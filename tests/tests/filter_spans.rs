@@ -614,7 +614,10 @@ fn the_sidecars_spans_make_red_metrics_and_a_service_graph() {
     );
 
     // Tail sampling on the same spans keeps the one failed trace, whole: its SERVER span and
-    // the CLIENT span of the call that failed, and nothing of the two that succeeded.
+    // the CLIENT span of the call that failed, and nothing of the two that succeeded. Its
+    // `decision_wait` is an hour: each trace is decided 300 ms after its root arrived (the
+    // SERVER span of the sidecar the request entered, which has no parent), so this also
+    // shows that the filter's root spans are the roots the Collector's rule finds.
     let failed: Vec<&FlatSpan> = spans
         .iter()
         .filter(|s| s.span.status.as_ref().is_some_and(|st| st.code == 2))

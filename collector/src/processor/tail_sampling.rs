@@ -4,7 +4,8 @@
 //!
 //! A request is cut by trace ([`partition_items`]: each part keeps its spans' resources and
 //! scopes) and each trace's parts wait, as they arrived, until `decision_wait` after its first
-//! span. Then every policy gives its verdict ([`policy::decide`]: a drop or an inverted match
+//! span, or `decision_wait_after_root_received` after its root span when that is sooner (in a
+//! mesh the root, the edge proxy's SERVER span, ends and is exported last). Then every policy gives its verdict ([`policy::decide`]: a drop or an inverted match
 //! vetoes, else any yes keeps) and a kept trace's parts go on, in one request with the other
 //! traces decided at that tick. Spans that come after the decision follow it while the trace
 //! is remembered: among the last `num_traces` traces, or in the decision caches. Past
@@ -20,7 +21,7 @@ pub mod policy;
 use crate::component::{ComponentError, Context, Processor, ProcessorConfig, Validate};
 use crate::config::{ConfigError, duration};
 use crate::otlp::batching::{concat, partition_items};
-use crate::otlp::views::SpanView;
+use crate::otlp::views::{SpanView, TracesView};
 use crate::otlp::{Batch, Signal};
 use crate::pipeline::{BoxFuture, ConsumeError, Consumer};
 use crate::processor::ItemCounters;
@@ -44,6 +45,10 @@ pub struct TailSamplingConfig {
     /// Traces kept in memory, waiting or decided (default 50,000).
     #[serde(default = "default_num_traces")]
     pub num_traces: u64,
+    /// Decide this long after a trace's root span (no parent) arrived, when that is sooner
+    /// than `decision_wait` (default 0: off).
+    #[serde(default, deserialize_with = "duration::de")]
+    pub decision_wait_after_root_received: Duration,
     /// Accepted: a sizing hint in the Collector.
     #[serde(default)]
     pub expected_new_traces_per_sec: u64,
@@ -120,11 +125,18 @@ impl Validate for TailSamplingConfig {
     }
 
     fn warnings(&self) -> Vec<String> {
-        self.policies
+        let mut w: Vec<String> = self
+            .policies
             .iter()
             .enumerate()
             .flat_map(|(i, p)| p.warnings(&format!("policies[{i}]")))
-            .collect()
+            .collect();
+        if !self.decision_wait_after_root_received.is_zero()
+            && self.decision_wait_after_root_received >= self.decision_wait
+        {
+            w.push("decision_wait_after_root_received: not shorter than decision_wait, so no trace is decided sooner".into());
+        }
+        w
     }
 }
 
@@ -160,6 +172,8 @@ struct TraceEntry {
     stage: Stage,
     parts: Vec<Batch>,
     spans: usize,
+    /// A root span arrived (its decision is due sooner: `State::after_root`).
+    root_seen: bool,
 }
 
 /// A bounded set of trace ids, the oldest forgotten first.
@@ -191,6 +205,9 @@ struct State {
     arrivals: VecDeque<([u8; 16], u64, Instant)>,
     /// How far `arrivals` has been decided.
     decided_upto: usize,
+    /// (id, seq, due) of traces whose root arrived, in that order: with one delay for all,
+    /// also the order they are due.
+    after_root: VecDeque<([u8; 16], u64, Instant)>,
     next_seq: u64,
     sampled: Remembered,
     not_sampled: Remembered,
@@ -210,6 +227,8 @@ struct Metrics {
 struct Shared {
     label: String,
     wait: Duration,
+    /// `decision_wait_after_root_received`, when set.
+    after_root: Option<Duration>,
     num_traces: usize,
     first_match: bool,
     rules: Vec<(String, Rule)>,
@@ -307,6 +326,7 @@ impl TailSampler {
         let shared = Arc::new(Shared {
             label: ctx.label(),
             wait: cfg.decision_wait,
+            after_root: Some(cfg.decision_wait_after_root_received).filter(|d| !d.is_zero()),
             num_traces: usize::try_from(cfg.num_traces).unwrap_or(usize::MAX),
             first_match: cfg.sample_on_first_match,
             rules,
@@ -315,10 +335,12 @@ impl TailSampler {
             metrics,
         });
         let stop = CancellationToken::new();
-        // Decisions are due `decision_wait` after a trace's first span; a tick a tenth of
-        // that (10 ms to 1 s) keeps them close to it.
-        let every =
-            (cfg.decision_wait / 10).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        // Decisions are due `decision_wait` after a trace's first span (or sooner after its
+        // root); a tick a tenth of the shorter wait (10 ms to 1 s) keeps them close to it.
+        let soonest = shared
+            .after_root
+            .map_or(cfg.decision_wait, |a| a.min(cfg.decision_wait));
+        let every = (soonest / 10).clamp(Duration::from_millis(10), Duration::from_secs(1));
         let task = tokio::spawn({
             let (shared, stop) = (shared.clone(), stop.clone());
             async move {
@@ -375,14 +397,27 @@ impl Shared {
                     Stage::Decided(true) => pass.push(part),
                     Stage::Decided(false) => late_dropped += part.items(),
                     Stage::Waiting | Stage::Deciding => {
+                        let root = if t.stage == Stage::Waiting {
+                            self.root_due(&mut t.root_seen, &part)
+                        } else {
+                            None
+                        };
+                        let seq = t.seq;
                         t.spans += part.items();
                         t.parts.push(part);
+                        if let Some(d) = root {
+                            st.after_root.push_back((id, seq, now + d));
+                        }
                     }
                 },
                 None => {
                     self.make_room(&mut st);
                     let seq = st.next_seq;
                     st.next_seq += 1;
+                    let mut root_seen = false;
+                    if let Some(d) = self.root_due(&mut root_seen, &part) {
+                        st.after_root.push_back((id, seq, now + d));
+                    }
                     st.traces.insert(
                         id,
                         TraceEntry {
@@ -390,6 +425,7 @@ impl Shared {
                             stage: Stage::Waiting,
                             spans: part.items(),
                             parts: vec![part],
+                            root_seen,
                         },
                     );
                     st.arrivals.push_back((id, seq, now + self.wait));
@@ -405,6 +441,20 @@ impl Shared {
             self.metrics.late_dropped.add(late_dropped as u64);
         }
         pass
+    }
+
+    /// With `decision_wait_after_root_received` set, the delay after which a trace is due once
+    /// `part` brought its first root span (a span without a parent, as the Collector tells a
+    /// root); `None` otherwise.
+    fn root_due(&self, root_seen: &mut bool, part: &Batch) -> Option<Duration> {
+        let d = self.after_root?;
+        if *root_seen {
+            return None;
+        }
+        *root_seen = TracesView::new(part.bytes())
+            .spans()
+            .any(|(_, _, s)| s.parent_span_id() == [0; 8]);
+        root_seen.then_some(d)
     }
 
     /// Forgets the oldest traces until there is room for one more.
@@ -432,6 +482,21 @@ impl Shared {
         {
             let mut st = self.state();
             let st = &mut *st;
+            // Traces due after their root first, then those due after their first span; a
+            // trace in both is decided once (the second finds it no longer waiting).
+            while let Some(&(id, seq, at)) = st.after_root.front() {
+                if !all && at > now {
+                    break;
+                }
+                st.after_root.pop_front();
+                if let Some(t) = st.traces.get_mut(&id)
+                    && t.seq == seq
+                    && t.stage == Stage::Waiting
+                {
+                    t.stage = Stage::Deciding;
+                    due.push((id, seq, std::mem::take(&mut t.parts), t.spans));
+                }
+            }
             while let Some(&(id, seq, at)) = st.arrivals.get(st.decided_upto) {
                 if !all && at > now {
                     break;

@@ -437,6 +437,20 @@ fn composite_shares_that_do_not_do_what_they_seem_are_warned_about() {
             "policies[1].composite.policy_order: not used: sub-policies are evaluated in the order of composite_sub_policy, as in the Collector",
         ]
     );
+    assert_eq!(
+        warnings(
+            "decision_wait: 5s\ndecision_wait_after_root_received: 5s\npolicies: [{name: a, type: always_sample}]"
+        ),
+        [
+            "decision_wait_after_root_received: not shorter than decision_wait, so no trace is decided sooner"
+        ]
+    );
+    assert_eq!(
+        warnings(
+            "decision_wait: 5s\ndecision_wait_after_root_received: 2s\npolicies: [{name: a, type: always_sample}]"
+        ),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -616,7 +630,7 @@ fn configs_are_checked_policy_by_policy() {
         (
             "decision_waits: 1s",
             &[
-                "decision_waits: unknown field `decision_waits`, expected one of `decision_wait`, `num_traces`, `expected_new_traces_per_sec`, `sample_on_first_match`, `decision_cache`, `policies`",
+                "decision_waits: unknown field `decision_waits`, expected one of `decision_wait`, `num_traces`, `decision_wait_after_root_received`, `expected_new_traces_per_sec`, `sample_on_first_match`, `decision_cache`, `policies`",
             ],
         ),
     ];
@@ -737,6 +751,49 @@ async fn traces_wait_for_their_decision_and_go_on_whole() {
     ] {
         assert_eq!(metric(&ctx, name, labels), want, "{name}{{{labels}}}");
     }
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_root_span_brings_the_decision_forward() {
+    let (p, rec, _ctx) = sampler("decision_wait_after_root_received: 1s\n");
+    let child = |trace: u8, n: u64| {
+        let mut s = failed(span(trace, n, 1, 4, vec![]));
+        s.parent_span_id = (n - 1).to_be_bytes().to_vec();
+        s
+    };
+    // Traces 1 and 2 fail in a child span; trace 1's root (the edge proxy's SERVER span, which
+    // ends last) arrives 2 s later, trace 2's never.
+    p.consume(request("reviews", vec![child(1, 11), child(2, 21)]))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    p.consume(request("edge", vec![span(1, 10, 0, 5, vec![])]))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(rec.numbers().is_empty(), "decided before the root's wait");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(rec.numbers(), [11, 10], "trace 1, 1 s after its root");
+    // Trace 2 waits the whole decision_wait; spans of trace 1 after its decision follow it.
+    p.consume(request("ratings", vec![child(1, 12)]))
+        .await
+        .unwrap();
+    assert_eq!(rec.numbers(), [11, 10, 12]);
+    tokio::time::sleep(Duration::from_millis(6800)).await;
+    assert_eq!(rec.numbers(), [11, 10, 12]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rec.numbers(), [11, 10, 12, 21]);
+    // A root that comes first: the trace is due 1 s after it, with what came meanwhile.
+    p.consume(request("edge", vec![span(3, 30, 0, 5, vec![])]))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    p.consume(request("reviews", vec![child(3, 31)]))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(rec.numbers(), [11, 10, 12, 21, 30, 31]);
     p.shutdown().await;
 }
 
