@@ -185,13 +185,16 @@ fn a_composite_budget_caps_what_each_sub_policy_keeps() {
     );
 }
 
-/// Every policy type the Collector documents, in the flow style of its README, passes
-/// `validate` without a warning.
+/// Every policy type and option the Collector documents (but its newest four), in the flow
+/// style of its README, passes `validate` without a warning.
 #[test]
 fn every_collector_policy_type_validates() {
     let processors = r#"  tail_sampling:
     decision_wait: 10s
+    decision_wait_after_root_received: 2s
     num_traces: 100
+    maximum_trace_size_bytes: 1048576
+    drop_pending_traces_on_shutdown: false
     expected_new_traces_per_sec: 10
     decision_cache: {sampled_cache_size: 100_000, non_sampled_cache_size: 100_000}
     policies:

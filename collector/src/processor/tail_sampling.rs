@@ -10,7 +10,9 @@
 //! traces decided at that tick. Spans that come after the decision follow it while the trace
 //! is remembered: among the last `num_traces` traces, or in the decision caches. Past
 //! `num_traces` traces waiting, the oldest is dropped undecided, as in the Collector.
-//! At shutdown every waiting trace is decided at once, so nothing a policy would keep is lost.
+//! At shutdown every waiting trace is decided at once, so nothing a policy would keep is lost
+//! (unless `drop_pending_traces_on_shutdown`). A trace past `maximum_trace_size_bytes` is
+//! dropped as soon as it is, undecided, and its later spans with it.
 //!
 //! All buffered traces stay in memory: run a `memory_limiter` ahead of it, and a
 //! [`loadbalancing`](crate::exporter::loadbalancing) tier in front of several replicas so that
@@ -49,6 +51,13 @@ pub struct TailSamplingConfig {
     /// than `decision_wait` (default 0: off).
     #[serde(default, deserialize_with = "duration::de")]
     pub decision_wait_after_root_received: Duration,
+    /// A trace whose spans take more than this many bytes (their protobuf size, counted as
+    /// they arrive) is dropped at once, undecided (default 0: no limit).
+    #[serde(default)]
+    pub maximum_trace_size_bytes: u64,
+    /// At shutdown, drop the traces still waiting instead of deciding them.
+    #[serde(default)]
+    pub drop_pending_traces_on_shutdown: bool,
     /// Accepted: a sizing hint in the Collector.
     #[serde(default)]
     pub expected_new_traces_per_sec: u64,
@@ -172,6 +181,8 @@ struct TraceEntry {
     stage: Stage,
     parts: Vec<Batch>,
     spans: usize,
+    /// Bytes of its parts so far, for `maximum_trace_size_bytes`.
+    bytes: u64,
     /// A root span arrived (its decision is due sooner: `State::after_root`).
     root_seen: bool,
 }
@@ -219,6 +230,7 @@ struct Metrics {
     global: [Arc<Counter>; 2],
     new_traces: Arc<Counter>,
     too_early: Arc<Counter>,
+    too_large: Arc<Counter>,
     errors: Arc<Counter>,
     late_dropped: Arc<Counter>,
     on_memory: Arc<Gauge>,
@@ -229,6 +241,9 @@ struct Shared {
     wait: Duration,
     /// `decision_wait_after_root_received`, when set.
     after_root: Option<Duration>,
+    /// `maximum_trace_size_bytes` (0: no limit).
+    max_bytes: u64,
+    drop_pending: bool,
     num_traces: usize,
     first_match: bool,
     rules: Vec<(String, Rule)>,
@@ -296,6 +311,11 @@ impl TailSampler {
                 "Count of traces that needed to be dropped before the configured wait time",
                 &[processor],
             ),
+            too_large: t.counter(
+                "otelcol_processor_tail_sampling_traces_dropped_too_large_total",
+                "Count of traces that were dropped because they were too large",
+                &[processor],
+            ),
             errors: t.counter(
                 "otelcol_processor_tail_sampling_sampling_policy_evaluation_error_total",
                 "Count of sampling policy evaluation errors",
@@ -327,6 +347,8 @@ impl TailSampler {
             label: ctx.label(),
             wait: cfg.decision_wait,
             after_root: Some(cfg.decision_wait_after_root_received).filter(|d| !d.is_zero()),
+            max_bytes: cfg.maximum_trace_size_bytes,
+            drop_pending: cfg.drop_pending_traces_on_shutdown,
             num_traces: usize::try_from(cfg.num_traces).unwrap_or(usize::MAX),
             first_match: cfg.sample_on_first_match,
             rules,
@@ -397,6 +419,14 @@ impl Shared {
                     Stage::Decided(true) => pass.push(part),
                     Stage::Decided(false) => late_dropped += part.items(),
                     Stage::Waiting | Stage::Deciding => {
+                        t.bytes = t.bytes.saturating_add(part.bytes().len() as u64);
+                        if t.stage == Stage::Waiting && self.too_large(t.bytes) {
+                            // Dropped undecided; later spans follow a "no".
+                            t.stage = Stage::Decided(false);
+                            t.parts = Vec::new();
+                            st.not_sampled.insert(id);
+                            continue;
+                        }
                         let root = if t.stage == Stage::Waiting {
                             self.root_due(&mut t.root_seen, &part)
                         } else {
@@ -414,6 +444,24 @@ impl Shared {
                     self.make_room(&mut st);
                     let seq = st.next_seq;
                     st.next_seq += 1;
+                    let bytes = part.bytes().len() as u64;
+                    if self.too_large(bytes) {
+                        st.traces.insert(
+                            id,
+                            TraceEntry {
+                                seq,
+                                stage: Stage::Decided(false),
+                                spans: 0,
+                                parts: Vec::new(),
+                                bytes,
+                                root_seen: false,
+                            },
+                        );
+                        st.arrivals.push_back((id, seq, now + self.wait));
+                        st.not_sampled.insert(id);
+                        self.metrics.new_traces.add(1);
+                        continue;
+                    }
                     let mut root_seen = false;
                     if let Some(d) = self.root_due(&mut root_seen, &part) {
                         st.after_root.push_back((id, seq, now + d));
@@ -425,6 +473,7 @@ impl Shared {
                             stage: Stage::Waiting,
                             spans: part.items(),
                             parts: vec![part],
+                            bytes,
                             root_seen,
                         },
                     );
@@ -441,6 +490,16 @@ impl Shared {
             self.metrics.late_dropped.add(late_dropped as u64);
         }
         pass
+    }
+
+    /// Whether a trace of `bytes` is past `maximum_trace_size_bytes`; counts it when it is.
+    fn too_large(&self, bytes: u64) -> bool {
+        let over = self.max_bytes > 0 && bytes > self.max_bytes;
+        if over {
+            self.metrics.too_large.add(1);
+            tracing::debug!(component = %self.label, bytes, "maximum_trace_size_bytes exceeded: the trace is dropped");
+        }
+        over
     }
 
     /// With `decision_wait_after_root_received` set, the delay after which a trace is due once
@@ -553,6 +612,24 @@ impl Shared {
         self.send(kept).await;
     }
 
+    /// Drops every trace still waiting (`drop_pending_traces_on_shutdown`).
+    fn drop_waiting(&self) {
+        let mut st = self.state();
+        let (mut traces, mut spans) = (0, 0);
+        for t in st.traces.values_mut() {
+            if t.stage == Stage::Waiting {
+                traces += 1;
+                spans += t.spans;
+                t.stage = Stage::Decided(false);
+                t.parts = Vec::new();
+            }
+        }
+        drop(st);
+        if traces > 0 {
+            tracing::info!(component = %self.label, traces, spans, "drop_pending_traces_on_shutdown: waiting traces dropped undecided");
+        }
+    }
+
     /// Every policy's verdict, counted, and the decision.
     fn evaluate(&self, trace: &Trace<'_>) -> bool {
         let mut verdicts = Vec::with_capacity(self.rules.len());
@@ -628,8 +705,12 @@ impl Processor for TailSampler {
             if let Some(t) = task {
                 let _ = t.await;
             }
-            // Waiting traces are decided now rather than lost.
-            self.shared.decide_due(Instant::now(), true).await;
+            // Waiting traces are decided now rather than lost, unless told to drop them.
+            if self.shared.drop_pending {
+                self.shared.drop_waiting();
+            } else {
+                self.shared.decide_due(Instant::now(), true).await;
+            }
         })
     }
 }

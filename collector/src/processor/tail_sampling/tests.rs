@@ -630,7 +630,7 @@ fn configs_are_checked_policy_by_policy() {
         (
             "decision_waits: 1s",
             &[
-                "decision_waits: unknown field `decision_waits`, expected one of `decision_wait`, `num_traces`, `decision_wait_after_root_received`, `expected_new_traces_per_sec`, `sample_on_first_match`, `decision_cache`, `policies`",
+                "decision_waits: unknown field `decision_waits`, expected one of `decision_wait`, `num_traces`, `decision_wait_after_root_received`, `maximum_trace_size_bytes`, `drop_pending_traces_on_shutdown`, `expected_new_traces_per_sec`, `sample_on_first_match`, `decision_cache`, `policies`",
             ],
         ),
     ];
@@ -834,6 +834,50 @@ async fn shutdown_decides_every_waiting_trace() {
     assert!(rec.numbers().is_empty());
     p.shutdown().await;
     assert_eq!(rec.numbers(), [1]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn pending_traces_can_be_dropped_at_shutdown_instead() {
+    let (p, rec, _) = sampler("drop_pending_traces_on_shutdown: true\n");
+    p.consume(request("a", vec![failed(span(1, 1, 0, 1, vec![]))]))
+        .await
+        .unwrap();
+    p.shutdown().await;
+    assert!(rec.numbers().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_trace_past_maximum_trace_size_bytes_is_dropped_at_once() {
+    let part = |trace: u8, n: u64| request("a", vec![failed(span(trace, n, 0, 1, vec![]))]);
+    let one = part(1, 1).bytes().len();
+    // Room for one part of a trace, not two.
+    let (p, rec, ctx) = sampler(&format!("maximum_trace_size_bytes: {}\n", one + one / 2));
+    p.consume(part(1, 1)).await.unwrap();
+    p.consume(part(2, 20)).await.unwrap();
+    p.consume(part(1, 2)).await.unwrap();
+    // A part alone past the limit.
+    let big = request(
+        "a",
+        (30..40).map(|n| failed(span(3, n, 0, 1, vec![]))).collect(),
+    );
+    assert!(big.bytes().len() > one + one / 2);
+    p.consume(big).await.unwrap();
+    let dropped = "otelcol_processor_tail_sampling_traces_dropped_too_large_total";
+    assert_eq!(metric(&ctx, dropped, "processor=\"tail_sampling\""), "2");
+    // Their later spans follow the drop; the other trace is decided as usual.
+    p.consume(part(1, 3)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert_eq!(rec.numbers(), [20]);
+    assert_eq!(
+        metric(
+            &ctx,
+            "meshtrace_processor_tail_sampling_late_spans_dropped_total",
+            ""
+        ),
+        "1"
+    );
+    p.shutdown().await;
+    assert_eq!(rec.numbers(), [20]);
 }
 
 #[tokio::test(start_paused = true)]
