@@ -5,9 +5,10 @@
 //! A request is cut by trace ([`partition_items`]: each part keeps its spans' resources and
 //! scopes) and each trace's parts wait, as they arrived, until `decision_wait` after its first
 //! span, or `decision_wait_after_root_received` after its root span when that is sooner (in a
-//! mesh the root, the edge proxy's SERVER span, ends and is exported last). Then every policy gives its verdict ([`policy::decide`]: a drop or an inverted match
-//! vetoes, else any yes keeps) and a kept trace's parts go on, in one request with the other
-//! traces decided at that tick. Spans that come after the decision follow it while the trace
+//! mesh the root, the edge proxy's SERVER span, ends and is exported last). Then every policy
+//! gives its verdict ([`policy::decide`]: a drop or an inverted match vetoes, else any yes
+//! keeps) and a kept trace's parts go on, in one request with the other traces decided at that
+//! tick. Spans that come after the decision follow it while the trace
 //! is remembered: among the last `num_traces` traces, or in the decision caches. Past
 //! `num_traces` traces waiting, the oldest is dropped undecided, as in the Collector.
 //! At shutdown every waiting trace is decided at once, so nothing a policy would keep is lost
@@ -444,39 +445,26 @@ impl Shared {
                     self.make_room(&mut st);
                     let seq = st.next_seq;
                     st.next_seq += 1;
-                    let bytes = part.bytes().len() as u64;
-                    if self.too_large(bytes) {
-                        st.traces.insert(
-                            id,
-                            TraceEntry {
-                                seq,
-                                stage: Stage::Decided(false),
-                                spans: 0,
-                                parts: Vec::new(),
-                                bytes,
-                                root_seen: false,
-                            },
-                        );
-                        st.arrivals.push_back((id, seq, now + self.wait));
+                    let mut entry = TraceEntry {
+                        seq,
+                        stage: Stage::Waiting,
+                        spans: part.items(),
+                        parts: Vec::new(),
+                        bytes: part.bytes().len() as u64,
+                        root_seen: false,
+                    };
+                    if self.too_large(entry.bytes) {
+                        // Dropped undecided, remembered so that later spans follow.
+                        entry.stage = Stage::Decided(false);
+                        entry.spans = 0;
                         st.not_sampled.insert(id);
-                        self.metrics.new_traces.add(1);
-                        continue;
+                    } else {
+                        if let Some(d) = self.root_due(&mut entry.root_seen, &part) {
+                            st.after_root.push_back((id, seq, now + d));
+                        }
+                        entry.parts.push(part);
                     }
-                    let mut root_seen = false;
-                    if let Some(d) = self.root_due(&mut root_seen, &part) {
-                        st.after_root.push_back((id, seq, now + d));
-                    }
-                    st.traces.insert(
-                        id,
-                        TraceEntry {
-                            seq,
-                            stage: Stage::Waiting,
-                            spans: part.items(),
-                            parts: vec![part],
-                            bytes,
-                            root_seen,
-                        },
-                    );
+                    st.traces.insert(id, entry);
                     st.arrivals.push_back((id, seq, now + self.wait));
                     self.metrics.new_traces.add(1);
                 }
