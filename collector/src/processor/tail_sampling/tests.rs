@@ -946,3 +946,53 @@ fn the_documented_composite_example_is_valid() {
     assert_eq!(c.max_total_spans_per_second, 2000);
     assert_eq!(c.composite_sub_policy.len(), 3);
 }
+
+mod composite_budget {
+    //! `composite` against a model of the Collector's rule, over any traces in one second.
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Each trace goes to the first sub-policy that would keep it (here: errors, then
+        /// everything); it is kept exactly when that sub-policy's spans this second, with
+        /// it, stay within its share and the total. So no share is ever exceeded.
+        #[test]
+        fn keeps_what_the_collectors_rule_keeps(
+            total in 1i64..200,
+            percents in (0i64..=100, 0i64..=100),
+            traces in proptest::collection::vec((1usize..30, any::<bool>()), 0..40),
+        ) {
+            let r = rule(&format!(
+                "name: a\ntype: composite\ncomposite: {{max_total_spans_per_second: {total}, composite_sub_policy: [{{name: e, type: status_code, status_code: {{status_codes: [ERROR]}}}}, {{name: all, type: always_sample}}], rate_allocation: [{{policy: e, percent: {}}}, {{policy: all, percent: {}}}]}}",
+                percents.0, percents.1
+            ));
+            let share = |p: i64| {
+                let t = total as f64;
+                (if p > 0 { p as f64 / 100.0 * t } else { t / 2.0 }) as i64
+            };
+            let shares = [share(percents.0), share(percents.1)];
+            let mut kept = [0i64; 2];
+            let now = StdInstant::now();
+            for (n, (spans, error)) in traces.iter().enumerate() {
+                let list = (0..*spans as u64)
+                    .map(|i| {
+                        let s = span(1, i, 0, 1, vec![]);
+                        if *error && i == 0 { failed(s) } else { s }
+                    })
+                    .collect();
+                let parts = [request("a", list)];
+                let got = r
+                    .evaluate(&Trace::new([1; 16], &parts, *spans, now + Duration::from_millis(n as u64)))
+                    .unwrap();
+                let sub = usize::from(!*error);
+                let after = kept[sub] + *spans as i64;
+                let fits = after <= shares[sub] && after <= total;
+                if fits {
+                    kept[sub] = after;
+                }
+                prop_assert_eq!(got, if fits { Verdict::Sampled } else { Verdict::NotSampled });
+            }
+            prop_assert!(kept[0] <= shares[0] && kept[1] <= shares[1]);
+        }
+    }
+}
