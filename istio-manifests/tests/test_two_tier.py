@@ -4,6 +4,8 @@ agents' resolver must name the gateway's headless Service and port, each workloa
 own config on ports that match it, only the agents may reach the gateway, and both configs must
 pass the real collector's `validate` without a warning."""
 
+import os
+
 import pytest
 import yaml
 
@@ -200,3 +202,32 @@ def test_the_guide_shows_the_policies_the_gateway_ships():
     shipped = yaml.safe_load(CONFIGS["gateway"].read_text())["processors"]["tail_sampling"]
     assert snippet["processors"]["tail_sampling"]["policies"] == shipped["policies"]
     assert snippet["processors"]["tail_sampling"]["decision_wait"] == shipped["decision_wait"]
+
+
+def test_a_users_overlay_gives_the_gateway_a_backend(tmp_path, validating_collector):
+    """The recipe of docs/istio.md §7: a copy of the gateway's config with the Tempo component's
+    exporter, swapped in by an overlay of the user's own. The gateway runs it, the agents keep
+    theirs, and the real collector takes it without a warning."""
+    guide = (ml.ROOT / "docs" / "istio.md").read_text()
+    section = guide.split("### 7. Keep every error and slow request", 1)[1].split("\n## ", 1)[0]
+    recipe = yaml.safe_load(section.split("  ```yaml\n", 1)[1].split("  ```", 1)[0].replace("\n  ", "\n"))
+    cfg = yaml.safe_load(CONFIGS["gateway"].read_text())
+    tempo = yaml.safe_load((COLLECTOR / "components" / "tempo" / "config.yaml").read_text())
+    cfg["exporters"] = tempo["exporters"]
+    cfg["extensions"]["file_storage/queue"] = tempo["extensions"]["file_storage/queue"]
+    cfg["service"]["extensions"] = tempo["service"]["extensions"]
+    cfg["service"]["pipelines"]["traces"]["exporters"] = list(tempo["exporters"])
+    mine = tmp_path / "my-collector"
+    mine.mkdir()
+    (mine / "config.yaml").write_text(yaml.safe_dump(cfg))
+    recipe["resources"] = [os.path.relpath(TWO_TIER, mine)]
+    (mine / "kustomization.yaml").write_text(yaml.safe_dump(recipe))
+    objs = ml.kustomize(mine, unrestricted=True)
+    assert yaml.safe_load(mounted_config(objs, "gateway")) == cfg
+    assert mounted_config(objs, "agent") == CONFIGS["agent"].read_text()
+    res = ml.run_validate(validating_collector, mine / "config.yaml")
+    assert (res.returncode, res.stderr) == (0, ""), res.stdout + res.stderr
+    # The queue on disk is on the gateway's writable volume.
+    mounts = container(one(objs, "Deployment"))["volumeMounts"]
+    directory = cfg["extensions"]["file_storage/queue"]["directory"]
+    assert any(m["mountPath"] == directory and not m.get("readOnly") for m in mounts)
