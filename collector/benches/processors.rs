@@ -289,16 +289,20 @@ table:
         })
         .collect();
     let parts = [batch.clone()];
+    // The request as one trace, read afresh for each decision.
+    let one_trace = || {
+        meshtrace_collector::processor::tail_sampling::policy::Trace::new(
+            [7; 16],
+            black_box(&parts),
+            spans,
+            std::time::Instant::now(),
+        )
+    };
     g.bench_function(
         "tail_sampling, four policies on the request as one trace",
         |b| {
             b.iter(|| {
-                let trace = meshtrace_collector::processor::tail_sampling::policy::Trace::new(
-                    [7; 16],
-                    black_box(&parts),
-                    spans,
-                    std::time::Instant::now(),
-                );
+                let trace = one_trace();
                 rules.iter().filter_map(|r| r.evaluate(&trace).ok()).last()
             })
         },
@@ -322,17 +326,7 @@ table:
         .unwrap();
     g.bench_function(
         "tail_sampling, a composite budget on the request as one trace",
-        |b| {
-            b.iter(|| {
-                let trace = meshtrace_collector::processor::tail_sampling::policy::Trace::new(
-                    [7; 16],
-                    black_box(&parts),
-                    spans,
-                    std::time::Instant::now(),
-                );
-                composite.evaluate(&trace)
-            })
-        },
+        |b| b.iter(|| composite.evaluate(&one_trace())),
     );
     // Every span is half a call, stored until its other half comes: the store's insert path,
     // a fresh graph per request.
