@@ -28,7 +28,7 @@ use crate::otlp::views::{SpanView, TracesView};
 use crate::otlp::{Batch, Signal};
 use crate::pipeline::{BoxFuture, ConsumeError, Consumer};
 use crate::processor::ItemCounters;
-use crate::telemetry::{Counter, Gauge};
+use crate::telemetry::{Counter, Gauge, Histogram};
 use policy::{PolicyConfig, Rule, Trace, Verdict};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -172,9 +172,15 @@ enum Stage {
     Waiting,
     /// Its policies are being evaluated; spans arriving meanwhile wait for the outcome.
     Deciding,
-    /// Decided: later spans follow.
+    /// Decided (kept or not): later spans follow.
     Decided(bool),
 }
+
+/// The OpenTelemetry SDK's default histogram bounds, which the Collector's tail-sampling
+/// histograms use (milliseconds for the decision timer, seconds for late span age).
+const DEFAULT_BOUNDS: &[u64] = &[
+    0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10_000,
+];
 
 struct TraceEntry {
     /// Arrival number, telling this trace from an earlier one with the same id.
@@ -184,6 +190,8 @@ struct TraceEntry {
     spans: usize,
     /// Bytes of its parts so far, for `maximum_trace_size_bytes`.
     bytes: u64,
+    /// When it was decided, for the age of spans that come after.
+    decided_at: Option<Instant>,
     /// A root span arrived (its decision is due sooner: `State::after_root`).
     root_seen: bool,
 }
@@ -234,6 +242,12 @@ struct Metrics {
     too_large: Arc<Counter>,
     errors: Arc<Counter>,
     late_dropped: Arc<Counter>,
+    /// Spans that went on or were dropped by a decision cache's answer, by `sampled`.
+    from_cache: [Arc<Counter>; 2],
+    /// Seconds between a trace's decision and a part that came after it, while in memory.
+    late_age: Arc<Histogram>,
+    /// Milliseconds a tick took to decide its due traces.
+    timer_latency: Arc<Histogram>,
     on_memory: Arc<Gauge>,
 }
 
@@ -327,6 +341,25 @@ impl TailSampler {
                 "Spans that came after their trace was decided not to be kept",
                 &[processor],
             ),
+            from_cache: two(|sampled| {
+                t.counter(
+                    "otelcol_processor_tail_sampling_early_releases_from_cache_decision_total",
+                    "Number of spans that were able to be immediately released due to a decision cache hit",
+                    &[processor, ("sampled", sampled)],
+                )
+            }),
+            late_age: t.histogram(
+                "otelcol_processor_tail_sampling_sampling_late_span_age",
+                "Time (in seconds) from the sampling decision was taken and the arrival of a late span",
+                &[processor],
+                DEFAULT_BOUNDS,
+            ),
+            timer_latency: t.histogram(
+                "otelcol_processor_tail_sampling_sampling_decision_timer_latency",
+                "Latency (in milliseconds) of each run of the sampling decision timer",
+                &[processor],
+                DEFAULT_BOUNDS,
+            ),
             on_memory: t.gauge(
                 "otelcol_processor_tail_sampling_sampling_traces_on_memory",
                 "Tracks the number of traces current on memory",
@@ -408,17 +441,29 @@ impl Shared {
         let mut st = self.state();
         for (id, part) in ids.into_iter().zip(parts) {
             if st.sampled.set.contains(&id) {
+                of(&self.metrics.from_cache, true).add(part.items() as u64);
                 pass.push(part);
                 continue;
             }
             if st.not_sampled.set.contains(&id) {
+                of(&self.metrics.from_cache, false).add(part.items() as u64);
                 late_dropped += part.items();
                 continue;
             }
             match st.traces.get_mut(&id) {
                 Some(t) => match t.stage {
-                    Stage::Decided(true) => pass.push(part),
-                    Stage::Decided(false) => late_dropped += part.items(),
+                    Stage::Decided(kept) => {
+                        if let Some(at) = t.decided_at {
+                            self.metrics
+                                .late_age
+                                .observe(now.saturating_duration_since(at).as_secs());
+                        }
+                        if kept {
+                            pass.push(part);
+                        } else {
+                            late_dropped += part.items();
+                        }
+                    }
                     Stage::Waiting | Stage::Deciding => {
                         t.bytes = t.bytes.saturating_add(part.bytes().len() as u64);
                         if t.stage == Stage::Waiting && self.too_large(t.bytes) {
@@ -451,6 +496,7 @@ impl Shared {
                         spans: part.items(),
                         parts: Vec::new(),
                         bytes: part.bytes().len() as u64,
+                        decided_at: None,
                         root_seen: false,
                     };
                     if self.too_large(entry.bytes) {
@@ -561,6 +607,8 @@ impl Shared {
         if due.is_empty() {
             return;
         }
+        // The CPU time of the decisions, whatever clock the waits follow.
+        let timer = std::time::Instant::now();
         let mut kept: Vec<Batch> = Vec::new();
         let mut outcomes = Vec::with_capacity(due.len());
         for (id, seq, parts, spans) in due {
@@ -570,6 +618,9 @@ impl Shared {
             }
             outcomes.push((id, seq, sampled));
         }
+        self.metrics
+            .timer_latency
+            .observe(u64::try_from(timer.elapsed().as_millis()).unwrap_or(u64::MAX));
         {
             let mut st = self.state();
             let st = &mut *st;
@@ -579,6 +630,7 @@ impl Shared {
                     && t.seq == seq
                 {
                     t.stage = Stage::Decided(sampled);
+                    t.decided_at = Some(now);
                     // Spans that came while the policies ran.
                     let late = std::mem::take(&mut t.parts);
                     if sampled {

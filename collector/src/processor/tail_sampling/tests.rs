@@ -748,6 +748,22 @@ async fn traces_wait_for_their_decision_and_go_on_whole() {
         ),
         ("otelcol_processor_incoming_items_total", "", "6"),
         ("otelcol_processor_outgoing_items_total", "", "3"),
+        // Both late parts came a second after their trace's decision (at the 10 s tick).
+        (
+            "otelcol_processor_tail_sampling_sampling_late_span_age_bucket",
+            "le=\"0\"",
+            "0",
+        ),
+        (
+            "otelcol_processor_tail_sampling_sampling_late_span_age_bucket",
+            "le=\"5\"",
+            "2",
+        ),
+        (
+            "otelcol_processor_tail_sampling_sampling_decision_timer_latency_count",
+            "",
+            "1",
+        ),
     ] {
         assert_eq!(metric(&ctx, name, labels), want, "{name}{{{labels}}}");
     }
@@ -882,7 +898,7 @@ async fn a_trace_past_maximum_trace_size_bytes_is_dropped_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn decision_caches_remember_traces_that_left_memory() {
-    let (p, rec, _) = sampler("num_traces: 1\ndecision_cache: {sampled_cache_size: 10}\n");
+    let (p, rec, ctx) = sampler("num_traces: 1\ndecision_cache: {sampled_cache_size: 10}\n");
     p.consume(request("a", vec![failed(span(1, 1, 0, 1, vec![]))]))
         .await
         .unwrap();
@@ -895,6 +911,9 @@ async fn decision_caches_remember_traces_that_left_memory() {
         .await
         .unwrap();
     assert_eq!(rec.numbers(), [1, 3]);
+    let from_cache = "otelcol_processor_tail_sampling_early_releases_from_cache_decision_total";
+    assert_eq!(metric(&ctx, from_cache, "sampled=\"true\""), "1");
+    assert_eq!(metric(&ctx, from_cache, "sampled=\"false\""), "0");
     p.shutdown().await;
 }
 
