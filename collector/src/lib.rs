@@ -6,6 +6,7 @@
 //! validated OTLP protobuf bytes ([`otlp::Batch`]). Around it: [`config`] loading,
 //! the component [`registry`], [`extension`]s and self-[`telemetry`].
 
+pub mod background;
 pub mod client;
 pub mod component;
 pub mod config;

@@ -3,6 +3,7 @@
 //! flush interval and once more at shutdown, hands the metrics it built to the metrics
 //! pipelines. What the metrics pipelines refuse is logged; the data was acknowledged upstream.
 
+use crate::background::Background;
 use crate::component::PipelineHeads;
 use crate::component::{ComponentError, Connector, Context};
 use crate::config::ConfigError;
@@ -15,7 +16,6 @@ use crate::pipeline::{BoxFuture, ConsumeError, Consumer, Fanout};
 use prost::Message;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// The state between flushes. Times are Unix nanoseconds, passed in so tests drive them.
@@ -93,13 +93,8 @@ pub fn start<A: Aggregate>(
         label,
         every_request: schedule.flush.is_zero(),
     });
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(tick(shared.clone(), schedule, stop.clone()));
-    Arc::new(Periodic {
-        shared,
-        stop,
-        task: Mutex::new(Some(task)),
-    })
+    let task = Background::spawn(|stop| tick(shared.clone(), schedule, stop));
+    Arc::new(Periodic { shared, task })
 }
 
 struct Shared<A> {
@@ -179,8 +174,7 @@ async fn tick<A: Aggregate>(shared: Arc<Shared<A>>, schedule: Schedule, stop: Ca
 
 struct Periodic<A> {
     shared: Arc<Shared<A>>,
-    stop: CancellationToken,
-    task: Mutex<Option<JoinHandle<()>>>,
+    task: Background,
 }
 
 impl<A: Aggregate> Consumer for Periodic<A> {
@@ -209,10 +203,7 @@ impl<A: Aggregate> Consumer for Periodic<A> {
 impl<A: Aggregate> Connector for Periodic<A> {
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            self.stop.cancel();
-            let task = self.task.lock().ok().and_then(|mut t| t.take());
-            if let Some(task) = task {
-                let _ = task.await;
+            if self.task.stop().await {
                 // What arrived since the last tick goes out before the metrics pipelines
                 // stop; the Collector drops it.
                 self.shared.flush().await;

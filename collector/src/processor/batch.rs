@@ -10,6 +10,7 @@
 //! Batching concatenates encoded requests (see `docs/ARCHITECTURE.md`): no decode, no encode,
 //! except to split a request that is over the max size.
 
+use crate::background::Background;
 use crate::component::{ComponentError, Context, Processor, ProcessorConfig, Validate};
 use crate::config::{ConfigError, duration};
 use crate::otlp::batching::{self, BatchBuilder};
@@ -18,10 +19,8 @@ use crate::pipeline::{BoxFuture, ConsumeError, Consumer};
 use crate::telemetry::{BATCH_SIZE_BUCKETS, Counter, Histogram};
 use serde::Deserialize;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// `processors: batch:`.
@@ -93,8 +92,7 @@ struct Metrics {
 /// A running batch processor: a task owning the buffer, fed through a channel.
 pub struct BatchProcessor {
     tx: mpsc::Sender<Batch>,
-    stop: CancellationToken,
-    task: Mutex<Option<JoinHandle<()>>>,
+    task: Background,
     incoming: Arc<Counter>,
 }
 
@@ -146,15 +144,9 @@ impl BatchProcessor {
         let incoming = m.incoming.clone();
         // A small channel: the processor task is the buffer; this only decouples the caller.
         let (tx, rx) = mpsc::channel(64);
-        let stop = CancellationToken::new();
         let label = ctx.label();
-        let task = tokio::spawn(run(cfg, signal, rx, stop.clone(), next, m, label));
-        Arc::new(Self {
-            tx,
-            stop,
-            task: Mutex::new(Some(task)),
-            incoming,
-        })
+        let task = Background::spawn(|stop| run(cfg, signal, rx, stop, next, m, label));
+        Arc::new(Self { tx, task, incoming })
     }
 }
 
@@ -273,15 +265,7 @@ impl Consumer for BatchProcessor {
 impl Processor for BatchProcessor {
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            self.stop.cancel();
-            let task = self
-                .task
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take();
-            if let Some(t) = task {
-                let _ = t.await;
-            }
+            self.task.stop().await;
         })
     }
 }

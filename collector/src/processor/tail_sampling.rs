@@ -21,6 +21,7 @@
 
 pub mod policy;
 
+use crate::background::Background;
 use crate::component::{ComponentError, Context, Processor, ProcessorConfig, Validate};
 use crate::config::{ConfigError, duration};
 use crate::otlp::batching::{concat, partition_items};
@@ -34,9 +35,7 @@ use serde::Deserialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 /// `processors: tail_sampling:`.
 #[derive(Debug, Clone, Deserialize)]
@@ -270,8 +269,8 @@ struct Shared {
 /// A running `tail_sampling` processor.
 pub struct TailSampler {
     shared: Arc<Shared>,
-    stop: CancellationToken,
-    task: Mutex<Option<JoinHandle<()>>>,
+    /// The decision tick.
+    tick: Background,
 }
 
 fn two(f: impl Fn(&'static str) -> Arc<Counter>) -> [Arc<Counter>; 2] {
@@ -390,15 +389,14 @@ impl TailSampler {
             state: Mutex::new(state),
             metrics,
         });
-        let stop = CancellationToken::new();
         // Decisions are due `decision_wait` after a trace's first span (or sooner after its
         // root); a tick a tenth of the shorter wait (10 ms to 1 s) keeps them close to it.
         let soonest = shared
             .after_root
             .map_or(cfg.decision_wait, |a| a.min(cfg.decision_wait));
         let every = (soonest / 10).clamp(Duration::from_millis(10), Duration::from_secs(1));
-        let task = tokio::spawn({
-            let (shared, stop) = (shared.clone(), stop.clone());
+        let tick = Background::spawn(|stop| {
+            let shared = shared.clone();
             async move {
                 let mut tick = tokio::time::interval(every);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -410,11 +408,7 @@ impl TailSampler {
                 }
             }
         });
-        Arc::new(TailSampler {
-            shared,
-            stop,
-            task: Mutex::new(Some(task)),
-        })
+        Arc::new(TailSampler { shared, tick })
     }
 }
 
@@ -736,15 +730,7 @@ impl Consumer for TailSampler {
 impl Processor for TailSampler {
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            self.stop.cancel();
-            let task = self
-                .task
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            if let Some(t) = task {
-                let _ = t.await;
-            }
+            self.tick.stop().await;
             // Waiting traces are decided now rather than lost, unless told to drop them.
             if self.shared.drop_pending {
                 self.shared.drop_waiting();

@@ -16,14 +16,12 @@
 mod memory;
 
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Deserialize;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
+use crate::background::Background;
 use crate::component::{ComponentError, Context, Processor, ProcessorConfig, Validate};
 use crate::config::{ConfigError, duration};
 use crate::otlp::{Batch, Signal};
@@ -198,8 +196,7 @@ pub struct MemoryLimiter {
     next: Arc<dyn Consumer>,
     counters: ItemCounters,
     label: String,
-    stop: CancellationToken,
-    task: Mutex<Option<JoinHandle<()>>>,
+    task: Background,
 }
 
 impl MemoryLimiter {
@@ -229,12 +226,10 @@ impl MemoryLimiter {
             next,
             counters: ItemCounters::new(ctx, signal),
             label,
-            stop: CancellationToken::new(),
-            task: Mutex::new(None),
+            task: Background::default(),
         });
         let weak = Arc::downgrade(&limiter);
-        let stop = limiter.stop.clone();
-        let task = tokio::spawn(async move {
+        limiter.task.start(|stop| async move {
             let mut ticker = tokio::time::interval(check_interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -247,10 +242,6 @@ impl MemoryLimiter {
                 }
             }
         });
-        *limiter
-            .task
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task);
         limiter
     }
 
@@ -305,15 +296,7 @@ impl Consumer for MemoryLimiter {
 impl Processor for MemoryLimiter {
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            self.stop.cancel();
-            let task = self
-                .task
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take();
-            if let Some(t) = task {
-                let _ = t.await;
-            }
+            self.task.stop().await;
         })
     }
 }
