@@ -25,7 +25,7 @@ use crate::background::Background;
 use crate::component::{ComponentError, Context, Processor, ProcessorConfig, Validate};
 use crate::config::{ConfigError, duration};
 use crate::otlp::batching::{concat, partition_items};
-use crate::otlp::views::{SpanView, TracesView};
+use crate::otlp::views::SpanView;
 use crate::otlp::{Batch, Signal};
 use crate::pipeline::{BoxFuture, ConsumeError, Consumer};
 use crate::processor::ItemCounters;
@@ -419,21 +419,29 @@ impl Shared {
 
     /// Files each trace's part of `batch`; returns the parts of traces already kept.
     fn file(&self, batch: &Batch, now: Instant) -> Vec<Batch> {
-        // The trace ids of the request, in order; an item's output is its trace's.
-        let mut ids: Vec<[u8; 16]> = Vec::new();
+        // The trace ids of the request, in order (an item's output is its trace's), and
+        // whether each trace's part holds a root span, read on the same pass.
+        let mut ids: Vec<([u8; 16], bool)> = Vec::new();
         let mut index: HashMap<[u8; 16], usize> = HashMap::new();
         let mut parts = partition_items(batch, batch.items(), |_, item| {
-            let id = SpanView::parse(item).trace_id();
-            Some(*index.entry(id).or_insert_with(|| {
-                ids.push(id);
+            let span = SpanView::parse(item);
+            let id = span.trace_id();
+            let at = *index.entry(id).or_insert_with(|| {
+                ids.push((id, false));
                 ids.len() - 1
-            }))
+            });
+            if span.parent_span_id() == [0; 8]
+                && let Some((_, root)) = ids.get_mut(at)
+            {
+                *root = true;
+            }
+            Some(at)
         });
         parts.truncate(ids.len());
         let mut pass = Vec::new();
         let mut late_dropped = 0;
         let mut st = self.state();
-        for (id, part) in ids.into_iter().zip(parts) {
+        for ((id, has_root), part) in ids.into_iter().zip(parts) {
             if st.sampled.set.contains(&id) {
                 of(&self.metrics.from_cache, true).add(part.items() as u64);
                 pass.push(part);
@@ -468,7 +476,7 @@ impl Shared {
                             continue;
                         }
                         let root = if t.stage == Stage::Waiting {
-                            self.root_due(&mut t.root_seen, &part)
+                            self.root_due(&mut t.root_seen, has_root)
                         } else {
                             None
                         };
@@ -499,7 +507,7 @@ impl Shared {
                         entry.spans = 0;
                         st.not_sampled.insert(id);
                     } else {
-                        if let Some(d) = self.root_due(&mut entry.root_seen, &part) {
+                        if let Some(d) = self.root_due(&mut entry.root_seen, has_root) {
                             st.after_root.push_back((id, seq, now + d));
                         }
                         entry.parts.push(part);
@@ -531,17 +539,15 @@ impl Shared {
     }
 
     /// With `decision_wait_after_root_received` set, the delay after which a trace is due once
-    /// `part` brought its first root span (a span without a parent, as the Collector tells a
-    /// root); `None` otherwise.
-    fn root_due(&self, root_seen: &mut bool, part: &Batch) -> Option<Duration> {
+    /// a part brought its first root span (`has_root`: a span without a parent, as the
+    /// Collector tells a root); `None` otherwise.
+    fn root_due(&self, root_seen: &mut bool, has_root: bool) -> Option<Duration> {
         let d = self.after_root?;
-        if *root_seen {
+        if *root_seen || !has_root {
             return None;
         }
-        *root_seen = TracesView::new(part.bytes())
-            .spans()
-            .any(|(_, _, s)| s.parent_span_id() == [0; 8]);
-        root_seen.then_some(d)
+        *root_seen = true;
+        Some(d)
     }
 
     /// Forgets the oldest traces until there is room for one more.
