@@ -914,24 +914,24 @@ impl PolicyConfig {
                 ]
             })
         }
-        // A setting that must not be empty.
-        let filled = |empty: bool, sub: &str| {
-            if empty {
-                Err(err(sub, "must not be empty".into()))
-            } else {
+        // A setting that must hold, or the reason it does not at `sub`.
+        let require = |holds: bool, sub: &str, reason: &str| {
+            if holds {
                 Ok(())
+            } else {
+                Err(err(sub, reason.into()))
             }
         };
+        let filled = |empty: bool, sub: &str| require(!empty, sub, "must not be empty");
         Ok(match t {
             "always_sample" => Rule::Always,
             "latency" => {
                 let c = need(&self.latency, field, t)?;
-                if c.upper_threshold_ms != 0 && c.upper_threshold_ms < c.threshold_ms {
-                    return Err(err(
-                        "latency.upper_threshold_ms",
-                        "must be at least threshold_ms".into(),
-                    ));
-                }
+                require(
+                    c.upper_threshold_ms == 0 || c.upper_threshold_ms >= c.threshold_ms,
+                    "latency.upper_threshold_ms",
+                    "must be at least threshold_ms",
+                )?;
                 Rule::Latency {
                     lower: c.threshold_ms,
                     upper: c.upper_threshold_ms,
@@ -940,22 +940,20 @@ impl PolicyConfig {
             "numeric_attribute" => {
                 let c = need(&self.numeric_attribute, field, t)?;
                 filled(c.key.is_empty(), "numeric_attribute.key")?;
-                if c.min_value.is_none() && c.max_value.is_none() {
-                    return Err(err(
-                        "numeric_attribute",
-                        "set min_value, max_value or both".into(),
-                    ));
-                }
+                require(
+                    c.min_value.is_some() || c.max_value.is_some(),
+                    "numeric_attribute",
+                    "set min_value, max_value or both",
+                )?;
                 let (min, max) = (
                     c.min_value.unwrap_or(i64::MIN),
                     c.max_value.unwrap_or(i64::MAX),
                 );
-                if min > max {
-                    return Err(err(
-                        "numeric_attribute.max_value",
-                        "must be at least min_value".into(),
-                    ));
-                }
+                require(
+                    min <= max,
+                    "numeric_attribute.max_value",
+                    "must be at least min_value",
+                )?;
                 Rule::Numeric {
                     key: c.key.clone(),
                     min,
@@ -965,12 +963,11 @@ impl PolicyConfig {
             }
             "probabilistic" => {
                 let c = need(&self.probabilistic, field, t)?;
-                if c.sampling_percentage.is_nan() || c.sampling_percentage < 0.0 {
-                    return Err(err(
-                        "probabilistic.sampling_percentage",
-                        "must not be negative".into(),
-                    ));
-                }
+                require(
+                    c.sampling_percentage >= 0.0,
+                    "probabilistic.sampling_percentage",
+                    "must not be negative",
+                )?;
                 Rule::Probabilistic {
                     threshold: threshold(c.sampling_percentage),
                     salt: if c.hash_salt.is_empty() {
@@ -1028,37 +1025,33 @@ impl PolicyConfig {
             }
             "rate_limiting" => {
                 let c = need(&self.rate_limiting, field, t)?;
-                if c.spans_per_second <= 0 {
-                    return Err(err(
-                        "rate_limiting.spans_per_second",
-                        "must be positive".into(),
-                    ));
-                }
+                require(
+                    c.spans_per_second > 0,
+                    "rate_limiting.spans_per_second",
+                    "must be positive",
+                )?;
                 let burst = c
                     .burst_capacity
                     .unwrap_or(c.spans_per_second.saturating_mul(2));
-                if burst <= 0 {
-                    return Err(err(
-                        "rate_limiting.burst_capacity",
-                        "must be positive".into(),
-                    ));
-                }
+                require(
+                    burst > 0,
+                    "rate_limiting.burst_capacity",
+                    "must be positive",
+                )?;
                 Rule::Rate(TokenBucket::full(c.spans_per_second, burst))
             }
             "bytes_limiting" => {
                 let c = need(&self.bytes_limiting, field, t)?;
-                if c.bytes_per_second <= 0 {
-                    return Err(err(
-                        "bytes_limiting.bytes_per_second",
-                        "must be positive".into(),
-                    ));
-                }
-                if c.burst_capacity < 0 {
-                    return Err(err(
-                        "bytes_limiting.burst_capacity",
-                        "must not be negative".into(),
-                    ));
-                }
+                require(
+                    c.bytes_per_second > 0,
+                    "bytes_limiting.bytes_per_second",
+                    "must be positive",
+                )?;
+                require(
+                    c.burst_capacity >= 0,
+                    "bytes_limiting.burst_capacity",
+                    "must not be negative",
+                )?;
                 let burst = if c.burst_capacity == 0 {
                     c.bytes_per_second.saturating_mul(2)
                 } else {
@@ -1068,12 +1061,11 @@ impl PolicyConfig {
             }
             "span_count" => {
                 let c = need(&self.span_count, field, t)?;
-                if c.max_spans != 0 && c.max_spans < c.min_spans {
-                    return Err(err(
-                        "span_count.max_spans",
-                        "must be at least min_spans".into(),
-                    ));
-                }
+                require(
+                    c.max_spans == 0 || c.max_spans >= c.min_spans,
+                    "span_count.max_spans",
+                    "must be at least min_spans",
+                )?;
                 Rule::SpanCount {
                     min: c.min_spans,
                     max: c.max_spans,
@@ -1099,12 +1091,11 @@ impl PolicyConfig {
             }
             "ottl_condition" => {
                 let c = need(&self.ottl_condition, field, t)?;
-                if c.span.is_empty() && c.spanevent.is_empty() {
-                    return Err(err(
-                        "ottl_condition",
-                        "set `span` or `spanevent` conditions".into(),
-                    ));
-                }
+                require(
+                    !c.span.is_empty() || !c.spanevent.is_empty(),
+                    "ottl_condition",
+                    "set `span` or `spanevent` conditions",
+                )?;
                 let mode = match c.error_mode.as_deref() {
                     None => ErrorMode::Propagate,
                     Some(m) => m
@@ -1184,12 +1175,11 @@ impl PolicyConfig {
             }
             "composite" => {
                 let c = need(&self.composite, field, t)?;
-                if c.max_total_spans_per_second <= 0 {
-                    return Err(err(
-                        "composite.max_total_spans_per_second",
-                        "must be positive".into(),
-                    ));
-                }
+                require(
+                    c.max_total_spans_per_second > 0,
+                    "composite.max_total_spans_per_second",
+                    "must be positive",
+                )?;
                 filled(
                     c.composite_sub_policy.is_empty(),
                     "composite.composite_sub_policy",
