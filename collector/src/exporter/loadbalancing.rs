@@ -15,6 +15,7 @@ mod ring;
 
 use super::helper::{ExporterHelper, HelperSettings, Payload, QueueConfig, RetryConfig, Sender};
 use super::otlp_grpc::OtlpGrpcConfig;
+use crate::background::Background;
 use crate::component::{ComponentError, ComponentId, Context, Exporter, ExporterConfig, Validate};
 use crate::config::{ConfigError, Value, duration};
 use crate::otlp::batching::partition_items;
@@ -24,9 +25,8 @@ use crate::pipeline::{BoxFuture, ConsumeError, Consumer};
 use crate::telemetry::{Counter, Gauge, Histogram};
 use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 pub use ring::Ring;
 
@@ -532,8 +532,8 @@ pub struct LoadBalancer {
     /// Serializes changes of the backends (the resolver's and shutdown's).
     changing: tokio::sync::Mutex<()>,
     metrics: Metrics,
-    stop: CancellationToken,
-    resolver: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The DNS resolver's loop.
+    resolver: Background,
     /// For log records without a trace id, which go to any backend.
     spread: AtomicU64,
 }
@@ -583,8 +583,7 @@ impl LoadBalancer {
             table: RwLock::new(Arc::new(Table::default())),
             changing: tokio::sync::Mutex::new(()),
             metrics,
-            stop: CancellationToken::new(),
-            resolver: Mutex::new(None),
+            resolver: Background::default(),
             spread: AtomicU64::new(0x9E37_79B9_7F4A_7C15),
         }
     }
@@ -860,8 +859,8 @@ impl LoadBalancer {
             }
             Source::Dns { interval, .. } => {
                 self.refresh().await;
-                let (me, every, stop) = (Arc::downgrade(self), *interval, self.stop.clone());
-                let task = tokio::spawn(async move {
+                let (me, every) = (Arc::downgrade(self), *interval);
+                self.resolver.start(|stop| async move {
                     let mut tick = tokio::time::interval(every);
                     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     tick.tick().await;
@@ -874,22 +873,13 @@ impl LoadBalancer {
                         lb.refresh().await;
                     }
                 });
-                *self.resolver.lock().unwrap_or_else(PoisonError::into_inner) = Some(task);
                 Ok(())
             }
         }
     }
 
     async fn stop(&self) {
-        self.stop.cancel();
-        let task = self
-            .resolver
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(t) = task {
-            let _ = t.await;
-        }
+        self.resolver.stop().await;
         let _changing = self.changing.lock().await;
         let table = self.table();
         let mut stops = tokio::task::JoinSet::new();

@@ -17,6 +17,7 @@ use crate::otlp::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
 fn ctx(id: &str) -> Context {
