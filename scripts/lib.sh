@@ -75,6 +75,18 @@ build_filter() {
     echo "$wasm"
 }
 
+# Builds the floor module (filter-wasm/floor: the host calls a span needs and nothing else) and
+# its header-only twin, without the exports Envoy calls at the end of a stream; prints the full
+# module's path (the twin is beside it, *-headers.wasm). The floor-* variants run them.
+build_floor() {
+    ensure_wasm_target
+    cargo build --quiet -p meshtrace-wasm-floor --target wasm32-wasip1 --profile wasm-release >&2
+    local wasm="$ROOT/target/wasm32-wasip1/wasm-release/meshtrace_wasm_floor.wasm"
+    cargo run --quiet -p meshtrace-e2e --bin meshtrace-wasm-strip -- \
+        --remove proxy_on_log,proxy_on_tick,proxy_on_http_call_response "$wasm" "${wasm%.wasm}-headers.wasm" >&2
+    echo "$wasm"
+}
+
 # free_port: a TCP port free on 127.0.0.1 right now (another process may take it before use).
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -83,12 +95,26 @@ free_port() {
 # --- Envoy variants of the benchmarks ---------------------------------------------------------
 
 # A variant is NAME[@PERCENT][:FILE]: NAME one of scripts/bench's (none, native, enricher,
-# filter-idle, filter-propagation, filter-export); @PERCENT the share of requests sampled by
+# filter-idle, filter-propagation, filter-export) or a floor module's (floor-empty,
+# floor-propagation, floor-bare, floor-span: filter-wasm/floor, its mode the plugin
+# configuration; $FLOOR_WASM from build_floor); @PERCENT the share of requests sampled by
 # the native tracer or the filter (default 100: every request); :FILE another .wasm for a
 # variant that loads the filter (an A/B run of builds).
 variant_name() { local v=${1%%:*}; echo "${v%%@*}"; }
 variant_sampling() { local v=${1%%:*}; if [[ "$v" == *@* ]]; then echo "${v#*@}"; else echo 100; fi; }
-variant_wasm() { if [[ "$1" == *:* ]]; then realpath "${1#*:}"; else echo "$WASM"; fi; }
+variant_wasm() {
+    if [[ "$1" == *:* ]]; then
+        realpath "${1#*:}"
+    else
+        case "$(variant_name "$1")" in
+            floor-empty | floor-propagation) echo "${FLOOR_WASM%.wasm}-headers.wasm" ;;
+            floor-*) echo "$FLOOR_WASM" ;;
+            *) echo "$WASM" ;;
+        esac
+    fi
+}
+# needs_floor VARIANT...: whether any variant runs the floor module.
+needs_floor() { local v; for v in "$@"; do [[ "$(variant_name "$v")" == floor-* ]] && return 0; done; return 1; }
 
 # envoy_config VARIANT LISTEN APP SINK_GRPC SINK_HTTP: renders scripts/bench/envoy-*.yaml for one
 # variant on stdout (scripts/bench.sh, scripts/envoy-instructions.sh). $WASM: the default .wasm.
@@ -98,12 +124,14 @@ envoy_config() {
     local variant template plugin="" wasm sampling
     variant="$(variant_name "$1")"
     template=$variant
-    [[ "$variant" == filter-* ]] && template=filter
+    [[ "$variant" == filter-* || "$variant" == floor-* ]] && template=filter
     [ -f "scripts/bench/envoy-$template.yaml" ] || die "variant $1: no scripts/bench/envoy-$template.yaml"
     sampling="$(variant_sampling "$1")"
     [[ "$sampling" =~ ^[0-9]+([.][0-9]+)?$ ]] || die "variant $1: the sampling percentage must be a number"
     wasm="$(variant_wasm "$1")"
-    if grep -q '@PLUGIN_CONFIG@' "scripts/bench/envoy-$template.yaml"; then
+    if [[ "$variant" == floor-* ]]; then
+        plugin="${variant#floor-}"
+    elif grep -q '@PLUGIN_CONFIG@' "scripts/bench/envoy-$template.yaml"; then
         [ -f "scripts/bench/$variant.json" ] || die "variant $1: no scripts/bench/$variant.json"
         # YAML single-quoted string: double any single quote.
         plugin="$(tr -d '\n' < "scripts/bench/$variant.json" | sed "s/'/''/g; s/[&#\\]/\\&/g")"

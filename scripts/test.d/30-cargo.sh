@@ -5,7 +5,8 @@ set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
 MESHTRACE_WASM="$(build_filter)"
-export MESHTRACE_WASM
+MESHTRACE_FLOOR_WASM="$(build_floor)"
+export MESHTRACE_WASM MESHTRACE_FLOOR_WASM
 export ENVOY_BIN="$(envoy_bin)"
 out="$(mktemp)"
 set +e

@@ -20,6 +20,82 @@ pub fn filter_wasm() -> Result<PathBuf> {
         .map_err(Error)
 }
 
+/// The floor module (`filter-wasm/floor`) and its header-only twin (without the exports Envoy
+/// calls at the end of a stream), as `build_floor` in `scripts/lib.sh` makes them:
+/// `(full, headers)`. `$MESHTRACE_FLOOR_WASM` when set (the twin beside it, `*-headers.wasm`),
+/// else built here on first use.
+pub fn floor_wasm() -> Result<(PathBuf, PathBuf)> {
+    static BUILT: OnceLock<Result<(PathBuf, PathBuf), String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build_floor().map_err(|e| e.0))
+        .clone()
+        .map_err(Error)
+}
+
+/// The exports the floor's header-only twin goes without.
+pub const FLOOR_END_OF_STREAM_EXPORTS: &[&str] = &[
+    "proxy_on_log",
+    "proxy_on_tick",
+    "proxy_on_http_call_response",
+];
+
+fn build_floor() -> Result<(PathBuf, PathBuf)> {
+    if let Some(path) = std::env::var_os("MESHTRACE_FLOOR_WASM") {
+        let wasm = PathBuf::from(path);
+        let headers = PathBuf::from(format!(
+            "{}-headers.wasm",
+            wasm.with_extension("").display()
+        ));
+        return match (wasm.is_file(), headers.is_file()) {
+            (true, true) => Ok((wasm, headers)),
+            _ => Err(Error(format!(
+                "MESHTRACE_FLOOR_WASM={}: it and {} must be files (scripts/lib.sh build_floor)",
+                wasm.display(),
+                headers.display()
+            ))),
+        };
+    }
+    let wasm = cargo_build_wasm("meshtrace-wasm-floor", "meshtrace_wasm_floor")?;
+    let headers = wasm.with_file_name("meshtrace_wasm_floor-headers.wasm");
+    remove_exports_to(&wasm, &headers, FLOOR_END_OF_STREAM_EXPORTS)?;
+    Ok((wasm, headers))
+}
+
+/// Builds `package` for wasm32-wasip1 with the size-tuned profile, into a target dir of its
+/// own (the outer `cargo test` may hold the lock on ./target); the module's path.
+fn cargo_build_wasm(package: &str, file: &str) -> Result<PathBuf> {
+    let root = workspace_root();
+    let target_dir = root.join("target").join("e2e-wasm");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(&cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            package,
+            "--target",
+            "wasm32-wasip1",
+            "--profile",
+            "wasm-release",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .status()
+        .context(format_args!("running cargo build for {package}"))?;
+    if !status.success() {
+        return Err(Error(format!(
+            "building {package} failed ({status}); is the wasm32-wasip1 target installed? \
+             Run scripts/setup.sh"
+        )));
+    }
+    let wasm = target_dir.join(format!("wasm32-wasip1/wasm-release/{file}.wasm"));
+    if !wasm.is_file() {
+        return Err(Error(format!("cargo built nothing at {}", wasm.display())));
+    }
+    Ok(wasm)
+}
+
 fn locate_or_build() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("MESHTRACE_WASM") {
         let path = PathBuf::from(path);
@@ -32,36 +108,7 @@ fn locate_or_build() -> Result<PathBuf> {
             )))
         };
     }
-    let root = workspace_root();
-    // A separate target dir: the outer `cargo test` may hold the lock on ./target.
-    let target_dir = root.join("target").join("e2e-wasm");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(&cargo)
-        .current_dir(&root)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "meshtrace-filter",
-            "--target",
-            "wasm32-wasip1",
-            "--profile",
-            "wasm-release",
-            "--target-dir",
-        ])
-        .arg(&target_dir)
-        .status()
-        .context("running cargo build for the filter")?;
-    if !status.success() {
-        return Err(Error(format!(
-            "building the filter failed ({status}); is the wasm32-wasip1 target installed? \
-             Run scripts/setup.sh"
-        )));
-    }
-    let wasm = target_dir.join("wasm32-wasip1/wasm-release/meshtrace_filter.wasm");
-    if !wasm.is_file() {
-        return Err(Error(format!("cargo built nothing at {}", wasm.display())));
-    }
+    let wasm = cargo_build_wasm("meshtrace-filter", "meshtrace_filter")?;
     strip_unused_exports(&wasm)?;
     Ok(wasm)
 }
@@ -81,4 +128,27 @@ pub fn strip_unused_exports(path: &std::path::Path) -> Result<()> {
     std::fs::write(&tmp, &stripped).context(format_args!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).context(format_args!("replacing {}", path.display()))?;
     Ok(())
+}
+
+/// Writes the module at `input` without the exports in `names` to `output` (a benchmark's
+/// variant of a module: `build_floor` in `scripts/lib.sh`). Every name must be exported: a
+/// name that is not is a typo, and the variant would measure the wrong module.
+pub fn remove_exports_to(
+    input: &std::path::Path,
+    output: &std::path::Path,
+    names: &[&str],
+) -> Result<()> {
+    use meshtrace_filter::module::{export_names, remove_exports};
+    let module = std::fs::read(input).context(format_args!("reading {}", input.display()))?;
+    let exported = export_names(&module).map_err(|e| Error(format!("{}: {e}", input.display())))?;
+    if let Some(missing) = names.iter().find(|n| !exported.iter().any(|e| e == *n)) {
+        return Err(Error(format!(
+            "{}: exports no `{missing}` (it exports {})",
+            input.display(),
+            exported.join(", ")
+        )));
+    }
+    let stripped =
+        remove_exports(&module, names).map_err(|e| Error(format!("{}: {e}", input.display())))?;
+    std::fs::write(output, stripped).context(format_args!("writing {}", output.display()))
 }

@@ -16,22 +16,37 @@ use std::process::{Command, Output};
 
 use meshtrace_e2e::envoy::envoy_binary;
 use meshtrace_e2e::process::TempDir;
-use meshtrace_e2e::wasm::filter_wasm;
+use meshtrace_e2e::wasm::{filter_wasm, floor_wasm};
 use meshtrace_e2e::workspace_root;
 
-/// `envoy_config VARIANT` with fixed ports (validate mode binds none), `$WASM` the filter.
+/// `envoy_config VARIANT` with fixed ports (validate mode binds none), `$WASM` the filter,
+/// `$FLOOR_WASM` the floor module.
 fn render(variant: &str, wasm: &Path) -> Output {
+    let (floor, _) = floor_wasm().unwrap_or_else(|e| panic!("{e}"));
     Command::new("bash")
         .current_dir(workspace_root())
         .args([
             "-c",
-            r#"source scripts/lib.sh && WASM="$1" && envoy_config "$2" 10000 10001 127.0.0.1:10002 127.0.0.1:10003"#,
+            r#"source scripts/lib.sh && WASM="$1" FLOOR_WASM="$2" && envoy_config "$3" 10000 10001 127.0.0.1:10002 127.0.0.1:10003"#,
             "render",
         ])
         .arg(wasm)
+        .arg(floor)
         .arg(variant)
         .output()
         .unwrap()
+}
+
+/// Whether Envoy (`--mode validate`) accepts `config`, written under `dir`; and its log.
+fn validate(envoy: &Path, dir: &Path, variant: &str, config: &[u8]) -> (bool, String) {
+    let path = dir.join(format!("{}.yaml", variant.replace(['@', '+'], "_")));
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(envoy)
+        .args(["--mode", "validate", "--disable-hot-restart", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    (out.status.success(), text(&out.stdout) + &text(&out.stderr))
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -110,6 +125,13 @@ const VARIANTS: &[(&str, &str, &str)] = &[
         r#""percentage": 1"#,
         "sampling.percentage=1 propagation.b3.extract=true",
     ),
+    // The floor module: its mode is the whole plugin configuration, the header-only twin for
+    // the modes that record nothing.
+    ("floor-empty", "value: 'empty'", ""),
+    ("floor-propagation", "meshtrace_wasm_floor-headers.wasm", ""),
+    ("floor-bare", "meshtrace_wasm_floor.wasm", ""),
+    ("floor-span", "value: 'span'", ""),
+    ("floor-bare+cel", "value: 'bare+cel'", ""),
 ];
 
 #[test]
@@ -126,20 +148,8 @@ fn every_bench_variant_renders_a_config_envoy_accepts() {
             config.lines().any(|l| l.contains(holds)),
             "{variant}: no `{holds}` in\n{config}"
         );
-        let path = dir
-            .path()
-            .join(format!("{}.yaml", variant.replace('@', "_")));
-        std::fs::write(&path, &config).unwrap();
-        let out = Command::new(&envoy)
-            .args(["--mode", "validate", "--disable-hot-restart", "-c"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        let log = text(&out.stdout) + &text(&out.stderr);
-        assert!(
-            out.status.success(),
-            "{variant}: Envoy refused it:\n{log}\n{config}"
-        );
+        let (accepted, log) = validate(&envoy, dir.path(), variant, config.as_bytes());
+        assert!(accepted, "{variant}: Envoy refused it:\n{log}\n{config}");
         if !logs.is_empty() {
             assert!(log.contains(logs), "{variant}: no `{logs}` in\n{log}");
         }
@@ -171,11 +181,37 @@ fn a_variant_that_cannot_sample_as_asked_is_refused() {
             "native@",
             "variant native@: the sampling percentage must be a number",
         ),
+        (
+            "floor-span@1",
+            "variant floor-span@1: floor-span does not sample",
+        ),
     ] {
         let out = render(variant, &wasm);
         assert!(!out.status.success(), "{variant} rendered");
         let err = text(&out.stderr);
         assert!(err.contains(why), "{variant}: {err}");
         assert_eq!(text(&out.stdout), "", "{variant}: half a config");
+    }
+}
+
+/// A floor mode the module does not know renders (the shell does not parse modes), and Envoy
+/// refuses it: the module's configure fails, so no benchmark runs a floor that does nothing.
+#[test]
+fn an_unknown_floor_mode_is_refused_by_envoy() {
+    let wasm = filter_wasm().unwrap_or_else(|e| panic!("{e}"));
+    let envoy = envoy_binary().unwrap_or_else(|e| panic!("{e}"));
+    let dir = TempDir::new("bench-configs-floor").unwrap();
+    for variant in ["floor-nothing", "floor-propagation+cel"] {
+        let out = render(variant, &wasm);
+        assert!(out.status.success(), "{variant}: {}", text(&out.stderr));
+        let (accepted, log) = validate(&envoy, dir.path(), variant, &out.stdout);
+        assert!(!accepted, "{variant}: Envoy accepted it:\n{log}");
+        let mode = variant.trim_start_matches("floor-");
+        for says in [
+            format!("meshtrace-wasm-floor: unknown mode \"{mode}\""),
+            "Unable to create Wasm plugin meshtrace".to_owned(),
+        ] {
+            assert!(log.contains(&says), "{variant}: no `{says}` in\n{log}");
+        }
     }
 }
