@@ -15,7 +15,7 @@ mod ring;
 
 use super::helper::{ExporterHelper, HelperSettings, Payload, QueueConfig, RetryConfig, Sender};
 use super::otlp_grpc::OtlpGrpcConfig;
-use crate::background::Background;
+use crate::background::{Background, FirstCall};
 use crate::component::{ComponentError, ComponentId, Context, Exporter, ExporterConfig, Validate};
 use crate::config::{ConfigError, Value, duration};
 use crate::otlp::batching::partition_items;
@@ -860,17 +860,13 @@ impl LoadBalancer {
             Source::Dns { interval, .. } => {
                 self.refresh().await;
                 let (me, every) = (Arc::downgrade(self), *interval);
-                self.resolver.start(|stop| async move {
-                    let mut tick = tokio::time::interval(every);
-                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                    tick.tick().await;
-                    loop {
-                        tokio::select! {
-                            () = stop.cancelled() => return,
-                            _ = tick.tick() => {}
-                        }
-                        let Some(lb) = me.upgrade() else { return };
+                // Resolved once above, while starting.
+                self.resolver.every(every, FirstCall::AfterPeriod, move || {
+                    let me = me.clone();
+                    async move {
+                        let Some(lb) = me.upgrade() else { return false };
                         lb.refresh().await;
+                        true
                     }
                 });
                 Ok(())

@@ -21,7 +21,7 @@
 
 pub mod policy;
 
-use crate::background::Background;
+use crate::background::{Background, FirstCall};
 use crate::component::{ComponentError, Context, Processor, ProcessorConfig, Validate};
 use crate::config::{ConfigError, duration};
 use crate::otlp::batching::{concat, partition_items};
@@ -395,16 +395,14 @@ impl TailSampler {
             .after_root
             .map_or(cfg.decision_wait, |a| a.min(cfg.decision_wait));
         let every = (soonest / 10).clamp(Duration::from_millis(10), Duration::from_secs(1));
-        let tick = Background::spawn(|stop| {
+        let tick = Background::default();
+        tick.every(every, FirstCall::Now, {
             let shared = shared.clone();
-            async move {
-                let mut tick = tokio::time::interval(every);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tokio::select! {
-                        () = stop.cancelled() => return,
-                        _ = tick.tick() => shared.decide_due(Instant::now(), false).await,
-                    }
+            move || {
+                let shared = shared.clone();
+                async move {
+                    shared.decide_due(Instant::now(), false).await;
+                    true
                 }
             }
         });

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::background::Background;
+use crate::background::{Background, FirstCall};
 use crate::component::{ComponentError, Context, Processor, ProcessorConfig, Validate};
 use crate::config::{ConfigError, duration};
 use crate::otlp::{Batch, Signal};
@@ -229,18 +229,13 @@ impl MemoryLimiter {
             task: Background::default(),
         });
         let weak = Arc::downgrade(&limiter);
-        limiter.task.start(|stop| async move {
-            let mut ticker = tokio::time::interval(check_interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    _ = ticker.tick() => match weak.upgrade() {
-                        Some(l) => l.check(),
-                        None => break,
-                    },
-                }
-            }
+        limiter.task.every(check_interval, FirstCall::Now, move || {
+            // The limiter gone, so is the reason to measure.
+            let Some(limiter) = weak.upgrade() else {
+                return std::future::ready(false);
+            };
+            limiter.check();
+            std::future::ready(true)
         });
         limiter
     }
