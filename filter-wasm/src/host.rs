@@ -121,25 +121,26 @@ impl HeaderWriter for HostRequestHeaders {
 }
 
 /// A root context's CEL expression for the batched stream properties ([`crate::stream`]):
-/// Envoy's token for it, shared with the root's HTTP contexts. Empty when this Envoy has no
-/// CEL foreign functions, or once [`stream::GIVE_UP_AFTER`] evaluations in a row have failed:
-/// spans then read their properties one by one.
+/// Envoy's token for it and the properties it reads, shared with the root's HTTP contexts.
+/// Empty when this Envoy has no CEL foreign functions, or once [`stream::GIVE_UP_AFTER`]
+/// evaluations in a row have failed: spans then read their properties one by one.
 #[derive(Debug, Clone, Default)]
 pub struct StreamExpression(Rc<Cell<ExpressionState>>);
 
 #[derive(Debug, Clone, Copy, Default)]
 struct ExpressionState {
     token: Option<[u8; 4]>,
+    properties: &'static [Property],
     failures: FailureRun,
 }
 
 impl StreamExpression {
-    /// Compiles [`stream::expression`] in the calling root context (Envoy keeps expressions
-    /// per root context).
-    pub fn create() -> Self {
+    /// Compiles [`stream::expression_of`] `properties` in the calling root context (Envoy
+    /// keeps expressions per root context).
+    pub fn create(properties: &'static [Property]) -> Self {
         let token = match hostcalls::call_foreign_function(
             "expr_create",
-            Some(stream::expression().as_bytes()),
+            Some(stream::expression_of(properties).as_bytes()),
         ) {
             Ok(Some(token)) => <[u8; 4]>::try_from(token.as_slice())
                 .map_err(|_| format!("a token of {} bytes", token.len())),
@@ -148,9 +149,13 @@ impl StreamExpression {
         };
         match token {
             Ok(token) => {
-                log::info!("stream properties: one CEL evaluation per span");
+                log::info!(
+                    "stream properties: one CEL evaluation per span ({} properties)",
+                    properties.len()
+                );
                 StreamExpression(Rc::new(Cell::new(ExpressionState {
                     token: Some(token),
+                    properties,
                     failures: FailureRun::default(),
                 })))
             }
@@ -161,6 +166,24 @@ impl StreamExpression {
                 StreamExpression::default()
             }
         }
+    }
+
+    /// The expression for `properties`: this one if it is live and reads them, else a new one
+    /// (a first configuration, a reconfiguration with another `span.kind`, or another try
+    /// after this Envoy refused or the evaluations were given up). A replaced expression is
+    /// deleted in Envoy; HTTP contexts still holding it read their properties one by one.
+    pub fn for_properties(&self, properties: &'static [Property]) -> Self {
+        let state = self.0.get();
+        match state.token {
+            Some(_) if state.properties == properties => return self.clone(),
+            Some(token) => {
+                // Nothing to do if Envoy refuses: the token is forgotten either way.
+                let _ = hostcalls::call_foreign_function("expr_delete", Some(&token));
+                self.0.set(ExpressionState::default());
+            }
+            None => {}
+        }
+        StreamExpression::create(properties)
     }
 
     /// Whether there is no expression to evaluate.
@@ -175,7 +198,7 @@ impl StreamExpression {
         let token = state.token?;
         let answer = hostcalls::call_foreign_function("expr_evaluate", Some(&token));
         let batch = match &answer {
-            Ok(Some(bytes)) => Batch::parse(bytes),
+            Ok(Some(bytes)) => Batch::parse_of(bytes, state.properties),
             _ => None,
         };
         let give_up = state.failures.record(batch.is_none());

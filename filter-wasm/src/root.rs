@@ -17,6 +17,7 @@ use crate::ids::RandomIds;
 use crate::node::{NodeInfo, Resource};
 use crate::otlp::Framing;
 use crate::otlp::response::parse_partial_success;
+use crate::stream;
 use crate::tracer::Tracer;
 
 /// Ids for every request of this VM (one VM per worker thread, so no sharing across threads).
@@ -222,10 +223,10 @@ impl RootContext for Root {
                 timeout: Duration::from_millis(export.timeout_ms),
             });
             self.metrics = Some(Metrics::define());
-            // The expression does not depend on the configuration: one per root context.
-            if self.expression.is_empty() {
-                self.expression = StreamExpression::create();
-            }
+            // One per root context, reading what its spans need (`span.kind` set: fewer).
+            self.expression = self
+                .expression
+                .for_properties(stream::batched(config.span.kind));
             // A fifth of the flush interval: a full batch waits at most that long.
             let tick = (export.flush_interval_ms / 5).clamp(20, 200);
             host::set_tick_period(Duration::from_millis(tick));

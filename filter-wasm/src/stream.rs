@@ -14,14 +14,21 @@
 //! evaluation fails, and every span in a host without CEL or after [`GIVE_UP_AFTER`] failures
 //! in a row ([`FailureRun`]).
 //!
+//! A span's kind, when the configuration sets it (`span.kind`), leaves properties out of the
+//! expression: the direction is only read to find the kind, and the downstream peer only goes
+//! into server spans ([`batched`]). Each term costs 4–7k instructions (BENCHMARKS.md, tenth
+//! pass).
+//!
 //! The start time is not a property: `request.time` in the batch would cost more than on its
 //! own (CEL prints a timestamp with `absl::FormatTime`, about 12k instructions), and on its
 //! own it costs a read; the tracer takes the clock at the request headers instead.
 
+use crate::config::KindSetting;
 use crate::fields::{Fields, parse_decimal};
 use crate::tracer::{Property, StreamInfo};
 
-/// The properties of [`expression`], in its order.
+/// Every property a span may take from the expression, in its order: what [`expression`]
+/// reads, the span's kind found per request.
 pub const BATCHED: [Property; 6] = [
     Property::ListenerDirection,
     Property::ResponseFlags,
@@ -30,6 +37,34 @@ pub const BATCHED: [Property; 6] = [
     Property::UpstreamAddress,
     Property::ClusterName,
 ];
+
+/// What a server span reads when the configuration says every span is one: no direction.
+const SERVER: [Property; 5] = [
+    Property::ResponseFlags,
+    Property::RequestProtocol,
+    Property::SourceAddress,
+    Property::UpstreamAddress,
+    Property::ClusterName,
+];
+
+/// What a client span reads when the configuration says every span is one: no direction, no
+/// downstream peer (the local app).
+const CLIENT: [Property; 4] = [
+    Property::ResponseFlags,
+    Property::RequestProtocol,
+    Property::UpstreamAddress,
+    Property::ClusterName,
+];
+
+/// The properties the spans of a tracer with this `span.kind` read from the expression, in
+/// [`BATCHED`]'s order.
+pub fn batched(kind: KindSetting) -> &'static [Property] {
+    match kind {
+        KindSetting::Auto => &BATCHED,
+        KindSetting::Server => &SERVER,
+        KindSetting::Client => &CLIENT,
+    }
+}
 
 /// Joins the values in the answer.
 pub const SEPARATOR: u8 = 0x1f;
@@ -55,13 +90,18 @@ fn may_be_missing(property: Property) -> bool {
     matches!(property, Property::UpstreamAddress | Property::ClusterName)
 }
 
-/// The CEL expression: each of [`BATCHED`] as text, joined with [`SEPARATOR`]. A property the
+/// The CEL expression of all of [`BATCHED`]: [`expression_of`] them.
+pub fn expression() -> String {
+    expression_of(&BATCHED)
+}
+
+/// The CEL expression: each of `properties` as text, joined with [`SEPARATOR`]. A property the
 /// stream may lack reads as `''` (`has()`: a missing key would fail the whole evaluation); the
 /// others go without that guard, which costs about 2k instructions a term (BENCHMARKS.md,
 /// ninth pass). Should one be missing all the same, that span's evaluation fails and it reads
 /// its properties one by one.
-pub fn expression() -> String {
-    BATCHED
+pub fn expression_of(properties: &[Property]) -> String {
+    properties
         .iter()
         .map(|&p| {
             let path = p.path().join(".");
@@ -102,27 +142,33 @@ impl FailureRun {
     }
 }
 
-/// One evaluation's values, each in `get_property`'s encoding; `None` where the stream has none.
+/// One evaluation's values, each in `get_property`'s encoding, by [`BATCHED`] position: `None`
+/// where the expression did not read the property, `Some(None)` where the stream has none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Batch([Option<Vec<u8>>; BATCHED.len()]);
+pub struct Batch([Option<Option<Vec<u8>>>; BATCHED.len()]);
 
 impl Batch {
-    /// The values of an answer to [`expression`]. `None` when the answer is not one: another
-    /// number of parts, or an integer that does not parse.
+    /// The values of an answer to [`expression`]: [`Batch::parse_of`] all of [`BATCHED`].
     pub fn parse(answer: &[u8]) -> Option<Batch> {
+        Batch::parse_of(answer, &BATCHED)
+    }
+
+    /// The values of an answer to [`expression_of`] `properties`. `None` when the answer is not
+    /// one: another number of parts, or an integer that does not parse.
+    pub fn parse_of(answer: &[u8], properties: &[Property]) -> Option<Batch> {
         let mut parts = answer.split(|&b| b == SEPARATOR);
         let mut batch = Batch::default();
-        for (slot, property) in batch.0.iter_mut().zip(BATCHED) {
+        for &property in properties {
             let part = parts.next()?;
-            if part.is_empty() {
-                continue;
-            }
-            let value = if is_integer(property) {
-                parse_decimal(part)?.to_le_bytes().to_vec()
+            let value = if part.is_empty() {
+                None
+            } else if is_integer(property) {
+                Some(parse_decimal(part)?.to_le_bytes().to_vec())
             } else {
-                part.to_vec()
+                Some(part.to_vec())
             };
-            *slot = Some(value);
+            let i = BATCHED.iter().position(|&p| p == property)?;
+            *batch.0.get_mut(i)? = Some(value);
         }
         match parts.next() {
             Some(_) => None,
@@ -130,11 +176,11 @@ impl Batch {
         }
     }
 
-    /// `Some` for a batched property: its value, moved out (a span reads each once). `None`:
-    /// not batched, read it from the host.
+    /// `Some` for a property the expression read: its value, moved out (a span reads each
+    /// once). `None`: not read, ask the host.
     pub fn take(&mut self, property: Property) -> Option<Option<Vec<u8>>> {
         let i = BATCHED.iter().position(|&p| p == property)?;
-        self.0.get_mut(i).map(Option::take)
+        self.0.get_mut(i)?.as_mut().map(Option::take)
     }
 }
 

@@ -125,6 +125,17 @@ const VARIANTS: &[(&str, &str, &str)] = &[
         r#""percentage": 1"#,
         "sampling.percentage=1 propagation.b3.extract=true",
     ),
+    // A configured kind: the expression reads what that kind's spans need, no more.
+    (
+        "filter-export-server",
+        r#""kind": "server""#,
+        "stream properties: one CEL evaluation per span (5 properties)",
+    ),
+    (
+        "filter-export-client",
+        r#""kind": "client""#,
+        "stream properties: one CEL evaluation per span (4 properties)",
+    ),
     // The floor module: its mode is the whole plugin configuration, the header-only twin for
     // the modes that record nothing.
     ("floor-empty", "value: 'empty'", ""),

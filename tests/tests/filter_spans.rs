@@ -302,6 +302,70 @@ fn two_hops_make_one_trace() {
     );
 }
 
+/// With `span.kind` set, the one CEL evaluation reads only what that kind's spans need (no
+/// direction; no downstream peer for client spans), and the spans still carry every stream
+/// attribute of their kind, on both hops.
+#[test]
+fn a_configured_kind_evaluates_only_what_its_spans_need() {
+    for (kind, properties) in [("server", 5), ("client", 4)] {
+        let mut mesh = start(Some(&format!(
+            r#"{{"span": {{"kind": "{kind}"}},
+               "export": {{"cluster": "outbound|4318||meshtrace-collector.observability.svc.cluster.local", "flush_interval_ms": 100}}}}"#
+        )));
+        let r = get(&mesh, "/reviews/1", &[]);
+        assert_eq!(r.status, 200, "{kind}");
+        let spans = mesh
+            .collector
+            .wait_for(WAIT, |s| s.len() >= 2)
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(spans.len(), 2, "{kind}: {}", render(&spans));
+        // (the hop's cluster, its upstream's port)
+        for (cluster, upstream) in [
+            ("inbound|8080||", mesh.app.port()),
+            (
+                "outbound|8081||reviews.bookinfo.svc.cluster.local",
+                mesh.upstream.port(),
+            ),
+        ] {
+            let span = spans
+                .iter()
+                .find(|s| s.attr("upstream_cluster").as_deref() == Some(cluster))
+                .unwrap_or_else(|| panic!("{kind}: no span for {cluster}: {}", render(&spans)));
+            let a = span.attributes();
+            assert_eq!(span.kind(), kind.to_uppercase(), "{kind} {cluster}");
+            assert_eq!(a["network.protocol.version"], "1.1", "{kind} {cluster}");
+            assert_eq!(
+                a["upstream_address"],
+                format!("127.0.0.1:{upstream}"),
+                "{kind} {cluster}"
+            );
+            assert_eq!(a["network.peer.address"], "127.0.0.1", "{kind} {cluster}");
+            match kind {
+                "server" => assert_eq!(
+                    a.get("client.address").map(String::as_str),
+                    Some("127.0.0.1"),
+                    "{kind} {cluster}: {a:#?}"
+                ),
+                _ => {
+                    assert_eq!(a.get("client.address"), None, "{kind} {cluster}: {a:#?}");
+                    assert_eq!(a["network.peer.port"], upstream.to_string(), "{kind}");
+                }
+            }
+        }
+        let log = mesh.envoy.log();
+        assert!(
+            log.contains(&format!(
+                "stream properties: one CEL evaluation per span ({properties} properties)"
+            )),
+            "{kind}: {log}"
+        );
+        assert!(
+            !log.contains("expression failed") && !log.contains("one by one"),
+            "{kind}: the expression failed:\n{log}"
+        );
+    }
+}
+
 /// A gRPC call that fails with HTTP 200 (a trailers-only answer, `grpc-status: 14`): both
 /// hops carry the RPC attributes and fail by gRPC's status, which Envoy hands the filter.
 #[test]

@@ -27,6 +27,50 @@ fn the_expression_reads_every_batched_property() {
     );
 }
 
+/// A configured kind leaves out the direction, and a client span the downstream peer (the
+/// local app), which its spans never read (`tracer::tests::batched_properties_build_the_same_span`).
+#[test]
+fn a_configured_kind_reads_fewer_properties() {
+    use crate::config::KindSetting;
+    assert_eq!(expression_of(batched(KindSetting::Auto)), expression());
+    assert_eq!(
+        expression_of(batched(KindSetting::Server)),
+        "string(response.flags) + '\\x1f' + \
+         request.protocol + '\\x1f' + \
+         source.address + '\\x1f' + \
+         (has(upstream.address) ? upstream.address : '') + '\\x1f' + \
+         (has(xds.cluster_name) ? xds.cluster_name : '')"
+    );
+    assert_eq!(
+        expression_of(batched(KindSetting::Client)),
+        "string(response.flags) + '\\x1f' + \
+         request.protocol + '\\x1f' + \
+         (has(upstream.address) ? upstream.address : '') + '\\x1f' + \
+         (has(xds.cluster_name) ? xds.cluster_name : '')"
+    );
+    // An answer is read against the properties it was asked for; the others go to the host.
+    let client = batched(KindSetting::Client);
+    let mut batch = Batch::parse_of(&answer(&["0", "HTTP/2", "", "outbound|80||b"]), client)
+        .expect("four parts");
+    assert_eq!(batch.take(Property::ResponseFlags), Some(le(0)));
+    assert_eq!(batch.take(Property::RequestProtocol), Some(text("HTTP/2")));
+    assert_eq!(batch.take(Property::UpstreamAddress), Some(None));
+    assert_eq!(
+        batch.take(Property::ClusterName),
+        Some(text("outbound|80||b"))
+    );
+    assert_eq!(batch.take(Property::ListenerDirection), None);
+    assert_eq!(batch.take(Property::SourceAddress), None);
+    // The number of parts is the expression's: a six-part answer is not a client batch.
+    let six = answer(&["2", "0", "HTTP/2", "a", "b", "c"]);
+    assert_eq!(Batch::parse_of(&six, client), None);
+    assert_eq!(
+        Batch::parse_of(&answer(&["0", "HTTP/2", "b"]), client),
+        None
+    );
+    assert!(Batch::parse_of(&six, batched(KindSetting::Auto)).is_some());
+}
+
 /// A failure is one stream's until [`GIVE_UP_AFTER`] come in a row; a success ends the run.
 #[test]
 fn evaluations_are_given_up_after_a_run_of_failures() {
@@ -135,7 +179,8 @@ fn answers_parse_to_what_get_property_returns() {
     let mut failures = Vec::new();
     for (name, bytes, want) in cases {
         let got = Batch::parse(&bytes);
-        let want = want.map(Batch);
+        // Every property read: each slot answered, if only with "absent".
+        let want = want.map(|values| Batch(values.map(Some)));
         if got != want {
             failures.push(format!("{name}: {got:?}, want {want:?}"));
         }

@@ -480,10 +480,26 @@ fn a_full_buffer_costs_no_property_reads() {
 /// What Envoy's evaluation of [`crate::stream::expression`] answers for
 /// `FakeStream::new(direction, _, flags)`.
 fn batch_answer(direction: u64, flags: u64) -> Vec<u8> {
-    format!(
-        "{direction}\u{1f}{flags}\u{1f}HTTP/1.1\u{1f}10.0.0.1:51234\u{1f}10.0.0.2:8080\u{1f}inbound|8080||"
-    )
-    .into_bytes()
+    answer_of(&crate::stream::BATCHED, direction, flags)
+}
+
+/// What Envoy's evaluation of [`crate::stream::expression_of`] `properties` answers for
+/// `FakeStream::new(direction, _, flags)`.
+fn answer_of(properties: &[Property], direction: u64, flags: u64) -> Vec<u8> {
+    properties
+        .iter()
+        .map(|p| match p {
+            Property::ListenerDirection => direction.to_string(),
+            Property::ResponseFlags => flags.to_string(),
+            Property::RequestProtocol => "HTTP/1.1".to_owned(),
+            Property::SourceAddress => "10.0.0.1:51234".to_owned(),
+            Property::UpstreamAddress => "10.0.0.2:8080".to_owned(),
+            Property::ClusterName => "inbound|8080||".to_owned(),
+            other => panic!("{other:?} is not in any expression"),
+        })
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
+        .into_bytes()
 }
 
 fn body(mut q: ExportQueue) -> Vec<u8> {
@@ -492,8 +508,8 @@ fn body(mut q: ExportQueue) -> Vec<u8> {
 
 #[test]
 fn batched_properties_build_the_same_span() {
-    use crate::stream::{BATCHED, Batch, BatchedStream};
-    let t = tracer(&format!("{{{EXPORT}}}"));
+    use crate::config::KindSetting;
+    use crate::stream::{BATCHED, Batch, BatchedStream, batched};
     let mut ids = RandomIds::new(SplitMix64(5));
     // (case, direction, status, flags)
     let cases = [
@@ -507,46 +523,67 @@ fn batched_properties_build_the_same_span() {
         ),
         ("no response: Envoy's code too", 1, 0, 1 << 3),
     ];
-    for (name, direction, status, flags) in cases {
-        let outcome = t.on_request_headers(
-            request(&[("traceparent", TP)]),
-            &mut RecordedWrites::default(),
-            &mut ids,
-            None,
-            || START_NS,
-        );
-        let pending = outcome.pending.unwrap();
-        let mut one_by_one = FakeStream::new(direction, status, flags);
-        let mut q1 = queue();
-        t.on_log(&pending, &mut one_by_one, &mut q1);
+    for (kind, span) in [
+        (KindSetting::Auto, ""),
+        (KindSetting::Server, r#", "span": {"kind": "server"}"#),
+        (KindSetting::Client, r#", "span": {"kind": "client"}"#),
+    ] {
+        let t = tracer(&format!("{{{EXPORT}{span}}}"));
+        let properties = batched(kind);
+        for (name, direction, status, flags) in cases {
+            let name = format!("{kind:?}, {name}");
+            let outcome = t.on_request_headers(
+                request(&[("traceparent", TP)]),
+                &mut RecordedWrites::default(),
+                &mut ids,
+                None,
+                || START_NS,
+            );
+            let pending = outcome.pending.unwrap();
+            let mut one_by_one = FakeStream::new(direction, status, flags);
+            let mut q1 = queue();
+            t.on_log(&pending, &mut one_by_one, &mut q1);
 
-        let mut batched = BatchedStream::new(FakeStream::new(direction, status, flags), || {
-            Batch::parse(&batch_answer(direction, flags))
-        });
-        let mut q2 = queue();
-        t.on_log(&pending, &mut batched, &mut q2);
-        let left: Vec<Property> = one_by_one
-            .reads
-            .iter()
-            .copied()
-            .filter(|p| !BATCHED.contains(p))
-            .collect();
-        assert_eq!(
-            batched.inner().reads,
-            left,
-            "{name}: only these go to the host"
-        );
-        assert!(left.len() < one_by_one.reads.len(), "{name}");
+            let mut batched = BatchedStream::new(FakeStream::new(direction, status, flags), || {
+                Batch::parse_of(&answer_of(properties, direction, flags), properties)
+            });
+            let mut q2 = queue();
+            t.on_log(&pending, &mut batched, &mut q2);
+            let left: Vec<Property> = one_by_one
+                .reads
+                .iter()
+                .copied()
+                .filter(|p| !properties.contains(p))
+                .collect();
+            assert_eq!(
+                batched.inner().reads,
+                left,
+                "{name}: only these go to the host"
+            );
+            assert!(left.len() < one_by_one.reads.len(), "{name}");
+            // With the kind configured, the expression reads exactly what the span reads of
+            // the six: no term for nothing.
+            let mut read: Vec<Property> = one_by_one
+                .reads
+                .iter()
+                .copied()
+                .filter(|p| BATCHED.contains(p))
+                .collect();
+            read.sort_by_key(|p| BATCHED.iter().position(|b| b == p));
+            if kind != KindSetting::Auto {
+                assert_eq!(read, properties, "{name}");
+            }
 
-        // A failed evaluation: every property from the host, one by one.
-        let mut failed = BatchedStream::new(FakeStream::new(direction, status, flags), || None);
-        let mut q3 = queue();
-        t.on_log(&pending, &mut failed, &mut q3);
-        assert_eq!(failed.inner().reads, one_by_one.reads, "{name}");
+            // A failed evaluation: every property from the host, one by one.
+            let mut failed = BatchedStream::new(FakeStream::new(direction, status, flags), || None);
+            let mut q3 = queue();
+            t.on_log(&pending, &mut failed, &mut q3);
+            assert_eq!(failed.inner().reads, one_by_one.reads, "{name}");
 
-        let want = body(q1);
-        assert_eq!(body(q2), want, "{name}: the same span from the batch");
-        assert_eq!(body(q3), want, "{name}: the same span without it");
+            let want = body(q1);
+            assert_eq!(body(q2), want, "{name}: the same span from the batch");
+            assert_eq!(body(q3), want, "{name}: the same span without it");
+        }
     }
 }
 
