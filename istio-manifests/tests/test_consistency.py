@@ -260,10 +260,63 @@ def test_native_mode_loads_no_filter():
     assert native_reporting(t["spec"]["tracing"])
 
 
+def match_modes(obj):
+    """The traffic directions a WasmPlugin applies to (Istio: no match, or an entry without a
+    mode or CLIENT_AND_SERVER, is both)."""
+    entries = obj["spec"].get("match") or [{}]
+    modes = set()
+    for e in entries:
+        mode = e.get("mode", "UNDEFINED")
+        modes |= {"CLIENT", "SERVER"} if mode in ("UNDEFINED", "CLIENT_AND_SERVER") else {mode}
+    return modes
+
+
 def test_no_kustomization_loads_the_filter_twice():
     for d in ml.kustomize_dirs():
-        kinds = [o["kind"] for o in filter_objects(ml.kustomize(d))]
-        assert len(kinds) <= 1, (str(d), kinds)
+        objs = filter_objects(ml.kustomize(d))
+        kinds = [o["kind"] for o in objs]
+        if len(objs) <= 1:
+            continue
+        # Several only as WasmPlugins for disjoint directions: no listener gets two.
+        assert set(kinds) == {"WasmPlugin"}, (str(d), kinds)
+        seen = set()
+        for o in objs:
+            modes = match_modes(o)
+            assert not modes & seen, (str(d), o["metadata"]["name"], modes, seen)
+            seen |= modes
+
+
+def test_match_modes_read_as_istio_reads_them():
+    wp = lambda match: {"spec": {"match": match} if match is not None else {}}  # noqa: E731
+    assert match_modes(wp(None)) == {"CLIENT", "SERVER"}
+    assert match_modes(wp([{"ports": [{"number": 9080}]}])) == {"CLIENT", "SERVER"}
+    assert match_modes(wp([{"mode": "CLIENT_AND_SERVER"}])) == {"CLIENT", "SERVER"}
+    assert match_modes(wp([{"mode": "SERVER"}])) == {"SERVER"}
+    assert match_modes(wp([{"mode": "SERVER"}, {"mode": "CLIENT"}])) == {"CLIENT", "SERVER"}
+
+
+def test_per_direction_mode_is_modes_tracer_split_by_direction():
+    """Each direction's plugin is modes/tracer's, with the kind its traffic makes: the spans are
+    the same, and the stream-properties expression reads less (BENCHMARKS.md, tenth pass)."""
+    objs = build("modes/tracer-per-direction")
+    [t] = tracing_telemetries(objs)
+    [t0] = tracing_telemetries(build("modes/tracer"))
+    assert t == t0
+    [base] = filter_objects(build("modes/tracer"))
+    plugins = {o["metadata"]["name"]: o for o in filter_objects(objs)}
+    assert sorted(plugins) == ["meshtrace-client", "meshtrace-server"]
+    for name, o in plugins.items():
+        direction = name.rsplit("-", 1)[1]
+        assert o["spec"]["match"] == [{"mode": direction.upper()}], name
+        cfg = plugin_config(o)
+        assert cfg["span"] == {"kind": direction}, name
+        # Everything else as the one plugin has it.
+        assert {k: v for k, v in cfg.items() if k != "span"} == plugin_config(base), name
+        spec = {k: v for k, v in o["spec"].items() if k not in ("match", "pluginConfig")}
+        base_spec = {k: v for k, v in base["spec"].items() if k != "pluginConfig"}
+        assert spec == base_spec, name
+        assert o["metadata"]["namespace"] == base["metadata"]["namespace"] == ROOT_NS
+        ml.validate_object(o)
 
 
 def test_per_workload_example_selects_the_same_pods_twice():
