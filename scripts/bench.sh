@@ -23,8 +23,8 @@
 #                          same pass-through (A/B of a config: `scripts/bench.sh seed`)
 #   BENCH_ENVOY_VARIANTS   the Envoy variants, in order (default: none native filter-idle
 #                          filter-propagation filter-export native@1 filter-export@1, the last
-#                          two at Istio's default sampling, then floor-empty floor-span; also: enricher, the native tracer
-#                          with the filter in enricher mode); "filter-export:FILE" runs another
+#                          two at Istio's default sampling, then floor-empty floor-span; also:
+#                          enricher, the native tracer with the filter in enricher mode); "filter-export:FILE" runs another
 #                          .wasm (A/B of builds), "native@1" samples 1 % of requests (every
 #                          variant but none and filter-idle; default 100); floor-empty,
 #                          floor-propagation, floor-bare, floor-span run filter-wasm/floor (the
@@ -740,7 +740,7 @@ if [ "$ENVOYS" = 1 ]; then
     fi
     FLOOR_WASM=""
     read -r -a requested <<< "${BENCH_ENVOY_VARIANTS:-$DEFAULT_ENVOY_VARIANTS}"
-    if [ ${#requested[@]} -gt 0 ] && needs_floor "${requested[@]}"; then
+    if needs_floor "${requested[@]}"; then
         FLOOR_WASM="$(build_floor 2> "$WORK/floor-build.err")" \
             || die "filter-wasm/floor does not build: $(grep -m1 '^error' "$WORK/floor-build.err" | cut -c1-120)"
     fi

@@ -7,8 +7,9 @@
 #       VARIANT: none native filter-idle filter-propagation filter-export floor-empty
 #       floor-propagation floor-bare floor-span (the default: all; floor-*: filter-wasm/floor,
 #       the host calls alone, the floor under the filter's rows; floor-bare+cel and other
-#       steps of its docs to price one host call), filter-export:FILE to run another .wasm, native@1 (filter-export@1 …) to sample 1 % of
-#       requests instead of all (scripts/lib.sh, variant_name).
+#       steps of its docs to price one host call), filter-export:FILE to run another .wasm,
+#       native@1 (filter-export@1 …) to sample 1 % of requests instead of all (scripts/lib.sh,
+#       variant_name).
 #
 # Each variant's Envoy (one worker) runs under callgrind with instrumentation off while it
 # starts; then 300 requests warm it up (v8 compiles the module in tiers), and INSTR_REQUESTS

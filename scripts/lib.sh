@@ -82,8 +82,7 @@ build_floor() {
     ensure_wasm_target
     cargo build --quiet -p meshtrace-wasm-floor --target wasm32-wasip1 --profile wasm-release >&2
     local wasm="$ROOT/target/wasm32-wasip1/wasm-release/meshtrace_wasm_floor.wasm"
-    cargo run --quiet -p meshtrace-e2e --bin meshtrace-wasm-strip -- \
-        --remove proxy_on_log,proxy_on_tick,proxy_on_http_call_response "$wasm" "${wasm%.wasm}-headers.wasm" >&2
+    cargo run --quiet -p meshtrace-e2e --bin meshtrace-wasm-strip -- --floor-twin "$wasm" >&2
     echo "$wasm"
 }
 

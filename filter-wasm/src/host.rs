@@ -186,11 +186,6 @@ impl StreamExpression {
         StreamExpression::create(properties)
     }
 
-    /// Whether there is no expression to evaluate.
-    pub fn is_empty(&self) -> bool {
-        self.0.get().token.is_none()
-    }
-
     /// The batch of the stream being called back; `None` if Envoy's answer is an error or not
     /// one [`Batch::parse`] takes (that span reads its properties one by one).
     pub fn evaluate(&self) -> Option<Batch> {

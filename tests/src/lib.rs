@@ -8,6 +8,7 @@
 //! `scripts/setup.sh`.
 
 pub mod app;
+pub mod bench;
 pub mod client;
 pub mod collector;
 pub mod echo;

@@ -42,10 +42,7 @@ pub const FLOOR_END_OF_STREAM_EXPORTS: &[&str] = &[
 fn build_floor() -> Result<(PathBuf, PathBuf)> {
     if let Some(path) = std::env::var_os("MESHTRACE_FLOOR_WASM") {
         let wasm = PathBuf::from(path);
-        let headers = PathBuf::from(format!(
-            "{}-headers.wasm",
-            wasm.with_extension("").display()
-        ));
+        let headers = floor_twin_path(&wasm);
         return match (wasm.is_file(), headers.is_file()) {
             (true, true) => Ok((wasm, headers)),
             _ => Err(Error(format!(
@@ -56,9 +53,25 @@ fn build_floor() -> Result<(PathBuf, PathBuf)> {
         };
     }
     let wasm = cargo_build_wasm("meshtrace-wasm-floor", "meshtrace_wasm_floor")?;
-    let headers = wasm.with_file_name("meshtrace_wasm_floor-headers.wasm");
-    remove_exports_to(&wasm, &headers, FLOOR_END_OF_STREAM_EXPORTS)?;
+    let headers = write_floor_twin(&wasm)?;
     Ok((wasm, headers))
+}
+
+/// Where the header-only twin of the floor module at `wasm` lives: beside it,
+/// `*-headers.wasm` (what `variant_wasm` in `scripts/lib.sh` expects).
+pub fn floor_twin_path(wasm: &std::path::Path) -> PathBuf {
+    PathBuf::from(format!(
+        "{}-headers.wasm",
+        wasm.with_extension("").display()
+    ))
+}
+
+/// Writes the header-only twin of the floor module at `wasm` ([`floor_twin_path`]): the module
+/// without [`FLOOR_END_OF_STREAM_EXPORTS`]. Its path.
+pub fn write_floor_twin(wasm: &std::path::Path) -> Result<PathBuf> {
+    let headers = floor_twin_path(wasm);
+    remove_exports_to(wasm, &headers, FLOOR_END_OF_STREAM_EXPORTS)?;
+    Ok(headers)
 }
 
 /// Builds `package` for wasm32-wasip1 with the size-tuned profile, into a target dir of its
@@ -130,10 +143,9 @@ pub fn strip_unused_exports(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes the module at `input` without the exports in `names` to `output` (a benchmark's
-/// variant of a module: `build_floor` in `scripts/lib.sh`). Every name must be exported: a
-/// name that is not is a typo, and the variant would measure the wrong module.
-pub fn remove_exports_to(
+/// Writes the module at `input` without the exports in `names` to `output`. Every name must be
+/// exported: a name that is not is a typo, and the variant would measure the wrong module.
+fn remove_exports_to(
     input: &std::path::Path,
     output: &std::path::Path,
     names: &[&str],

@@ -14,27 +14,20 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use meshtrace_e2e::bench::{Ports, render_variant};
 use meshtrace_e2e::envoy::envoy_binary;
 use meshtrace_e2e::process::TempDir;
-use meshtrace_e2e::wasm::{filter_wasm, floor_wasm};
-use meshtrace_e2e::workspace_root;
+use meshtrace_e2e::wasm::filter_wasm;
 
-/// `envoy_config VARIANT` with fixed ports (validate mode binds none), `$WASM` the filter,
-/// `$FLOOR_WASM` the floor module.
+/// `envoy_config VARIANT` with fixed ports (validate mode binds none), `$WASM` the filter.
 fn render(variant: &str, wasm: &Path) -> Output {
-    let (floor, _) = floor_wasm().unwrap_or_else(|e| panic!("{e}"));
-    Command::new("bash")
-        .current_dir(workspace_root())
-        .args([
-            "-c",
-            r#"source scripts/lib.sh && WASM="$1" FLOOR_WASM="$2" && envoy_config "$3" 10000 10001 127.0.0.1:10002 127.0.0.1:10003"#,
-            "render",
-        ])
-        .arg(wasm)
-        .arg(floor)
-        .arg(variant)
-        .output()
-        .unwrap()
+    let ports = Ports {
+        listen: 10000,
+        app: 10001,
+        sink_grpc: 10002,
+        sink_http: 10003,
+    };
+    render_variant(variant, wasm, ports).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Whether Envoy (`--mode validate`) accepts `config`, written under `dir`; and its log.

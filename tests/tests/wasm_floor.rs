@@ -11,9 +11,9 @@
     clippy::indexing_slicing
 )]
 
-use std::process::Command;
 use std::time::Duration;
 
+use meshtrace_e2e::bench::{Ports, render_variant};
 use meshtrace_e2e::client;
 use meshtrace_e2e::collector::Collector;
 use meshtrace_e2e::echo::{EchoServer, Received};
@@ -21,7 +21,6 @@ use meshtrace_e2e::envoy::Envoy;
 use meshtrace_e2e::ports::free_port;
 use meshtrace_e2e::traces::FlatSpan;
 use meshtrace_e2e::wasm::{FLOOR_END_OF_STREAM_EXPORTS, filter_wasm, floor_wasm};
-use meshtrace_e2e::workspace_root;
 use meshtrace_filter::module::export_names;
 
 const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -29,25 +28,15 @@ const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
 /// `envoy_config VARIANT` as the benchmarks render it, with this test's ports.
 fn render(variant: &str, listen: u16, app: u16, collector_http: u16) -> String {
-    let (floor, _) = floor_wasm().unwrap_or_else(|e| panic!("{e}"));
     let wasm = filter_wasm().unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new("bash")
-        .current_dir(workspace_root())
-        .args([
-            "-c",
-            r#"source scripts/lib.sh && WASM="$1" FLOOR_WASM="$2" && envoy_config "$3" "$4" "$5" 127.0.0.1:1 "127.0.0.1:$6""#,
-            "render",
-        ])
-        .arg(&wasm)
-        .arg(&floor)
-        .args([
-            variant,
-            &listen.to_string(),
-            &app.to_string(),
-            &collector_http.to_string(),
-        ])
-        .output()
-        .unwrap();
+    let ports = Ports {
+        listen,
+        app,
+        // Nothing here traces natively.
+        sink_grpc: 1,
+        sink_http: collector_http,
+    };
+    let out = render_variant(variant, &wasm, ports).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         out.status.success(),
         "{variant}: {}",

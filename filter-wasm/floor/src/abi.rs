@@ -138,6 +138,41 @@ fn answer(call: impl FnOnce(*mut *mut u8, *mut usize) -> u32) -> Option<Answer> 
     (status == OK).then_some(answer)
 }
 
+/// `f` of the value of `name` in a header map: read alone, or looked up in the whole map (as
+/// the filter reads it). `None` if absent.
+fn header<T>(map: u32, name: &[u8], whole_map: bool, f: impl FnOnce(&[u8]) -> T) -> Option<T> {
+    if whole_map {
+        let pairs = answer(|out, len| {
+            // SAFETY: out-pointers to locals.
+            unsafe { proxy_get_header_map_pairs(map, out, len) }
+        })?;
+        find(pairs.bytes(), name).map(f)
+    } else {
+        let value = answer(|out, len| {
+            // SAFETY: a pointer to `name` of its length, out-pointers to locals.
+            unsafe { proxy_get_header_map_value(map, name.as_ptr(), name.len(), out, len) }
+        })?;
+        Some(f(value.bytes()))
+    }
+}
+
+/// Envoy's foreign function `name` called with `args`.
+fn foreign(name: &str, args: &[u8]) -> Option<Answer> {
+    answer(|out, len| {
+        // SAFETY: pointers to `name` and `args` of their lengths, out-pointers to locals.
+        unsafe {
+            proxy_call_foreign_function(
+                name.as_ptr(),
+                name.len(),
+                args.as_ptr(),
+                args.len(),
+                out,
+                len,
+            )
+        }
+    })
+}
+
 #[derive(Default)]
 struct Root {
     mode: Option<Mode>,
@@ -248,20 +283,7 @@ pub extern "C" fn proxy_on_configure(_root: u32, size: usize) -> u32 {
     };
     let expression = if mode.cel > 0 {
         let expression = crate::expression(usize::from(mode.cel));
-        let token = answer(|out, len| {
-            let name = b"expr_create";
-            // SAFETY: pointers to constants and locals.
-            unsafe {
-                proxy_call_foreign_function(
-                    name.as_ptr(),
-                    name.len(),
-                    expression.as_ptr(),
-                    expression.len(),
-                    out,
-                    len,
-                )
-            }
-        });
+        let token = foreign("expr_create", expression.as_bytes());
         match token.and_then(|t| <[u8; 4]>::try_from(t.bytes()).ok()) {
             Some(token) => Some(token),
             None => {
@@ -272,7 +294,7 @@ pub extern "C" fn proxy_on_configure(_root: u32, size: usize) -> u32 {
     } else {
         None
     };
-    if mode.records() {
+    if mode.records {
         // SAFETY: no pointers.
         unsafe { proxy_set_tick_period_milliseconds(TICK_MS) };
     }
@@ -296,22 +318,12 @@ pub extern "C" fn proxy_on_request_headers(context: u32, _headers: usize, _eos: 
         if !mode.propagation {
             return;
         }
-        let incoming = if mode.request_map {
-            answer(|out, len| {
-                // SAFETY: out-pointers to locals.
-                unsafe { proxy_get_header_map_pairs(REQUEST_HEADERS, out, len) }
-            })
-            .and_then(|map| find(map.bytes(), b"traceparent").map(<[u8]>::to_vec))
-        } else {
-            let key = b"traceparent";
-            answer(|out, len| {
-                // SAFETY: pointers to a constant and locals.
-                unsafe {
-                    proxy_get_header_map_value(REQUEST_HEADERS, key.as_ptr(), key.len(), out, len)
-                }
-            })
-            .map(|a| a.bytes().to_vec())
-        };
+        let incoming = header(
+            REQUEST_HEADERS,
+            b"traceparent",
+            mode.request_map,
+            <[u8]>::to_vec,
+        );
         let span = root.next().to_le_bytes();
         let trace = ((u128::from(root.next()) << 64) | u128::from(root.next())).to_le_bytes();
         let ids = crate::child_of(incoming.as_deref(), span, trace);
@@ -337,7 +349,7 @@ pub extern "C" fn proxy_on_request_headers(context: u32, _headers: usize, _eos: 
                 );
             }
         }
-        if mode.records() {
+        if mode.records {
             root.streams.insert(
                 context,
                 Stream {
@@ -375,38 +387,11 @@ pub extern "C" fn proxy_on_log(context: u32) {
             return;
         };
         let end_ns = now_ns();
-        let properties = root.expression.and_then(|token| {
-            let name = b"expr_evaluate";
-            answer(|out, len| {
-                // SAFETY: pointers to constants and locals.
-                unsafe {
-                    proxy_call_foreign_function(
-                        name.as_ptr(),
-                        name.len(),
-                        token.as_ptr(),
-                        token.len(),
-                        out,
-                        len,
-                    )
-                }
-            })
-        });
-        let status = if root.mode.is_some_and(|m| m.response_map) {
-            answer(|out, len| {
-                // SAFETY: out-pointers to locals.
-                unsafe { proxy_get_header_map_pairs(RESPONSE_HEADERS, out, len) }
-            })
-            .and_then(|m| find(m.bytes(), b":status").map(decimal))
-        } else {
-            let key = b":status";
-            answer(|out, len| {
-                // SAFETY: pointers to a constant and locals.
-                unsafe {
-                    proxy_get_header_map_value(RESPONSE_HEADERS, key.as_ptr(), key.len(), out, len)
-                }
-            })
-            .map(|a| decimal(a.bytes()))
-        };
+        let properties = root
+            .expression
+            .and_then(|token| foreign("expr_evaluate", &token));
+        let whole_map = root.mode.is_some_and(|m| m.response_map);
+        let status = header(RESPONSE_HEADERS, b":status", whole_map, decimal);
         crate::encode_span(
             &mut root.spans,
             &stream.ids,

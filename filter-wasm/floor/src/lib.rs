@@ -77,11 +77,6 @@ impl Mode {
         }
         Some(mode)
     }
-
-    /// Whether the mode records spans (and so needs `on_log` and the export).
-    pub fn records(self) -> bool {
-        self.records
-    }
 }
 
 /// The terms of the CEL expression meshtrace's filter evaluates once per span

@@ -3,27 +3,19 @@
 //! them (`meshtrace_filter::module`). `scripts/lib.sh` `build_filter` runs it after
 //! `cargo build`; running it twice is running it once.
 //!
-//! `meshtrace-wasm-strip --remove NAME[,NAME…] IN OUT`: writes IN without the named exports to
-//! OUT (`build_floor` derives the header-only floor module from the full one this way).
+//! `meshtrace-wasm-strip --floor-twin FILE`: writes the header-only twin of the floor module
+//! FILE beside it (`meshtrace_e2e::wasm::write_floor_twin`; `build_floor` runs it).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: meshtrace-wasm-strip FILE.wasm… | --remove NAME[,NAME…] IN.wasm OUT.wasm";
+const USAGE: &str = "usage: meshtrace-wasm-strip FILE.wasm… | --floor-twin FILE.wasm";
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let result = match args.first().and_then(|a| a.to_str()) {
-        Some("--remove") => match args.get(1..) {
-            Some([names, input, output]) => {
-                let names: Vec<&str> = names.to_str().unwrap_or_default().split(',').collect();
-                meshtrace_e2e::wasm::remove_exports_to(
-                    &PathBuf::from(input),
-                    &PathBuf::from(output),
-                    &names,
-                )
-            }
+        Some("--floor-twin") => match args.get(1..) {
+            Some([file]) => meshtrace_e2e::wasm::write_floor_twin(&PathBuf::from(file)).map(drop),
             _ => {
                 eprintln!("{USAGE}");
                 return ExitCode::from(2);
